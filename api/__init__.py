@@ -1,0 +1,1 @@
+"""The FastAPI app, authentication and the command line."""

@@ -1,0 +1,1 @@
+"""Units, crews, work orders, routing, clocks, callbacks, complaints."""

@@ -1,0 +1,98 @@
+"""The spatial database engine: SQLite + SpatiaLite embedded, or PostgreSQL + PostGIS.
+
+Both go through SQLAlchemy 2 and GeoAlchemy2; the few statements that differ between the
+two live in :mod:`gis.spatial_sql`, one function per difference. Tables of every package are
+declared on the one :data:`metadata` here, so that Alembic sees the whole schema.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+import gis  # noqa: F401  (imports pyproj/pyogrio before any SpatiaLite connection)
+
+DEFAULT_SQLITE_PATH = "gridcall.db"
+
+# Stable constraint names let Alembic migrations name what they alter.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def default_url() -> str:
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def normalise_url(url: str | None) -> str:
+    """Accepts the forms users type: a bare path means a SpatiaLite file."""
+    if not url:
+        return default_url()
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _init_spatialite(dbapi_conn: Any, _record: Any) -> None:
+    from geoalchemy2.admin.dialects.sqlite import load_spatialite
+
+    os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+    # WAL lets the web app read while an import or a replay writes; NORMAL sync is durable
+    # across application crashes, which is the promise made to agents.
+    dbapi_conn.execute("PRAGMA journal_mode=WAL")
+    dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+    dbapi_conn.execute("PRAGMA foreign_keys=ON")
+    dbapi_conn.execute("PRAGMA busy_timeout=30000")
+    load_spatialite(dbapi_conn, init_mode="WGS84")
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A writer opened with ``write_connection`` takes the write lock at BEGIN, so two processes
+    # never both read a state and then both write from it (the SQLite side of "no duplicate
+    # incidents under concurrency"); readers begin deferred and never wait for writers (WAL).
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, connect_args={"isolation_level": None})
+        event.listen(engine, "connect", _init_spatialite)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if url.startswith("postgresql"):
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    raise ValueError(f"unsupported database URL {url!r}: use a SQLite path or postgresql+psycopg://")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One writing transaction, committed on success, rolled back on any error.
+
+    On SQLite it begins IMMEDIATE (takes the write lock first); on PostgreSQL callers that
+    must serialise take row locks inside it (``SELECT ... FOR UPDATE``).
+    """
+    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+        yield conn

@@ -1,0 +1,1 @@
+"""The demo county: a deterministic, seeded, realistic county grid."""

@@ -1,0 +1,72 @@
+"""The validated layers of one grid, in memory: what import produces and the database stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.crs import LocalFrame
+from layers.schema import LAYERS
+
+
+def empty_layer(name: str) -> pd.DataFrame:
+    spec = LAYERS[name]
+    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in spec.columns})
+    frame["geometry"] = pd.Series([], dtype=object)
+    frame["attrs"] = pd.Series([], dtype=object)
+    return frame
+
+
+@dataclass
+class GridData:
+    """One frame per layer: the schema's columns as text (``None`` when empty), ``geometry``
+    (shapely, WGS84 lon/lat; diagram coordinates for ``schematic``) and ``attrs`` (a dict of
+    the extra columns)."""
+
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        return name in self.frames and len(self.frames[name]) > 0
+
+    def layer(self, name: str) -> pd.DataFrame:
+        frame = self.frames.get(name)
+        return frame if frame is not None else empty_layer(name)
+
+    @cached_property
+    def frame(self) -> LocalFrame:
+        """The local metric frame centred on the grid's substations and transformers."""
+        points: list[Any] = []
+        for name in ("transformers", "substations", "mv_lines"):
+            if self.has(name):
+                geoms = np.asarray(self.frames[name]["geometry"].to_numpy(), dtype=object)
+                geoms = geoms[[g is not None for g in geoms]]
+                if len(geoms):
+                    points.append(shapely.get_coordinates(shapely.centroid(geoms)))
+        if not points:
+            return LocalFrame(0.0, 0.0)
+        coords = np.vstack(points)
+        return LocalFrame.around(coords[:, 0], coords[:, 1])
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """lon/lat bounds of the network layers."""
+        boxes = []
+        for name in ("substations", "mv_lines", "transformers", "service_points"):
+            if self.has(name):
+                geoms = np.asarray(self.frames[name]["geometry"].to_numpy(), dtype=object)
+                geoms = geoms[[g is not None for g in geoms]]
+                if len(geoms):
+                    boxes.append(shapely.total_bounds(geoms))
+        if not boxes:
+            return (0.0, 0.0, 0.0, 0.0)
+        arr = np.vstack(boxes)
+        return (
+            float(arr[:, 0].min()),
+            float(arr[:, 1].min()),
+            float(arr[:, 2].max()),
+            float(arr[:, 3].max()),
+        )

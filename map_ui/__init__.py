@@ -1,0 +1,1 @@
+"""Folium maps, pages and the static assets they need (all served locally)."""

@@ -1,0 +1,1 @@
+"""Calls, locating, repeat grouping, outage inference, planned outages, public query."""
