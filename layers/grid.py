@@ -33,6 +33,12 @@ class GridData:
     def has(self, name: str) -> bool:
         return name in self.frames and len(self.frames[name]) > 0
 
+    def set_column(self, name: str, column: str, values: list[Any]) -> None:
+        """Sets a text column keeping ``None`` as ``None`` (pandas 3 would infer a string
+        dtype and turn it into NaN)."""
+        frame = self.frames[name]
+        frame[column] = pd.Series(values, index=frame.index, dtype=object)
+
     def layer(self, name: str) -> pd.DataFrame:
         frame = self.frames.get(name)
         return frame if frame is not None else empty_layer(name)

@@ -43,6 +43,34 @@ class _Plane:
     node: list[str] = field(default_factory=list)
     cluster: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     tree: cKDTree | None = None
+    load_nodes: set[str] = field(default_factory=set)  # switches' load sides
+
+    def nearest_node(
+        self, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], tolerance: float,
+        skip_substations: bool = False,
+    ) -> list[str | None]:
+        """The node within ``tolerance`` of each point, nearest first, preferring a junction's
+        supply side over a switch's load side (a pole or transformer standing at a switch
+        belongs to the junction, not to the line the switch feeds)."""
+        out: list[str | None] = [None] * len(x)
+        if self.tree is None or len(x) == 0:
+            return out
+        xy = np.asarray(self.xy, dtype=np.float64)
+        hits = self.tree.query_ball_point(np.column_stack([x, y]), tolerance)
+        for i, members in enumerate(hits):
+            if not members:
+                continue
+            best: tuple[int, float, int] | None = None
+            for m in members:
+                if skip_substations and self.members[m][0] == "substation":
+                    continue
+                rank = 1 if self.node[m] in self.load_nodes else 0
+                d = float(np.hypot(xy[m, 0] - x[i], xy[m, 1] - y[i]))
+                if best is None or (rank, d) < (best[0], best[1]):
+                    best = (rank, d, m)
+            if best is not None:
+                out[i] = self.node[best[2]]
+        return out
 
     def add(self, x: float, y: float, member: tuple[Any, ...], explicit: str | None) -> int:
         self.xy.append((x, y))
@@ -246,34 +274,29 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
         hv = list(tr["hv_node"])
         lvn = list(tr["lv_node"])
         lplane = planes["l"]
-        lv_dist, lv_near = (
-            lplane.tree.query(np.column_stack([tx, ty])) if lplane.tree is not None and len(tr)
-            else (np.full(len(tr), np.inf), np.zeros(len(tr), dtype=np.int64))
-        )
-        m_dist, m_near = (
-            mplane.tree.query(np.column_stack([tx, ty])) if mplane.tree is not None
-            else (np.full(len(tr), np.inf), np.zeros(len(tr), dtype=np.int64))
-        )
+        hv_near = mplane.nearest_node(tx, ty, tolerance, skip_substations=True)
+        lv_near = lplane.nearest_node(tx, ty, tolerance)
         for row in range(len(tr)):
             if not hv[row]:
                 if row in claimed:
                     hv[row] = claimed[row]
-                elif m_dist[row] <= tolerance:
-                    hv[row] = mplane.node[int(m_near[row])]
+                elif hv_near[row] is not None:
+                    hv[row] = hv_near[row]
                 else:
                     hv[row] = f"{AUTO}hv:{tr['id'].iat[row]}"
+                    far = (
+                        f"{mplane.tree.query([tx[row], ty[row]])[0]:.1f} m away"
+                        if mplane.tree is not None else "missing"
+                    )
                     problems.append(
                         Problem("transformers", tr["id"].iat[row],
-                                f"not connected: the nearest 10 kV line end is "
-                                f"{m_dist[row]:.1f} m away (snap tolerance {tolerance:g} m)")
+                                f"not connected: the nearest 10 kV line end is {far} "
+                                f"(snap tolerance {tolerance:g} m)")
                     )
             if not lvn[row]:
-                if lv_dist[row] <= tolerance:
-                    lvn[row] = lplane.node[int(lv_near[row])]
-                else:
-                    lvn[row] = f"{AUTO}lv:{tr['id'].iat[row]}"
-        data.frames["transformers"]["hv_node"] = hv
-        data.frames["transformers"]["lv_node"] = lvn
+                lvn[row] = lv_near[row] or f"{AUTO}lv:{tr['id'].iat[row]}"
+        data.set_column("transformers", "hv_node", hv)
+        data.set_column("transformers", "lv_node", lvn)
 
     _attach_poles(data, planes, tolerance, problems)
     _attach_service_points(data, planes, tolerance)
@@ -353,46 +376,42 @@ def _split_switches(
                 queue.append(v)
 
     claimed_ends: set[tuple[str, int, str]] = set()
-    for row in sorted(sw_member, key=lambda r: str(sw["id"].iat[r])):
+
+    def feeder_of(e: tuple[str, int, str]) -> str | None:
+        return str(mv["feeder"].iat[e[1]]) if e[0] == "mv_lines" else None
+
+    # Open switches first: a tie's far side must not be taken by a switch beside it.
+    ordered = sorted(sw_member, key=lambda r: (r not in open_rows, str(sw["id"].iat[r])))
+    for row in ordered:
         key, m = sw_member[row]
         plane = planes[key]
         cluster = int(plane.cluster[m])
         junction = plane.node[m]
-        ends = [
-            plane.members[i]
-            for i in np.flatnonzero(plane.cluster == cluster)
-            if plane.members[i][0] == "line"
+        ends_keyed = [
+            (mem[1], mem[2], mem[3])
+            for mem in (plane.members[i] for i in np.flatnonzero(plane.cluster == cluster))
+            if mem[0] == "line" and (mem[1], mem[2], mem[3]) not in claimed_ends
         ]
-        ends_keyed = [(e[1], e[2], e[3]) for e in ends if (e[1], e[2], e[3]) not in claimed_ends]
-        phase = phase_node(key, m) if row not in open_rows else junction
-        parent = parent_line.get(phase)
-        if row in open_rows:
-            # Which side feeds it: the line by which the first trace reached either side.
-            parent = None
-            for layer, lrow, end in ends_keyed:
-                node = phase_node(*line_member[(layer, lrow, end)])
-                if node in parent_line and parent_line[node] is not None:
-                    parent = parent_line[node]
-                    break
-        upstream = [e for e in ends_keyed if parent is not None and (e[0], e[1]) == parent]
-        candidates = [e for e in ends_keyed if e not in upstream]
         switch_feeder = sw["feeder"].iat[row]
+        # The line ends by which the first trace reached this junction (one per side of a tie).
+        upstream = [
+            e for e in ends_keyed
+            if parent_line.get(phase_node(*line_member[e])) == (e[0], e[1])
+        ]
+        if len(upstream) > 1:
+            same = [e for e in upstream if switch_feeder and feeder_of(e) == switch_feeder]
+            upstream = same[:1] or upstream[:1]
+        candidates = [e for e in ends_keyed if e not in upstream]
         chosen: list[tuple[str, int, str]] = []
         if row in open_rows and candidates:
-            up_feeders = {layers[e[0]]["feeder"].iat[e[1]] for e in upstream if e[0] == "mv_lines"}
+            up_feeders = {feeder_of(e) for e in upstream} - {None}
             if switch_feeder:
                 up_feeders.add(switch_feeder)
-            other = [
-                e for e in candidates
-                if e[0] == "mv_lines" and layers[e[0]]["feeder"].iat[e[1]] not in up_feeders
-            ]
+            other = [e for e in candidates if e[0] == "mv_lines" and feeder_of(e) not in up_feeders]
             if other and up_feeders:
                 chosen = other
         if not chosen and switch_feeder and len(candidates) > 1:
-            matching = [
-                e for e in candidates
-                if e[0] == "mv_lines" and layers[e[0]]["feeder"].iat[e[1]] == switch_feeder
-            ]
+            matching = [e for e in candidates if feeder_of(e) == switch_feeder]
             if matching and len(matching) < len(candidates):
                 candidates = matching
         if not chosen:
@@ -401,14 +420,15 @@ def _split_switches(
             else:
                 chosen = [_by_angle(layers, upstream[0], candidates, sw["kind"].iat[row], local)]
         load_node = f"{junction}>{sw['id'].iat[row]}"
+        plane.load_nodes.add(load_node)
         for e in chosen:
             claimed_ends.add(e)
             k2, m2 = line_member[e]
             planes[k2].node[m2] = load_node
-        if not chosen:
-            # A switch at a line's end with nothing beyond: a transformer standing there is on its
-            # load side (the drop-out fuse of a pole-mounted transformer).
-            for tr_row in tr_in_cluster.get(cluster, []) if key == "m" else []:
+        if not chosen and key == "m":
+            # A switch at a line's end with nothing beyond: a transformer standing there is on
+            # its load side (the drop-out fuse of a pole-mounted transformer).
+            for tr_row in tr_in_cluster.get(cluster, []):
                 claimed_transformers.setdefault(tr_row, load_node)
         from_given = sw["from_node"].iat[row]
         to_given = sw["to_node"].iat[row]
@@ -451,14 +471,13 @@ def _attach_poles(
     line_ids: list[str | None] = [None] * len(poles)
     pending = [i for i in range(len(poles)) if not nodes[i]]
     for key in ("m", "l"):
-        plane = planes[key]
-        if plane.tree is None or not pending:
-            continue
-        dist, near = plane.tree.query(np.column_stack([px[pending], py[pending]]))
+        if not pending:
+            break
+        near = planes[key].nearest_node(px[pending], py[pending], tolerance, skip_substations=True)
         still = []
         for j, i in enumerate(pending):
-            if dist[j] <= tolerance and plane.members[int(near[j])][0] != "substation":
-                nodes[i] = plane.node[int(near[j])]
+            if near[j] is not None:
+                nodes[i] = near[j]
             else:
                 still.append(i)
         pending = still
@@ -493,8 +512,8 @@ def _attach_poles(
             Problem("poles", poles["id"].iat[i],
                     f"not connected: no line passes within {tolerance:g} m of the pole")
         )
-    data.frames["poles"]["node"] = nodes
-    data.frames["poles"]["line_id"] = line_ids
+    data.set_column("poles", "node", nodes)
+    data.set_column("poles", "line_id", line_ids)
 
 
 def _attach_service_points(data: GridData, planes: dict[str, _Plane], tolerance: float) -> None:
@@ -509,8 +528,8 @@ def _attach_service_points(data: GridData, planes: dict[str, _Plane], tolerance:
         return
     geoms = np.asarray(sps["geometry"].to_numpy(), dtype=object)[pending]
     x, y = _xy(data.frame, geoms)
-    dist, near = plane.tree.query(np.column_stack([x, y]), distance_upper_bound=tolerance)
+    near = plane.nearest_node(x, y, tolerance)
     for j, i in enumerate(pending.tolist()):
-        if np.isfinite(dist[j]):
-            nodes[i] = plane.node[int(near[j])]
-    data.frames["service_points"]["node"] = nodes
+        if near[j] is not None:
+            nodes[i] = near[j]
+    data.set_column("service_points", "node", nodes)

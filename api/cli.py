@@ -1,0 +1,123 @@
+"""The ``gridcall`` command line (CONTRACT section 4)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import gis  # noqa: F401  (pyproj/pyogrio before any SpatiaLite connection: PLATFORM.md)
+from api.settings import load_settings
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from gis.db import make_engine
+
+    return make_engine(load_settings().database_url)
+
+
+def cmd_db_init(args: argparse.Namespace) -> int:
+    from api.dbadmin import current_revision, upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    print(f"database schema at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+    return EXIT_OK
+
+
+def cmd_layers_import(args: argparse.Namespace) -> int:
+    from api.dbadmin import upgrade
+    from gis.crs import UnknownCRSError, parse_crs
+    from layers.importer import import_package
+
+    crs = None
+    if args.crs:
+        try:
+            crs = parse_crs(args.crs)
+        except UnknownCRSError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+    engine = _engine()
+    upgrade(engine)
+    report = import_package(
+        engine, args.path, snap_tolerance=args.snap_tolerance, crs=crs,
+        progress=sys.stderr.isatty() or args.progress,
+    )
+    for problem in report.warnings:
+        print(problem, file=sys.stderr)
+    if not report.ok:
+        for problem in report.errors:
+            print(problem, file=sys.stderr)
+        print(
+            f"import failed: {len(report.errors)} error(s) in {args.path}; nothing was imported",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    counts = ", ".join(f"{n} {name}" for name, n in report.counts.items())
+    print(f"imported {args.path} in {report.seconds:.1f} s: {counts}")
+    return EXIT_OK
+
+
+def cmd_network_trace(args: argparse.Namespace) -> int:
+    from layers.network import UnknownElementError
+    from layers.state import load_network
+
+    engine = _engine()
+    model = load_network(engine, geometry=False)
+    if model is None:
+        print("error: no network imported yet (gridcall layers import PATH)", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        trace = model.trace(args.element_id)
+    except UnknownElementError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    print(json.dumps(trace.contract_dict(), ensure_ascii=False))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gridcall",
+        description="GIS-centric outage and repair dispatch for a 95598 county call centre.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("init", help="create or upgrade the database schema")
+    p.set_defaults(func=cmd_db_init)
+
+    layers = sub.add_parser("layers", help="grid layers").add_subparsers(
+        dest="layers_command", required=True
+    )
+    p = layers.add_parser("import", help="import a layer package (GeoPackage or folder)")
+    p.add_argument("path")
+    p.add_argument("--snap-tolerance", type=float, default=1.0, metavar="M",
+                   help="metres within which line ends and devices share a node (default 1.0)")
+    p.add_argument("--crs", metavar="EPSG", help="CRS of layers that declare none")
+    p.add_argument("--progress", action="store_true", help="show progress bars even when piped")
+    p.set_defaults(func=cmd_layers_import)
+
+    network = sub.add_parser("network", help="questions to the network model").add_subparsers(
+        dest="network_command", required=True
+    )
+    p = network.add_parser("trace", help="feeder, upstream devices and downstream of an element")
+    p.add_argument("element_id")
+    p.set_defaults(func=cmd_network_trace)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The statements that differ between SpatiaLite and PostGIS, one function per difference.
+
+Everything else goes through SQLAlchemy and GeoAlchemy2 unchanged. The differences:
+bulk loading (SQLite ``executemany`` with ``GeomFromWKB`` against PostgreSQL ``COPY``),
+reading geometry as WKB, the bounding-box filter (SpatiaLite's R*Tree is used only when the
+query names its ``SpatialIndex`` table; PostGIS uses GiST for ``&&``), and emptying a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, text
+
+INTERNAL_SRID = 4326
+
+
+def _is_sqlite(conn: Connection) -> bool:
+    return conn.dialect.name == "sqlite"
+
+
+def bulk_insert(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    geometry_column: str | None = "geom",
+    srid: int = INTERNAL_SRID,
+) -> int:
+    """Inserts rows fast. Each row holds the values of ``columns`` then, when there is a
+    geometry column, the geometry as WKB bytes (or None). Returns the number of rows."""
+    raw = conn.connection.driver_connection
+    names = list(columns) + ([geometry_column] if geometry_column else [])
+    quoted = ", ".join(f'"{n}"' for n in names)
+    count = 0
+    if _is_sqlite(conn):
+        marks = ["?"] * len(columns)
+        if geometry_column:
+            marks.append(f"GeomFromWKB(?, {srid})")
+        sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join(marks)})'
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        batch: list[Sequence[Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= 20_000:
+                cursor.executemany(sql, batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+            count += len(batch)
+        return count
+    # PostgreSQL: COPY in binary-safe text form; geometry as hex EWKB via a staging cast.
+    with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+        f'COPY "{table.name}" ({quoted}) FROM STDIN'
+    ) as copy:
+        for row in rows:
+            values = list(row)
+            if geometry_column:
+                wkb = values[-1]
+                values[-1] = None if wkb is None else _ewkb_hex(wkb, srid)
+            copy.write_row(values)
+            count += 1
+    return count
+
+
+def _ewkb_hex(wkb: bytes, srid: int) -> str:
+    """Hex EWKB (WKB with the SRID flag) from little- or big-endian WKB, as PostGIS reads it."""
+    if srid <= 0:
+        return wkb.hex()
+    little = wkb[0] == 1
+    order = "little" if little else "big"
+    geom_type = int.from_bytes(wkb[1:5], order)
+    flagged = (geom_type | 0x20000000).to_bytes(4, order)
+    return (wkb[:1] + flagged + srid.to_bytes(4, order) + wkb[5:]).hex()
+
+
+def geometry_as_wkb(conn: Connection, column: str = "geom") -> str:
+    """SQL expression text reading a geometry column as WKB."""
+    return f"ST_AsBinary({column})" if not _is_sqlite(conn) else f"AsBinary({column})"
+
+
+def empty_table(conn: Connection, table: Table) -> None:
+    if _is_sqlite(conn):
+        conn.execute(text(f'DELETE FROM "{table.name}"'))
+    else:
+        conn.execute(text(f'TRUNCATE "{table.name}" RESTART IDENTITY CASCADE'))
+
+
+def bbox_filter(
+    conn: Connection, table: Table, bbox: tuple[float, float, float, float], column: str = "geom"
+) -> str:
+    """A WHERE clause selecting rows whose geometry meets the lon/lat box; uses the index."""
+    minx, miny, maxx, maxy = (float(v) for v in bbox)
+    if _is_sqlite(conn):
+        return (
+            f'"{table.name}".ROWID IN (SELECT ROWID FROM SpatialIndex WHERE '
+            f"f_table_name = '{table.name}' AND f_geometry_column = '{column}' AND "
+            f"search_frame = BuildMbr({minx}, {miny}, {maxx}, {maxy}, {INTERNAL_SRID}))"
+        )
+    return (
+        f'"{table.name}".{column} && '
+        f"ST_MakeEnvelope({minx}, {miny}, {maxx}, {maxy}, {INTERNAL_SRID})"
+    )
+
+
+def dwithin_metres(conn: Connection, column: str, lon: float, lat: float, metres: float) -> str:
+    """A WHERE clause: geometry within ``metres`` of a lon/lat point (index-assisted on PostGIS)."""
+    if _is_sqlite(conn):
+        return (
+            f"ST_Distance({column}, MakePoint({float(lon)}, {float(lat)}, {INTERNAL_SRID}), 1) "
+            f"<= {float(metres)}"
+        )
+    return (
+        f"ST_DWithin({column}::geography, "
+        f"ST_SetSRID(ST_MakePoint({float(lon)}, {float(lat)}), {INTERNAL_SRID})::geography, "
+        f"{float(metres)})"
+    )
