@@ -58,6 +58,37 @@ class GridData:
         coords = np.vstack(points)
         return LocalFrame.around(coords[:, 0], coords[:, 1])
 
+    @cached_property
+    def _element_rows(self) -> dict[str, tuple[str, int]]:
+        out: dict[str, tuple[str, int]] = {}
+        for name in ("substations", "mv_lines", "switches", "transformers", "lv_lines", "poles",
+                     "service_points", "units", "crews"):
+            if self.has(name):
+                for row, eid in enumerate(self.frames[name]["id"].tolist()):
+                    if eid is not None:
+                        out.setdefault(str(eid), (name, row))
+        return out
+
+    def element_row(self, element_id: str) -> tuple[str, int] | None:
+        """(layer, row) of a feature id of the network, units or crews."""
+        return self._element_rows.get(element_id)
+
+    def element_location(self, element_id: str) -> tuple[float, float] | None:
+        """lon/lat of an element: a point's position, a line's midpoint, an area's centre."""
+        hit = self._element_rows.get(element_id)
+        if hit is None:
+            return None
+        geom = self.frames[hit[0]]["geometry"].iat[hit[1]]
+        if geom is None:
+            return None
+        if geom.geom_type == "Point":
+            return float(geom.x), float(geom.y)
+        if geom.geom_type == "LineString":
+            mid = shapely.line_interpolate_point(geom, 0.5, normalized=True)
+            return float(mid.x), float(mid.y)
+        c = geom.representative_point()
+        return float(c.x), float(c.y)
+
     def bounds(self) -> tuple[float, float, float, float]:
         """lon/lat bounds of the network layers."""
         boxes = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -119,7 +120,7 @@ def test_uncovered_year_falls_back_to_weekends_and_fixed_holidays(
     assert calendar.are_dates_covered(date(2026, 9, 30), date(2026, 10, 10))
 
 
-def test_text_file_completes_a_year_and_overrides_a_covered_one(tmp_path) -> None:
+def test_text_file_completes_a_year_and_overrides_a_covered_one(tmp_path: Path) -> None:
     path = tmp_path / "calendar.txt"
     path.write_text(
         "# 2099 schedule, as the State Council would publish it\n"
@@ -147,7 +148,7 @@ def test_text_file_completes_a_year_and_overrides_a_covered_one(tmp_path) -> Non
     )
 
 
-def test_json_file_is_read_the_same_way(tmp_path) -> None:
+def test_json_file_is_read_the_same_way(tmp_path: Path) -> None:
     path = tmp_path / "calendar.json"
     path.write_text(
         json.dumps(
@@ -181,14 +182,16 @@ def test_json_file_is_read_the_same_way(tmp_path) -> None:
         ("bad.json", "[1, 2", "invalid JSON"),
     ],
 )
-def test_malformed_files_stop_start_up(tmp_path, name: str, content: str, message: str) -> None:
+def test_malformed_files_stop_start_up(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     with pytest.raises(HolidayFileError, match=message):
         WorkCalendar.from_file(path)
 
 
-def test_a_configured_file_that_is_missing_is_an_error(tmp_path) -> None:
+def test_a_configured_file_that_is_missing_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(HolidayFileError, match="cannot read"):
         WorkCalendar.from_file(tmp_path / "absent.txt")
     assert WorkCalendar.from_file(None).overrides == CalendarOverrides()

@@ -1,0 +1,231 @@
+"""A call as the hotline receives it (CONTRACT section 2), parsed and checked.
+
+A row whose ``call_id`` or ``received_at`` is missing or unreadable, or whose ``category``
+or ``source`` is unknown, is malformed: it is rejected with the reason. An impossible value
+in another field is dropped and named in ``notes``; the call goes on with what is left.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+CALL_COLUMNS = (
+    "call_id", "received_at", "source", "category", "caller_phone", "caller_name",
+    "account_no", "pole_no", "address", "lon", "lat", "coord_sys", "symptom", "description",
+)
+
+
+class Source(StrEnum):
+    PHONE = "phone"
+    APP = "app"
+    WECHAT = "wechat"
+    HOTLINE_12345 = "12345"
+    POLICE_110 = "110"
+    FIRE_119 = "119"
+
+
+class Category(StrEnum):
+    REPAIR = "repair"
+    COMPLAINT = "complaint"
+    REPORT = "report"
+    CONSULT = "consult"
+    QUERY = "query"
+    NEW_CONNECTION = "new_connection"
+    SUGGESTION = "suggestion"
+    PRAISE = "praise"
+
+
+class Symptom(StrEnum):
+    NO_POWER = "no_power"
+    PARTIAL_POWER = "partial_power"
+    LOW_VOLTAGE = "low_voltage"
+    SPARKING = "sparking"
+    LINE_DOWN = "line_down"
+    POLE_DOWN = "pole_down"
+    TRANSFORMER_NOISE = "transformer_noise"
+    OTHER = "other"
+
+
+class CoordSys(StrEnum):
+    WGS84 = "WGS84"
+    GCJ02 = "GCJ02"
+    CGCS2000 = "CGCS2000"
+
+
+# Symptoms that mean the caller still has some supply: evidence against an outage upstream.
+POWER_PRESENT = frozenset({Symptom.PARTIAL_POWER, Symptom.LOW_VOLTAGE})
+# Symptoms that point at equipment rather than at a customer's supply.
+EQUIPMENT = frozenset({Symptom.SPARKING, Symptom.LINE_DOWN, Symptom.POLE_DOWN,
+                       Symptom.TRANSFORMER_NOISE})
+
+
+@dataclass(frozen=True)
+class Call:
+    call_id: str
+    received_at: datetime
+    source: Source = Source.PHONE
+    category: Category = Category.REPAIR
+    caller_phone: str | None = None
+    caller_name: str | None = None
+    account_no: str | None = None
+    pole_no: str | None = None
+    address: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    coord_sys: CoordSys = CoordSys.WGS84
+    symptom: Symptom | None = None
+    description: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def with_notes(self, *more: str) -> Call:
+        return replace(self, notes=self.notes + tuple(more))
+
+    def as_row(self) -> dict[str, Any]:
+        """The call as CONTRACT section 2 columns (for the database and the calls file)."""
+        return {
+            "call_id": self.call_id,
+            "received_at": self.received_at.isoformat(),
+            "source": self.source.value,
+            "category": self.category.value,
+            "caller_phone": self.caller_phone,
+            "caller_name": self.caller_name,
+            "account_no": self.account_no,
+            "pole_no": self.pole_no,
+            "address": self.address,
+            "lon": self.lon,
+            "lat": self.lat,
+            "coord_sys": self.coord_sys.value,
+            "symptom": self.symptom.value if self.symptom else None,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class Rejection:
+    call_id: str | None
+    reason: str
+    row_number: int | None = None
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_datetime(text: str) -> datetime:
+    """ISO 8601 with a UTC offset (``Z`` accepted); a naive time is refused."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("no UTC offset")
+    return value
+
+
+def _enum(enum: type[StrEnum], text: str | None, default: StrEnum | None) -> StrEnum | None:
+    if text is None:
+        return default
+    low = text.strip()
+    for member in enum:
+        if member.value.lower() == low.lower():
+            return member
+    raise ValueError(text)
+
+
+def parse_call(row: dict[str, Any], row_number: int | None = None) -> Call | Rejection:
+    """Reads one row of a calls file (or one JSON call) into a :class:`Call`."""
+    call_id = _clean(row.get("call_id"))
+    if call_id is None:
+        return Rejection(None, "missing call_id", row_number)
+    received = _clean(row.get("received_at"))
+    if received is None:
+        return Rejection(call_id, "missing received_at", row_number)
+    try:
+        received_at = parse_datetime(received)
+    except ValueError:
+        return Rejection(
+            call_id, f"received_at {received!r} is not ISO 8601 with a UTC offset", row_number
+        )
+    try:
+        source = _enum(Source, _clean(row.get("source")), Source.PHONE)
+    except ValueError as exc:
+        return Rejection(call_id, f"unknown source {exc.args[0]!r}", row_number)
+    try:
+        category = _enum(Category, _clean(row.get("category")), Category.REPAIR)
+    except ValueError as exc:
+        return Rejection(call_id, f"unknown category {exc.args[0]!r}", row_number)
+
+    notes: list[str] = []
+    symptom: StrEnum | None
+    try:
+        symptom = _enum(Symptom, _clean(row.get("symptom")), None)
+    except ValueError as exc:
+        notes.append(f"unknown symptom {exc.args[0]!r} dropped")
+        symptom = None
+    try:
+        coord_sys = _enum(CoordSys, _normalise_coord_sys(_clean(row.get("coord_sys"))),
+                          CoordSys.WGS84)
+    except ValueError as exc:
+        notes.append(f"unknown coord_sys {exc.args[0]!r}: position dropped")
+        coord_sys = None
+    lon, lat = _position(row, notes)
+    if coord_sys is None:
+        lon = lat = None
+        coord_sys = CoordSys.WGS84
+    return Call(
+        call_id=call_id,
+        received_at=received_at,
+        source=Source(str(source)),
+        category=Category(str(category)),
+        caller_phone=_clean(row.get("caller_phone")),
+        caller_name=_clean(row.get("caller_name")),
+        account_no=_clean(row.get("account_no")),
+        pole_no=_clean(row.get("pole_no")),
+        address=_clean(row.get("address")),
+        lon=lon,
+        lat=lat,
+        coord_sys=CoordSys(str(coord_sys)),
+        symptom=Symptom(str(symptom)) if symptom else None,
+        description=_clean(row.get("description")),
+        notes=tuple(notes),
+    )
+
+
+def _normalise_coord_sys(text: str | None) -> str | None:
+    if text is None:
+        return None
+    key = text.upper().replace("-", "").replace("_", "").replace(" ", "")
+    return {"WGS84": "WGS84", "GCJ02": "GCJ02", "CGCS2000": "CGCS2000", "EPSG4326": "WGS84",
+            "EPSG4490": "CGCS2000"}.get(key, text)
+
+
+def _position(row: dict[str, Any], notes: list[str]) -> tuple[float | None, float | None]:
+    lon_text, lat_text = _clean(row.get("lon")), _clean(row.get("lat"))
+    if lon_text is None and lat_text is None:
+        return None, None
+    if lon_text is None or lat_text is None:
+        notes.append("position dropped: lon or lat missing")
+        return None, None
+    try:
+        lon, lat = float(lon_text), float(lat_text)
+    except ValueError:
+        notes.append(f"position dropped: ({lon_text}, {lat_text}) is not numeric")
+        return None, None
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        notes.append("position dropped: not finite")
+        return None, None
+    # A swapped pair (lat, lon) is kept when that reading is on Earth: the locator decides
+    # which order lies in the service area.
+    on_earth = abs(lon) <= 180 and abs(lat) <= 90
+    swapped_on_earth = abs(lat) <= 180 and abs(lon) <= 90
+    if not on_earth and not swapped_on_earth:
+        notes.append(f"position dropped: ({lon_text}, {lat_text}) is not on Earth")
+        return None, None
+    return lon, lat
+    return lon, lat
