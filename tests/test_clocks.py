@@ -430,6 +430,9 @@ def test_closing_an_order_withdraws_or_misses_its_open_clocks(settings: ClockSet
     missed = must(arrival_clock(closed_late, later, settings))
     assert missed.state is ClockState.MISSED
     assert missed.stopped_at == T0 + 60 * MINUTE
+    # what is recorded after the order was closed does not reopen or judge the clock
+    arrived_after_close = replace(consultation, arrived_at=T0 + 50 * MINUTE)
+    assert arrival_clock(arrived_after_close, later, settings) is None
 
 
 def test_order_facts_are_checked() -> None:

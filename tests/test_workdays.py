@@ -83,6 +83,10 @@ def test_the_local_date_decides_not_the_utc_date(calendar: WorkCalendar) -> None
     # 2026-09-29 17:00 UTC is 2026-09-30 01:00 in Beijing: the eve of the holiday.
     instant = datetime(2026, 9, 29, 17, 0, tzinfo=UTC)
     assert calendar.add_working_days(instant, 1) == end_of(date(2026, 10, 8))
+    # 2026-09-30 17:00 UTC is already 10-01 in Beijing: a holiday
+    assert not calendar.is_working_day(datetime(2026, 9, 30, 17, 0, tzinfo=UTC))
+    assert calendar.is_working_day(datetime(2026, 9, 30, 15, 0, tzinfo=UTC))
+    assert calendar.working_days_between(instant, datetime(2026, 10, 7, 17, 0, tzinfo=UTC)) == 1
 
 
 def test_naive_datetimes_and_non_positive_counts_are_refused(calendar: WorkCalendar) -> None:
