@@ -5,28 +5,39 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import gis  # noqa: F401  (pyproj/pyogrio before any SpatiaLite connection: PLATFORM.md)
 from api.settings import load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 EXIT_OK = 0
 EXIT_INPUT = 2
 
 
-def _engine():  # type: ignore[no-untyped-def]
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    """The configured database for one command, its connections closed at the end."""
     from gis.db import make_engine
 
-    return make_engine(load_settings().database_url)
+    engine = make_engine(load_settings().database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def cmd_db_init(args: argparse.Namespace) -> int:
     from api.dbadmin import current_revision, upgrade
 
-    engine = _engine()
-    upgrade(engine)
-    print(f"database schema at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+    with _engine() as engine:
+        upgrade(engine)
+        revision = current_revision(engine)
+        print(f"database schema at revision {revision} ({engine.url.render_as_string()})")
     return EXIT_OK
 
 
@@ -42,12 +53,12 @@ def cmd_layers_import(args: argparse.Namespace) -> int:
         except UnknownCRSError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INPUT
-    engine = _engine()
-    upgrade(engine)
-    report = import_package(
-        engine, args.path, snap_tolerance=args.snap_tolerance, crs=crs,
-        progress=sys.stderr.isatty() or args.progress,
-    )
+    with _engine() as engine:
+        upgrade(engine)
+        report = import_package(
+            engine, args.path, snap_tolerance=args.snap_tolerance, crs=crs,
+            progress=sys.stderr.isatty() or args.progress,
+        )
     for problem in report.warnings:
         print(problem, file=sys.stderr)
     if not report.ok:
@@ -67,8 +78,8 @@ def cmd_network_trace(args: argparse.Namespace) -> int:
     from layers.network import UnknownElementError
     from layers.state import load_network
 
-    engine = _engine()
-    model = load_network(engine, geometry=False)
+    with _engine() as engine:
+        model = load_network(engine, geometry=False)
     if model is None:
         print("error: no network imported yet (gridcall layers import PATH)", file=sys.stderr)
         return EXIT_INPUT

@@ -78,7 +78,9 @@ def prepare(
         stages.step("checking features")
         data, more = validate(raw)
         problems.extend(more)
-        if any(p.severity == "error" for p in problems if p.message.startswith("required layer")):
+        if any(p.severity == "error" and p.feature_id is None for p in problems):
+            # A whole layer is unusable (no CRS, a missing column or layer): islands and loops
+            # traced without it would only bury the real problem.
             return None, None, problems
         stages.step("deriving connectivity")
         problems.extend(derive_nodes(data, snap_tolerance))

@@ -112,9 +112,11 @@ class NetworkModel:
         ):
             us = frame[a].tolist()
             vs = frame[b].tolist()
+            ids = frame["id"].tolist()
             for row in range(len(frame)):
-                eu.append(nid(str(us[row])))
-                ev.append(nid(str(vs[row])))
+                # an end without a node (its geometry was rejected) is a dangling node of its own
+                eu.append(nid(str(us[row]) if us[row] else f"~none:{ids[row]}:{a}"))
+                ev.append(nid(str(vs[row]) if vs[row] else f"~none:{ids[row]}:{b}"))
                 ekind.append(kind)
                 erow.append(row)
         self.edge_u = np.asarray(eu, dtype=np.int64)
@@ -240,12 +242,18 @@ class NetworkModel:
 
         # De-energised parts (a switch opened at run time) hang below the open switch that
         # isolates them, so that their traces still name their feeder and devices.
-        self._hang_dead_sections(parent, parent_edge, reached, tree_edge)
+        dead_heads, dead_order = self._hang_dead_sections(parent, parent_edge, reached, tree_edge)
+        # parents before children: the supply tree, then the dead sections
+        topo = np.concatenate([order, np.asarray(dead_order, dtype=np.int64)])
 
-        # depth-first preorder of the tree, for contiguous subtrees
-        tree_nodes = np.flatnonzero(parent >= 0)
+        # Depth-first preorder for contiguous subtrees. A dead section is its own subtree (under
+        # the virtual root), so that nothing energised counts it as downstream.
+        dfs_parent = parent.copy()
+        if dead_heads:
+            dfs_parent[np.asarray(dead_heads, dtype=np.int64)] = root
+        tree_nodes = np.flatnonzero(dfs_parent >= 0)
         tree_nodes = tree_nodes[tree_nodes != root]
-        tp = parent[tree_nodes]
+        tp = dfs_parent[tree_nodes]
         tree = csr_matrix(
             (np.ones(len(tree_nodes), dtype=np.int8), (tp, tree_nodes)), shape=(n + 1, n + 1)
         )
@@ -253,8 +261,8 @@ class NetworkModel:
         pos = np.full(n + 1, -1, dtype=np.int64)
         pos[pre] = np.arange(len(pre))
         size = np.ones(n + 1, dtype=np.int64)
-        for v in pre[::-1]:
-            p = parent[v]
+        for v in pre[::-1].tolist():
+            p = int(dfs_parent[v])
             if p >= 0:
                 size[p] += size[v]
         self.parent = parent
@@ -275,7 +283,7 @@ class NetworkModel:
         edge_row = self.edge_row
         edge_device = self.edge_device
         edge_prot = self.edge_protective
-        for v in pre[1:].tolist():
+        for v in topo[1:].tolist():
             p = int(parent[v])
             e = int(parent_edge[v])
             if p == root:
@@ -292,12 +300,12 @@ class NetworkModel:
                 f = mv_feeder[int(edge_row[e])]
             feeder[v] = f
         # Nodes between a bus and the first line (a breaker's load side) take the feeder below.
-        for v in pre[::-1].tolist():
+        for v in topo[::-1].tolist():
             if feeder[v] is None and parent[v] >= 0 and parent[v] != root:
                 e = int(parent_edge[v])
                 if e >= 0 and edge_kind[e] == SWITCH and sw_feeder[int(edge_row[e])]:
                     feeder[v] = sw_feeder[int(edge_row[e])]
-        for v in pre[::-1].tolist():
+        for v in topo[::-1].tolist():
             p = int(parent[v])
             if feeder[v] is not None and p >= 0 and p != root and feeder[p] is None and p not in self.root_substation:
                 feeder[p] = feeder[v]
@@ -336,9 +344,12 @@ class NetworkModel:
         parent_edge: IntArray,
         reached: npt.NDArray[np.bool_],
         tree_edge: npt.NDArray[np.bool_],
-    ) -> None:
+    ) -> tuple[list[int], list[int]]:
+        """Returns the dead sections' head nodes and all their nodes, parents first."""
+        heads: list[int] = []
+        dead_order: list[int] = []
         if reached[: self.n_nodes].all():
-            return
+            return heads, dead_order
         adjacency: dict[int, list[tuple[int, int]]] = {}
         for e in np.flatnonzero(self.edge_closed).tolist():
             u, v = int(self.edge_u[e]), int(self.edge_v[e])
@@ -355,6 +366,8 @@ class NetworkModel:
                     tree_edge[e] = True
                     reached[dead] = True
                     queue.append(dead)
+                    heads.append(dead)
+                    dead_order.append(dead)
         while queue:
             a = queue.popleft()
             for b, e in adjacency.get(a, ()):
@@ -364,6 +377,8 @@ class NetworkModel:
                     parent_edge[b] = e
                     tree_edge[e] = True
                     queue.append(b)
+                    dead_order.append(b)
+        return heads, dead_order
 
     def _upper_nodes(self) -> IntArray:
         """For each edge, the node on its supply side: the parent side when it is in the tree,

@@ -161,7 +161,13 @@ def _read_ogr(path: Path, name: str, layer: str | None, crs_override: CRS | None
             Problem(name, None, "layer declares no CRS (e.g. a Shapefile without .prj); "
                     "pass --crs EPSG:...")
         )
-    meta, _fids, geometry_wkb, field_data = pyogrio.raw.read(path, layer=layer)
+    # GeoJSON field types are guessed from values: an id like "T0001" would become a time.
+    options = (
+        {"DATE_AS_STRING": "YES", "ARRAY_AS_STRING": "YES"}
+        if path.suffix.lower() in (".geojson", ".json")
+        else {}
+    )
+    meta, _fids, geometry_wkb, field_data = pyogrio.raw.read(path, layer=layer, **options)
     columns = list(meta["fields"])
     frame = pd.DataFrame({col: field_data[i] for i, col in enumerate(columns)})
     frame = _normalise_columns(frame, spec)

@@ -78,6 +78,8 @@ class SyntheticGrid:
             if fmt == "geojson":
                 g.to_file(path / f"{layer}.geojson", driver="GeoJSON", engine="pyogrio")
             elif fmt == "shp":
+                # DBF field names hold 10 characters: cut them as utilities' exports do
+                g = g.rename(columns={c: c[:10] for c in g.columns if c != "geometry"})
                 g.to_file(path / f"{layer}.shp", driver="ESRI Shapefile", engine="pyogrio",
                           encoding="UTF-8")
             elif fmt == "csv":
@@ -295,6 +297,11 @@ def _grow_feeder(
         side = 1 if rng.random() < 0.5 else -1
         d = direction + side * math.pi / 2
         x1, y1 = x0 + 30 * math.cos(d), y0 + 30 * math.sin(d)
+        # two transformers' 400 V networks must not touch (a line end of one within the snap
+        # tolerance of the other's would join them)
+        if any(math.hypot(x1 - t["geometry"].x, y1 - t["geometry"].y) < 200
+               for t in g.rows["transformers"]):
+            continue
         drop_to = f"{node}D{k}"
         node_xy[drop_to] = (x1, y1)
         g.rows["mv_lines"].append(

@@ -56,7 +56,9 @@ class _Plane:
         if self.tree is None or len(x) == 0:
             return out
         xy = np.asarray(self.xy, dtype=np.float64)
-        hits = self.tree.query_ball_point(np.column_stack([x, y]), tolerance)
+        finite = np.isfinite(x) & np.isfinite(y)
+        pts = np.column_stack([np.where(finite, x, 1e18), np.where(finite, y, 1e18)])
+        hits = self.tree.query_ball_point(pts, tolerance)
         for i, members in enumerate(hits):
             if not members:
                 continue
@@ -80,8 +82,10 @@ class _Plane:
 
 
 def _xy(frame_local: Any, geoms: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...]:
-    coords = shapely.get_coordinates(geoms)
-    x, y = frame_local.forward(coords[:, 0], coords[:, 1])
+    """Local x/y of point geometries, NaN where a geometry is missing (rejected earlier)."""
+    lon = shapely.get_x(geoms)
+    lat = shapely.get_y(geoms)
+    x, y = frame_local.forward(lon, lat)
     return x, y
 
 
@@ -187,6 +191,8 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
         starts, ends = _line_ends(data, layer)
         plane = planes[key]
         for row in range(len(frame)):
+            if not np.isfinite(starts[row]).all():
+                continue  # a line without usable geometry (already reported)
             for end, pts, col in (("from", starts, "from_node"), ("to", ends, "to_node")):
                 m = plane.add(
                     float(pts[row, 0]), float(pts[row, 1]), ("line", layer, row, end),
@@ -235,6 +241,8 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
         for row in range(len(sw)):
             if sw["from_node"].iat[row] and sw["to_node"].iat[row]:
                 continue
+            if not (np.isfinite(sx[row]) and np.isfinite(sy[row])):
+                continue
             key = "m"
             mv_tree_k = trees["m"]
             lv_tree_k = trees["l"]
@@ -256,7 +264,10 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
     tr_in_cluster: dict[int, list[int]] = defaultdict(list)  # mv cluster -> transformer rows
     mplane = planes["m"]
     if len(tr) and mplane.tree is not None:
-        dist, nearest = mplane.tree.query(np.column_stack([tx, ty]))
+        finite = np.isfinite(tx) & np.isfinite(ty)
+        dist, nearest = mplane.tree.query(
+            np.column_stack([np.where(finite, tx, 1e18), np.where(finite, ty, 1e18)])
+        )
         for row in range(len(tr)):
             if not tr["hv_node"].iat[row] and dist[row] <= tolerance:
                 tr_in_cluster[int(mplane.cluster[nearest[row]])].append(row)
@@ -284,6 +295,8 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
                     hv[row] = hv_near[row]
                 else:
                     hv[row] = f"{AUTO}hv:{tr['id'].iat[row]}"
+                    if not np.isfinite(tx[row]):
+                        continue  # no usable geometry: reported by the feature checks
                     far = (
                         f"{mplane.tree.query([tx[row], ty[row]])[0]:.1f} m away"
                         if mplane.tree is not None else "missing"
@@ -343,8 +356,10 @@ def _split_switches(
         open_clusters[key].add(int(planes[key].cluster[m]))
 
     adjacency: dict[str, list[tuple[str, tuple[str, int]]]] = defaultdict(list)
-    for layer, key in (("mv_lines", "m"), ("lv_lines", "l")):
+    for layer, _key in (("mv_lines", "m"), ("lv_lines", "l")):
         for row in range(len(layers[layer])):
+            if (layer, row, "from") not in line_member:
+                continue
             a = line_member[(layer, row, "from")]
             b = line_member[(layer, row, "to")]
             na, nb = phase_node(*a), phase_node(*b)
@@ -355,9 +370,13 @@ def _split_switches(
     mplane, lplane = planes["m"], planes["l"]
     if len(tr) and mplane.tree is not None and lplane.tree is not None:
         pts = np.column_stack(transformer_xy)
+        finite = np.isfinite(pts).all(axis=1)
+        pts[~finite] = 1e18
         _, m_near = mplane.tree.query(pts)
         _, l_near = lplane.tree.query(pts)
         for row in range(len(tr)):
+            if not finite[row]:
+                continue
             na, nb = phase_node("m", int(m_near[row])), phase_node("l", int(l_near[row]))
             adjacency[na].append((nb, ("transformers", row)))
             adjacency[nb].append((na, ("transformers", row)))

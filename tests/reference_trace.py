@@ -115,6 +115,8 @@ class ReferenceTracer:
                     if edge and self.edges[edge][0] == "mv_lines":
                         feeder = self.edges[edge][3]["feeder"]
                         break
+        if feeder is None and eid in self.edges:
+            feeder = self.edges[eid][3].get("feeder")  # an open switch at the bus: its own
         root_bus = None
         node = upper
         while node and node in self.parent and self.parent[node] != self.root:

@@ -1,0 +1,142 @@
+"""Layer packages the project never saw: other shapes, CRSs, formats, with and without nodes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api.cli import main
+from layers.importer import prepare
+from layers.synthetic import synthetic_grid
+from reference_trace import ReferenceTracer
+
+SHAPES = {
+    "straight feeders": dict(branch_probability=0.0, sections_per_feeder=10, ties=1),
+    "bushy trees": dict(branch_probability=0.5, sections_per_feeder=30, ties=2),
+    "two substations, two buses": dict(
+        substations=2, buses_per_substation=2, feeders_per_bus=2, sections_per_feeder=14,
+        branch_probability=0.3, ties=3,
+    ),
+    "no 400 V lines": dict(lv_lines=False, branch_probability=0.3, sections_per_feeder=16),
+    "many small feeders": dict(feeders_per_bus=6, sections_per_feeder=5, ties=3, reclosers=False),
+}
+
+NETWORK_LAYERS = ("mv_lines", "switches", "transformers", "service_points", "poles", "lv_lines")
+
+
+def _compare(model, grid) -> list[str]:
+    ref = ReferenceTracer(grid.rows)
+    diffs = []
+    for layer in NETWORK_LAYERS:
+        for row in grid.rows[layer]:
+            got = model.trace(row["id"]).contract_dict()
+            got["downstream_transformers"] = sorted(got["downstream_transformers"])
+            want = ref.trace(row["id"])
+            if got != want:
+                diffs.append(f"{row['id']}: got {got} want {want}")
+    return diffs
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("explicit_nodes", [True, False], ids=["nodes", "geometry only"])
+def test_traces_agree_with_an_independent_computation(tmp_path: Path, shape: str,
+                                                       explicit_nodes: bool) -> None:
+    grid = synthetic_grid(list(SHAPES).index(shape), prefix="X-", **SHAPES[shape])
+    path = grid.write(tmp_path / "grid.gpkg", explicit_nodes=explicit_nodes)
+    data, model, problems = prepare(path)
+    assert [str(p) for p in problems if p.severity == "error"] == []
+    assert model is not None
+    assert _compare(model, grid) == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "crs", "override"),
+    [
+        ("gpkg", "EPSG:4490", None),  # CGCS2000 geographic
+        ("geojson", "EPSG:4326", None),  # RFC 7946, no crs member
+        ("geojson", "EPSG:4547", None),  # CGCS2000 / 3-degree Gauss-Kruger CM 114E
+        ("shp", "EPSG:32649", None),  # UTM zone 49N, Shapefile with .prj, truncated names
+        ("shp", "EPSG:4527", None),  # CGCS2000 3-degree GK zone 38 (zone number in easting)
+        ("csv", "EPSG:4547", "EPSG:4547"),  # wkt column; CRS given on the command line
+    ],
+)
+def test_formats_and_crss(tmp_path: Path, fmt: str, crs: str, override: str | None) -> None:
+    from gis.crs import parse_crs
+
+    grid = synthetic_grid(7, substations=2, sections_per_feeder=10, branch_probability=0.3,
+                          center=(114.3, 30.6))
+    target = tmp_path / ("grid.gpkg" if fmt == "gpkg" else "grid")
+    path = grid.write(target, fmt=fmt, crs=crs, explicit_nodes=False)
+    data, model, problems = prepare(path, crs=parse_crs(override) if override else None)
+    assert [str(p) for p in problems if p.severity == "error"] == []
+    assert model is not None and data is not None
+    assert _compare(model, grid) == []
+    # coordinates came back to WGS84 within a few centimetres
+    sub = data.layer("substations")["geometry"].iat[0]
+    want_lon, want_lat = grid.frame.inverse_one(grid.rows["substations"][0]["geometry"].x,
+                                                grid.rows["substations"][0]["geometry"].y)
+    assert abs(sub.x - want_lon) < 1e-6 and abs(sub.y - want_lat) < 1e-6
+
+
+def test_csv_with_wkt_and_no_crs_is_refused(tmp_path: Path) -> None:
+    grid = synthetic_grid(3, sections_per_feeder=6)
+    path = grid.write(tmp_path / "grid", fmt="csv", crs="EPSG:4326")
+    _data, _model, problems = prepare(path)
+    messages = [str(p) for p in problems if p.severity == "error"]
+    assert any("wkt" in m and "CRS" in m for m in messages)
+
+
+def _import(path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
+    monkeypatch.setenv("GRIDCALL_DATABASE_URL", db_url)
+    return main(["layers", "import", str(path), *extra])
+
+
+def _trace(element: str, db_url: str, monkeypatch: pytest.MonkeyPatch,
+           capsys: pytest.CaptureFixture[str]) -> tuple[int, dict | None]:
+    monkeypatch.setenv("GRIDCALL_DATABASE_URL", db_url)
+    capsys.readouterr()
+    code = main(["network", "trace", element])
+    out = capsys.readouterr().out
+    return code, (json.loads(out) if code == 0 else None)
+
+
+def test_cli_import_and_trace_on_both_databases(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    grid = synthetic_grid(11, substations=2, sections_per_feeder=12, branch_probability=0.35,
+                          ties=2)
+    path = grid.write(tmp_path / "grid.gpkg", explicit_nodes=False)
+    assert _import(path, db_url, monkeypatch) == 0
+    ref = ReferenceTracer(grid.rows)
+    for layer in ("mv_lines", "switches", "transformers", "service_points", "poles"):
+        for row in grid.rows[layer][::3]:
+            code, got = _trace(row["id"], db_url, monkeypatch, capsys)
+            assert code == 0 and got is not None
+            got["downstream_transformers"] = sorted(got["downstream_transformers"])
+            assert got == ref.trace(row["id"])
+    code, _ = _trace("no-such-element", db_url, monkeypatch, capsys)
+    assert code == 2
+
+
+def test_reimport_replaces_the_network(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first = synthetic_grid(1, prefix="A-", sections_per_feeder=8)
+    second = synthetic_grid(2, prefix="B-", sections_per_feeder=5)
+    assert _import(first.write(tmp_path / "a.gpkg"), db_url, monkeypatch) == 0
+    assert _import(second.write(tmp_path / "b.gpkg"), db_url, monkeypatch) == 0
+    code, _ = _trace(first.rows["transformers"][0]["id"], db_url, monkeypatch, capsys)
+    assert code == 2  # the old network is gone
+    code, got = _trace(second.rows["transformers"][0]["id"], db_url, monkeypatch, capsys)
+    assert code == 0 and got is not None
+    from gis.db import make_engine
+    from layers.store import load_grid
+
+    engine = make_engine(db_url)
+    data = load_grid(engine)
+    engine.dispose()
+    assert len(data.layer("mv_lines")) == len(second.rows["mv_lines"])
