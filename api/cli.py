@@ -56,7 +56,10 @@ def cmd_layers_import(args: argparse.Namespace) -> int:
     with _engine() as engine:
         upgrade(engine)
         report = import_package(
-            engine, args.path, snap_tolerance=args.snap_tolerance, crs=crs,
+            engine,
+            args.path,
+            snap_tolerance=args.snap_tolerance,
+            crs=crs,
             progress=sys.stderr.isatty() or args.progress,
         )
     for problem in report.warnings:
@@ -99,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
     p = db.add_parser("init", help="create or upgrade the database schema")
     p.set_defaults(func=cmd_db_init)
 
@@ -108,8 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = layers.add_parser("import", help="import a layer package (GeoPackage or folder)")
     p.add_argument("path")
-    p.add_argument("--snap-tolerance", type=float, default=1.0, metavar="M",
-                   help="metres within which line ends and devices share a node (default 1.0)")
+    p.add_argument(
+        "--snap-tolerance",
+        type=float,
+        default=1.0,
+        metavar="M",
+        help="metres within which line ends and devices share a node (default 1.0)",
+    )
     p.add_argument("--crs", metavar="EPSG", help="CRS of layers that declare none")
     p.add_argument("--progress", action="store_true", help="show progress bars even when piped")
     p.set_defaults(func=cmd_layers_import)

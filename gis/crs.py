@@ -55,9 +55,7 @@ def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
     return Transformer.from_crs(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), always_xy=True)
 
 
-def to_internal(
-    xs: npt.ArrayLike, ys: npt.ArrayLike, crs: CRS
-) -> tuple[FloatArray, FloatArray]:
+def to_internal(xs: npt.ArrayLike, ys: npt.ArrayLike, crs: CRS) -> tuple[FloatArray, FloatArray]:
     """Transforms x/y arrays in ``crs`` (east, north order) to WGS84 lon/lat."""
     x = np.asarray(xs, dtype=np.float64)
     y = np.asarray(ys, dtype=np.float64)

@@ -56,7 +56,7 @@ def _init_spatialite(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.execute("PRAGMA synchronous=NORMAL")
     dbapi_conn.execute("PRAGMA foreign_keys=ON")
     dbapi_conn.execute("PRAGMA busy_timeout=30000")
-    load_spatialite(dbapi_conn, init_mode="WGS84")
+    load_spatialite(dbapi_conn, init_mode="WGS84")  # type: ignore[no-untyped-call]
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -76,7 +76,9 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         return engine
     if url.startswith("postgresql"):
         return create_engine(url, echo=echo, pool_pre_ping=True)
-    raise ValueError(f"unsupported database URL {url!r}: use a SQLite path or postgresql+psycopg://")
+    raise ValueError(
+        f"unsupported database URL {url!r}: use a SQLite path or postgresql+psycopg://"
+    )
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -9,7 +9,7 @@ query names its ``SpatialIndex`` table; PostGIS uses GiST for ``&&``), and empty
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Table, text
 
@@ -31,7 +31,7 @@ def bulk_insert(
 ) -> int:
     """Inserts rows fast. Each row holds the values of ``columns`` then, when there is a
     geometry column, the geometry as WKB bytes (or None). Returns the number of rows."""
-    raw = conn.connection.driver_connection
+    raw: Any = conn.connection.driver_connection
     names = list(columns) + ([geometry_column] if geometry_column else [])
     quoted = ", ".join(f'"{n}"' for n in names)
     count = 0
@@ -40,7 +40,7 @@ def bulk_insert(
         if geometry_column:
             marks.append(f"GeomFromWKB(?, {srid})")
         sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join(marks)})'
-        cursor = raw.cursor()  # type: ignore[union-attr]
+        cursor = raw.cursor()
         batch: list[Sequence[Any]] = []
         for row in rows:
             batch.append(row)
@@ -53,9 +53,12 @@ def bulk_insert(
             count += len(batch)
         return count
     # PostgreSQL: COPY in binary-safe text form; geometry as hex EWKB via a staging cast.
-    with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-        f'COPY "{table.name}" ({quoted}) FROM STDIN'
-    ) as copy:
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(
+            f'COPY "{table.name}" ({quoted}) FROM STDIN'
+        ) as copy,
+    ):
         for row in rows:
             values = list(row)
             if geometry_column:
@@ -70,8 +73,7 @@ def _ewkb_hex(wkb: bytes, srid: int) -> str:
     """Hex EWKB (WKB with the SRID flag) from little- or big-endian WKB, as PostGIS reads it."""
     if srid <= 0:
         return wkb.hex()
-    little = wkb[0] == 1
-    order = "little" if little else "big"
+    order: Literal["little", "big"] = "little" if wkb[0] == 1 else "big"
     geom_type = int.from_bytes(wkb[1:5], order)
     flagged = (geom_type | 0x20000000).to_bytes(4, order)
     return (wkb[:1] + flagged + srid.to_bytes(4, order) + wkb[5:]).hex()

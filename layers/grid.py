@@ -61,8 +61,17 @@ class GridData:
     @cached_property
     def _element_rows(self) -> dict[str, tuple[str, int]]:
         out: dict[str, tuple[str, int]] = {}
-        for name in ("substations", "mv_lines", "switches", "transformers", "lv_lines", "poles",
-                     "service_points", "units", "crews"):
+        for name in (
+            "substations",
+            "mv_lines",
+            "switches",
+            "transformers",
+            "lv_lines",
+            "poles",
+            "service_points",
+            "units",
+            "crews",
+        ):
             if self.has(name):
                 for row, eid in enumerate(self.frames[name]["id"].tolist()):
                     if eid is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pyproj import CRS
 from sqlalchemy import Engine
@@ -49,8 +50,13 @@ class _Stages:
     """A progress bar over the import's stages (shown for large packages only)."""
 
     def __init__(self, enabled: bool, total: int) -> None:
-        self.bar = tqdm(total=total, unit="stage", disable=not enabled, leave=False,
-                        bar_format="{desc:<34}{bar}| {n_fmt}/{total_fmt} [{elapsed}]")
+        self.bar = tqdm(
+            total=total,
+            unit="stage",
+            disable=not enabled,
+            leave=False,
+            bar_format="{desc:<34}{bar}| {n_fmt}/{total_fmt} [{elapsed}]",
+        )
 
     def step(self, label: str) -> None:
         self.bar.set_description_str(label)
@@ -58,6 +64,10 @@ class _Stages:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def _advance(bar: tqdm[Any], n: int) -> None:
+    bar.update(n)
 
 
 def prepare(
@@ -92,8 +102,9 @@ def prepare(
         else:
             # Feature errors first: islands and loops computed on broken data would mislead,
             # but a broken topology is still worth reporting when it is unrelated.
-            problems.extend(p for p in model.check() if p.feature_id not in
-                            {q.feature_id for q in structural})
+            problems.extend(
+                p for p in model.check() if p.feature_id not in {q.feature_id for q in structural}
+            )
         stages.step("one-line diagrams")
         problems.extend(ensure_schematic(data, model))
         return data, model, problems
@@ -111,15 +122,21 @@ def import_package(
 ) -> ImportReport:
     started = time.perf_counter()
     report = ImportReport(str(path))
-    data, _model, problems = prepare(path, snap_tolerance=snap_tolerance, crs=crs,
-                                     progress=progress)
+    data, _model, problems = prepare(
+        path, snap_tolerance=snap_tolerance, crs=crs, progress=progress
+    )
     report.problems = problems
     if data is None or not report.ok:
         report.seconds = time.perf_counter() - started
         return report
     total = sum(len(f) for f in data.frames.values())
-    bar = tqdm(total=total, unit="feature", disable=not progress, leave=False,
-               desc="writing to the database")
+    bar = tqdm(
+        total=total,
+        unit="feature",
+        disable=not progress,
+        leave=False,
+        desc="writing to the database",
+    )
     with write_transaction(engine) as conn:
         report.import_id = save_grid(
             conn,
@@ -127,7 +144,7 @@ def import_package(
             source=str(path),
             snap_tolerance=snap_tolerance,
             warnings=[str(p) for p in report.warnings],
-            progress=lambda _name, n: bar.update(n),
+            progress=lambda _name, n: _advance(bar, n),
         )
     bar.close()
     report.counts = {name: len(frame) for name, frame in data.frames.items()}

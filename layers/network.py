@@ -28,7 +28,12 @@ from layers.schema import PROTECTIVE_SWITCH_KINDS
 IntArray = npt.NDArray[np.int64]
 
 MV_LINE, LV_LINE, SWITCH, TRANSFORMER = 0, 1, 2, 3
-EDGE_LAYERS = {MV_LINE: "mv_lines", LV_LINE: "lv_lines", SWITCH: "switches", TRANSFORMER: "transformers"}
+EDGE_LAYERS = {
+    MV_LINE: "mv_lines",
+    LV_LINE: "lv_lines",
+    SWITCH: "switches",
+    TRANSFORMER: "transformers",
+}
 SUBSTATION, POLE, SERVICE_POINT = 10, 11, 12
 KIND_NAMES = {
     MV_LINE: "mv_line",
@@ -125,7 +130,7 @@ class NetworkModel:
         self.edge_row = np.asarray(erow, dtype=np.int64)
         n_edges = len(eu)
         self.edge_ids: list[str] = []
-        for kind, frame in ((MV_LINE, mv), (LV_LINE, lv), (SWITCH, sw), (TRANSFORMER, tr)):
+        for frame in (mv, lv, sw, tr):
             self.edge_ids.extend(str(v) for v in frame["id"].tolist())
         self._edge_offset = {
             MV_LINE: 0,
@@ -168,7 +173,10 @@ class NetworkModel:
             self.substation_nodes.setdefault(str(sid), []).append(n)
 
         # attachments
-        tr_lv = {str(t): nid(str(v)) for t, v in zip(tr["id"].tolist(), tr["lv_node"].tolist(), strict=True)}
+        tr_lv = {
+            str(t): nid(str(v))
+            for t, v in zip(tr["id"].tolist(), tr["lv_node"].tolist(), strict=True)
+        }
         sp_nodes = np.empty(len(sps), dtype=np.int64)
         sp_node_col = sps["node"].tolist()
         sp_tr = sps["transformer_id"].tolist()
@@ -181,7 +189,9 @@ class NetworkModel:
         self.sp_node = sp_nodes
         self.sp_ids = [str(v) for v in sps["id"].tolist()]
         pole_node_col = poles["node"].tolist()
-        pole_line_col = poles["line_id"].tolist() if "line_id" in poles.columns else [None] * len(poles)
+        pole_line_col = (
+            poles["line_id"].tolist() if "line_id" in poles.columns else [None] * len(poles)
+        )
         self.pole_ids = [str(v) for v in poles["id"].tolist()]
         self.pole_node = [nid(str(n)) if n else -1 for n in pole_node_col]
         self.pole_line = [str(x) if x else None for x in pole_line_col]
@@ -237,7 +247,9 @@ class NetworkModel:
         tree_edge[parent_edge[child]] = True
 
         # loops: conducting edges between reached nodes that the tree did not use
-        self.loop_edges = np.flatnonzero(conducting & ~tree_edge & reached[self.edge_u] & reached[self.edge_v])
+        self.loop_edges = np.flatnonzero(
+            conducting & ~tree_edge & reached[self.edge_u] & reached[self.edge_v]
+        )
         self.energised = reached[:n].copy()
 
         # De-energised parts (a switch opened at run time) hang below the open switch that
@@ -307,7 +319,13 @@ class NetworkModel:
                     feeder[v] = sw_feeder[int(edge_row[e])]
         for v in topo[::-1].tolist():
             p = int(parent[v])
-            if feeder[v] is not None and p >= 0 and p != root and feeder[p] is None and p not in self.root_substation:
+            if (
+                feeder[v] is not None
+                and p >= 0
+                and p != root
+                and feeder[p] is None
+                and p not in self.root_substation
+            ):
                 feeder[p] = feeder[v]
         self.near_dev = near_dev
         self.near_prot = near_prot
@@ -319,8 +337,8 @@ class NetworkModel:
         prot_up = np.full(len(self.edge_u), -1, dtype=np.int64)
         upper = self._upper_nodes()
         self.upper = upper
-        for e in np.flatnonzero(edge_device):
-            u = upper[e]
+        for e in np.flatnonzero(edge_device).tolist():
+            u = int(upper[e])
             if u >= 0:
                 dev_up[e] = near_dev[u]
                 prot_up[e] = near_prot[u]
@@ -403,7 +421,11 @@ class NetworkModel:
             kind = int(self.edge_kind[e])
             if kind == SWITCH and not self.edge_closed[e]:
                 if not reached_primary[u] and not reached_primary[v]:
-                    problems.append(Problem("switches", self.edge_ids[e], "island: no substation feeds either side"))
+                    problems.append(
+                        Problem(
+                            "switches", self.edge_ids[e], "island: no substation feeds either side"
+                        )
+                    )
                 continue
             if not reached_primary[u] or not reached_primary[v]:
                 layer = EDGE_LAYERS[kind]
@@ -411,7 +433,9 @@ class NetworkModel:
                 if kind == TRANSFORMER:
                     count = int(np.count_nonzero(self.sp_node == v))
                     extra = f", with {count} service points"
-                problems.append(Problem(layer, self.edge_ids[e], f"island: no substation feeds it{extra}"))
+                problems.append(
+                    Problem(layer, self.edge_ids[e], f"island: no substation feeds it{extra}")
+                )
         unfed_tr = {
             self.edge_ids[e]
             for e in np.flatnonzero(self.edge_kind == TRANSFORMER).tolist()
@@ -420,10 +444,14 @@ class NetworkModel:
         sps = self.data.layer("service_points")
         for row, node in enumerate(self.sp_node.tolist()):
             if not reached_primary[node] and sps["transformer_id"].iat[row] not in unfed_tr:
-                problems.append(Problem("service_points", self.sp_ids[row], "island: no substation feeds it"))
+                problems.append(
+                    Problem("service_points", self.sp_ids[row], "island: no substation feeds it")
+                )
         for row, node in enumerate(self.pole_node):
             if node >= 0 and not reached_primary[node]:
-                problems.append(Problem("poles", self.pole_ids[row], "island: no substation feeds it"))
+                problems.append(
+                    Problem("poles", self.pole_ids[row], "island: no substation feeds it")
+                )
         # loops
         for e in self.loop_edges.tolist():
             cycle = self._cycle_through(e)
@@ -453,8 +481,12 @@ class NetworkModel:
                 break
             cycle_edges.append(self.edge_ids[int(self.parent_edge[node])])
         if lca == self.n_nodes or lca is None:
-            subs = sorted({self.root_substation.get(int(self.root_of[a]), "?"),
-                           self.root_substation.get(int(self.root_of[b]), "?")})
+            subs = sorted(
+                {
+                    self.root_substation.get(int(self.root_of[a]), "?"),
+                    self.root_substation.get(int(self.root_of[b]), "?"),
+                }
+            )
             cycle_edges = [c for c in cycle_edges if c]
             cycle_edges.append("substations " + " and ".join(subs))
         return cycle_edges
@@ -558,7 +590,11 @@ class NetworkModel:
         if kind == SUBSTATION:
             out: list[str] = []
             for node in self.substation_nodes[element_id]:
-                out.extend(self._transformers_in(int(self.pos[node]), int(self.pos[node] + self.size[node])))
+                out.extend(
+                    self._transformers_in(
+                        int(self.pos[node]), int(self.pos[node] + self.size[node])
+                    )
+                )
             return out
         span = self._subtree(element_id)
         if span is None:
@@ -592,7 +628,7 @@ class NetworkModel:
         return j - i
 
     def downstream_service_points(self, element_id: str) -> list[str]:
-        kind, idx = self._lookup(element_id)
+        kind, _idx = self._lookup(element_id)
         if kind == SERVICE_POINT:
             return [element_id]
         span = self._subtree(element_id)
@@ -639,7 +675,7 @@ class NetworkModel:
         return self.root_substation.get(r)
 
     def is_energised(self, element_id: str) -> bool:
-        kind, edge, upper, lower = self._anchor(element_id)
+        _kind, edge, upper, lower = self._anchor(element_id)
         if edge >= 0 and int(self.edge_kind[edge]) == SWITCH and not self.edge_closed[edge]:
             return bool(upper >= 0 and self.energised[upper])
         node = lower if lower >= 0 else upper

@@ -158,8 +158,11 @@ def _read_ogr(path: Path, name: str, layer: str | None, crs_override: CRS | None
         crs = crs_override
     if crs is None and not problems and (spec is None or spec.has_crs):
         problems.append(
-            Problem(name, None, "layer declares no CRS (e.g. a Shapefile without .prj); "
-                    "pass --crs EPSG:...")
+            Problem(
+                name,
+                None,
+                "layer declares no CRS (e.g. a Shapefile without .prj); pass --crs EPSG:...",
+            )
         )
     # GeoJSON field types are guessed from values: an id like "T0001" would become a time.
     options = (
@@ -182,9 +185,9 @@ def _read_ogr(path: Path, name: str, layer: str | None, crs_override: CRS | None
     return RawLayer(name, f"{path}" + (f":{layer}" if layer else ""), text, geometry, crs, problems)
 
 
-def read_package(path: str | Path, crs_override: CRS | None = None) -> tuple[
-    dict[str, RawLayer], list[Problem]
-]:
+def read_package(
+    path: str | Path, crs_override: CRS | None = None
+) -> tuple[dict[str, RawLayer], list[Problem]]:
     """Reads every known layer of a package; unknown layers are reported as warnings."""
     root = Path(path)
     if not root.exists():
@@ -219,7 +222,9 @@ def read_package(path: str | Path, crs_override: CRS | None = None) -> tuple[
             )
             continue
         if name in layers:
-            problems.append(Problem(name, None, f"layer given twice ({layers[name].source} and {file})"))
+            problems.append(
+                Problem(name, None, f"layer given twice ({layers[name].source} and {file})")
+            )
             continue
         try:
             if file.suffix.lower() == ".csv":

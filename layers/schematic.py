@@ -39,6 +39,7 @@ def generate_schematic(model: NetworkModel) -> pd.DataFrame:
         p = int(parent[v])
         if p >= 0:
             children.setdefault(p, []).append(v)
+
     # leaf counts (height of each subtree in rows), ignoring the 400 V network
     def is_mv_edge(v: int) -> bool:
         e = int(model.parent_edge[v])
@@ -74,7 +75,9 @@ def generate_schematic(model: NetworkModel) -> pd.DataFrame:
             continue
         a = (depth[p], -rows[p])
         b = (d, -rows[v])
-        geom: Any = shapely.LineString([a, (a[0], b[1]), b]) if a[1] != b[1] else shapely.LineString([a, b])
+        geom: Any = (
+            shapely.LineString([a, (a[0], b[1]), b]) if a[1] != b[1] else shapely.LineString([a, b])
+        )
         eid = model.edge_ids[e]
         records.append({"element_id": eid, "feeder": model.feeder[v], "geometry": geom})
     frame = pd.DataFrame(records, columns=["element_id", "feeder", "geometry"])

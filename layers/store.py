@@ -37,7 +37,7 @@ from gis.spatial_sql import bulk_insert, empty_table, geometry_as_wkb
 from layers.grid import GridData
 from layers.schema import LAYERS, LayerSpec
 
-GEOMETRY_TYPES = {
+GEOMETRY_TYPES: dict[tuple[str, ...], str] = {
     ("Point",): "POINT",
     ("LineString",): "LINESTRING",
     ("Polygon",): "POLYGON",
@@ -83,7 +83,7 @@ layer_imports = Table(
 def _rows(name: str, frame: pd.DataFrame) -> tuple[list[str], Iterator[list[Any]]]:
     spec = LAYERS[name]
     columns = list(spec.columns) + [c for c in DERIVED_COLUMNS.get(name, ()) if c in frame]
-    columns_out = columns + ["attrs"]
+    columns_out = [*columns, "attrs"]
     values = {c: frame[c].tolist() if c in frame else [None] * len(frame) for c in columns}
     numeric = set(spec.numeric)
     geoms = np.asarray(frame["geometry"].to_numpy(), dtype=object)
@@ -207,7 +207,9 @@ class _nullcontext:  # noqa: N801  (a tiny stand-in for contextlib.nullcontext w
 
 def latest_import(engine: Engine) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        row = conn.execute(
-            select(layer_imports).order_by(layer_imports.c.id.desc()).limit(1)
-        ).mappings().first()
+        row = (
+            conn.execute(select(layer_imports).order_by(layer_imports.c.id.desc()).limit(1))
+            .mappings()
+            .first()
+        )
         return dict(row) if row else None

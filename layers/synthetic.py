@@ -80,8 +80,12 @@ class SyntheticGrid:
             elif fmt == "shp":
                 # DBF field names hold 10 characters: cut them as utilities' exports do
                 g = g.rename(columns={c: c[:10] for c in g.columns if c != "geometry"})
-                g.to_file(path / f"{layer}.shp", driver="ESRI Shapefile", engine="pyogrio",
-                          encoding="UTF-8")
+                g.to_file(
+                    path / f"{layer}.shp",
+                    driver="ESRI Shapefile",
+                    engine="pyogrio",
+                    encoding="UTF-8",
+                )
             elif fmt == "csv":
                 table = pd.DataFrame(g.drop(columns="geometry"))
                 table["wkt"] = shapely.to_wkt(np.asarray(g.geometry.values, dtype=object))
@@ -111,20 +115,46 @@ def synthetic_grid(
     """A random radial grid. ``branch_probability`` 0 gives straight feeders; 0.5 bushy trees."""
     rng = np.random.default_rng(seed)
     frame = LocalFrame(*center)
-    g = SyntheticGrid(frame, {k: [] for k in (
-        "substations", "mv_lines", "switches", "transformers", "lv_lines", "poles",
-        "service_points", "units", "territories", "crews", "admin_areas", "places", "roads",
-    )})
+    g = SyntheticGrid(
+        frame,
+        {
+            k: []
+            for k in (
+                "substations",
+                "mv_lines",
+                "switches",
+                "transformers",
+                "lv_lines",
+                "poles",
+                "service_points",
+                "units",
+                "territories",
+                "crews",
+                "admin_areas",
+                "places",
+                "roads",
+            )
+        },
+    )
     p = prefix
     unit = {"id": f"{p}U1", "name": f"{p}Unit one", "geometry": shapely.Point(0, -300)}
     g.rows["units"].append(unit)
     g.rows["territories"].append(
-        {"id": f"{p}TER1", "unit_id": f"{p}U1", "area_class": "rural",
-         "geometry": shapely.box(-50_000, -50_000, 50_000, 50_000)}
+        {
+            "id": f"{p}TER1",
+            "unit_id": f"{p}U1",
+            "area_class": "rural",
+            "geometry": shapely.box(-50_000, -50_000, 50_000, 50_000),
+        }
     )
     g.rows["crews"].append(
-        {"id": f"{p}CR1", "unit_id": f"{p}U1", "name": "crew 1", "members": 4,
-         "geometry": shapely.Point(0, -300)}
+        {
+            "id": f"{p}CR1",
+            "unit_id": f"{p}U1",
+            "name": "crew 1",
+            "members": 4,
+            "geometry": shapely.Point(0, -300),
+        }
     )
     node_xy: dict[str, tuple[float, float]] = {}
     feeder_ends: list[tuple[str, str, tuple[float, float], float]] = []  # feeder, node, xy, angle
@@ -145,24 +175,50 @@ def synthetic_grid(
             sx += 15.0 * b
             node_xy[bus] = (sx, sy)
             g.rows["substations"].append(
-                {"id": f"{p}SUB{s + 1}-{b + 1}", "name": f"Substation {s + 1} bus {b + 1}",
-                 "node": bus, "voltage_kv": 10.0, "geometry": shapely.Point(sx, sy)}
+                {
+                    "id": f"{p}SUB{s + 1}-{b + 1}",
+                    "name": f"Substation {s + 1} bus {b + 1}",
+                    "node": bus,
+                    "voltage_kv": 10.0,
+                    "geometry": shapely.Point(sx, sy),
+                }
             )
             for _f in range(feeders_per_bus):
                 feeder_no += 1
                 feeder = f"{p}Feeder {feeder_no}"
-                angle = 2 * math.pi * (feeder_no - 1) / max(n_feeders_total, 1) + rng.uniform(-0.2, 0.2)
+                angle = 2 * math.pi * (feeder_no - 1) / max(n_feeders_total, 1) + rng.uniform(
+                    -0.2, 0.2
+                )
                 head = f"{bus}F{feeder_no}H"
                 node_xy[head] = (sx, sy)
                 g.rows["switches"].append(
-                    {"id": new_id("sw", "BRK"), "kind": "breaker", "from_node": bus,
-                     "to_node": head, "normal_state": "closed", "feeder": feeder,
-                     "geometry": shapely.Point(sx, sy)}
+                    {
+                        "id": new_id("sw", "BRK"),
+                        "kind": "breaker",
+                        "from_node": bus,
+                        "to_node": head,
+                        "normal_state": "closed",
+                        "feeder": feeder,
+                        "geometry": shapely.Point(sx, sy),
+                    }
                 )
                 _grow_feeder(
-                    g, rng, feeder, head, angle, sections_per_feeder, branch_probability,
-                    transformers_per_feeder, service_points_per_transformer, lv_lines, reclosers,
-                    section_m, node_xy, new_id, feeder_ends, f"{p}U1",
+                    g,
+                    rng,
+                    feeder,
+                    head,
+                    angle,
+                    sections_per_feeder,
+                    branch_probability,
+                    transformers_per_feeder,
+                    service_points_per_transformer,
+                    lv_lines,
+                    reclosers,
+                    section_m,
+                    node_xy,
+                    new_id,
+                    feeder_ends,
+                    f"{p}U1",
                 )
     # normally-open ties between the ends of neighbouring feeders
     for t in range(min(ties, len(feeder_ends) // 2)):
@@ -174,14 +230,27 @@ def synthetic_grid(
         node_xy[tie_node] = xa
         line_id = new_id("line", "L")
         g.rows["mv_lines"].append(
-            {"id": line_id, "feeder": fb, "from_node": nb, "to_node": tie_node,
-             "name": f"{fb} tie", "voltage_kv": 10.0, "unit_id": f"{p}U1",
-             "geometry": shapely.LineString([xb, xa])}
+            {
+                "id": line_id,
+                "feeder": fb,
+                "from_node": nb,
+                "to_node": tie_node,
+                "name": f"{fb} tie",
+                "voltage_kv": 10.0,
+                "unit_id": f"{p}U1",
+                "geometry": shapely.LineString([xb, xa]),
+            }
         )
         g.rows["switches"].append(
-            {"id": new_id("sw", "TIE"), "kind": "load_break_switch", "from_node": na,
-             "to_node": tie_node, "normal_state": "open", "feeder": fa,
-             "geometry": shapely.Point(*xa)}
+            {
+                "id": new_id("sw", "TIE"),
+                "kind": "load_break_switch",
+                "from_node": na,
+                "to_node": tie_node,
+                "normal_state": "open",
+                "feeder": fa,
+                "geometry": shapely.Point(*xa),
+            }
         )
     return g
 
@@ -226,21 +295,39 @@ def _grow_feeder(
             rec_to = f"{node}R"
             node_xy[rec_to] = (x0, y0)
             g.rows["switches"].append(
-                {"id": new_id("sw", "REC"), "kind": "recloser", "from_node": node,
-                 "to_node": rec_to, "normal_state": "closed", "feeder": feeder,
-                 "geometry": shapely.Point(x0, y0)}
+                {
+                    "id": new_id("sw", "REC"),
+                    "kind": "recloser",
+                    "from_node": node,
+                    "to_node": rec_to,
+                    "normal_state": "closed",
+                    "feeder": feeder,
+                    "geometry": shapely.Point(x0, y0),
+                }
             )
             start = rec_to
         g.rows["mv_lines"].append(
-            {"id": new_id("line", "L"), "feeder": feeder, "from_node": start, "to_node": nxt,
-             "name": line_name, "voltage_kv": 10.0, "unit_id": unit_id,
-             "geometry": shapely.LineString([(x0, y0), (x1, y1)])}
+            {
+                "id": new_id("line", "L"),
+                "feeder": feeder,
+                "from_node": start,
+                "to_node": nxt,
+                "name": line_name,
+                "voltage_kv": 10.0,
+                "unit_id": unit_id,
+                "geometry": shapely.LineString([(x0, y0), (x1, y1)]),
+            }
         )
         pole_no += 1
         label = f"{pole_prefix}{pole_no}"
         g.rows["poles"].append(
-            {"id": new_id("pole", "P"), "line_name": feeder if trunk else line_name,
-             "number": label, "node": nxt, "geometry": shapely.Point(x1, y1)}
+            {
+                "id": new_id("pole", "P"),
+                "line_name": feeder if trunk else line_name,
+                "number": label,
+                "node": nxt,
+                "geometry": shapely.Point(x1, y1),
+            }
         )
         tips[i] = (nxt, direction, line_name, pole_prefix, pole_no, trunk)
         all_nodes.append((nxt, direction))
@@ -254,9 +341,15 @@ def _grow_feeder(
             fuse_to = f"{nxt}F"
             node_xy[fuse_to] = (x1, y1)
             g.rows["switches"].append(
-                {"id": new_id("sw", "FUS"), "kind": "fuse", "from_node": nxt, "to_node": fuse_to,
-                 "normal_state": "closed", "feeder": feeder,
-                 "geometry": shapely.Point(x1, y1)}
+                {
+                    "id": new_id("sw", "FUS"),
+                    "kind": "fuse",
+                    "from_node": nxt,
+                    "to_node": fuse_to,
+                    "normal_state": "closed",
+                    "feeder": feeder,
+                    "geometry": shapely.Point(x1, y1),
+                }
             )
             lateral = f"{feeder} lateral {label}"
             # the lateral's first section at once: a fuse always protects something
@@ -264,13 +357,25 @@ def _grow_feeder(
             first = f"{fuse_to}.1"
             node_xy[first] = (bx, by)
             g.rows["mv_lines"].append(
-                {"id": new_id("line", "L"), "feeder": feeder, "from_node": fuse_to,
-                 "to_node": first, "name": lateral, "voltage_kv": 10.0, "unit_id": unit_id,
-                 "geometry": shapely.LineString([(x1, y1), (bx, by)])}
+                {
+                    "id": new_id("line", "L"),
+                    "feeder": feeder,
+                    "from_node": fuse_to,
+                    "to_node": first,
+                    "name": lateral,
+                    "voltage_kv": 10.0,
+                    "unit_id": unit_id,
+                    "geometry": shapely.LineString([(x1, y1), (bx, by)]),
+                }
             )
             g.rows["poles"].append(
-                {"id": new_id("pole", "P"), "line_name": lateral, "number": f"{label}-1",
-                 "node": first, "geometry": shapely.Point(bx, by)}
+                {
+                    "id": new_id("pole", "P"),
+                    "line_name": lateral,
+                    "number": f"{label}-1",
+                    "node": first,
+                    "geometry": shapely.Point(bx, by),
+                }
             )
             all_nodes.append((first, bdir))
             made += 1
@@ -280,9 +385,16 @@ def _grow_feeder(
     tail = f"{last_trunk}E"
     node_xy[tail] = (x0 + section_m * math.cos(angle), y0 + section_m * math.sin(angle))
     g.rows["mv_lines"].append(
-        {"id": new_id("line", "L"), "feeder": feeder, "from_node": last_trunk, "to_node": tail,
-         "name": feeder, "voltage_kv": 10.0, "unit_id": unit_id,
-         "geometry": shapely.LineString([(x0, y0), node_xy[tail]])}
+        {
+            "id": new_id("line", "L"),
+            "feeder": feeder,
+            "from_node": last_trunk,
+            "to_node": tail,
+            "name": feeder,
+            "voltage_kv": 10.0,
+            "unit_id": unit_id,
+            "geometry": shapely.LineString([(x0, y0), node_xy[tail]]),
+        }
     )
     feeder_ends.append((feeder, tail, node_xy[tail], angle))
 
@@ -299,22 +411,38 @@ def _grow_feeder(
         x1, y1 = x0 + 30 * math.cos(d), y0 + 30 * math.sin(d)
         # two transformers' 400 V networks must not touch (a line end of one within the snap
         # tolerance of the other's would join them)
-        if any(math.hypot(x1 - t["geometry"].x, y1 - t["geometry"].y) < 200
-               for t in g.rows["transformers"]):
+        if any(
+            math.hypot(x1 - t["geometry"].x, y1 - t["geometry"].y) < 200
+            for t in g.rows["transformers"]
+        ):
             continue
         drop_to = f"{node}D{k}"
         node_xy[drop_to] = (x1, y1)
         g.rows["mv_lines"].append(
-            {"id": new_id("line", "L"), "feeder": feeder, "from_node": node, "to_node": drop_to,
-             "name": f"{feeder} drop", "voltage_kv": 10.0, "unit_id": unit_id,
-             "geometry": shapely.LineString([(x0, y0), (x1, y1)])}
+            {
+                "id": new_id("line", "L"),
+                "feeder": feeder,
+                "from_node": node,
+                "to_node": drop_to,
+                "name": f"{feeder} drop",
+                "voltage_kv": 10.0,
+                "unit_id": unit_id,
+                "geometry": shapely.LineString([(x0, y0), (x1, y1)]),
+            }
         )
         tid = new_id("tr", "T")
         lv_root = f"{tid}LV"
         node_xy[lv_root] = (x1, y1)
         g.rows["transformers"].append(
-            {"id": tid, "name": f"Transformer {tid}", "hv_node": drop_to, "lv_node": lv_root,
-             "kva": 200.0, "feeder": feeder, "geometry": shapely.Point(x1, y1)}
+            {
+                "id": tid,
+                "name": f"Transformer {tid}",
+                "hv_node": drop_to,
+                "lv_node": lv_root,
+                "kva": 200.0,
+                "feeder": feeder,
+                "geometry": shapely.Point(x1, y1),
+            }
         )
         lv_nodes = [(lv_root, d)]
         if lv_lines:
@@ -326,9 +454,14 @@ def _grow_feeder(
                     nn = f"{tid}LV{branch}{seg}"
                     node_xy[nn] = (nx_, ny_)
                     g.rows["lv_lines"].append(
-                        {"id": new_id("lv", "LV"), "from_node": prev, "to_node": nn,
-                         "transformer_id": tid, "voltage_kv": 0.4,
-                         "geometry": shapely.LineString([(px, py), (nx_, ny_)])}
+                        {
+                            "id": new_id("lv", "LV"),
+                            "from_node": prev,
+                            "to_node": nn,
+                            "transformer_id": tid,
+                            "voltage_kv": 0.4,
+                            "geometry": shapely.LineString([(px, py), (nx_, ny_)]),
+                        }
                     )
                     lv_nodes.append((nn, bd))
                     prev, px, py = nn, nx_, ny_
@@ -337,18 +470,25 @@ def _grow_feeder(
             if on_node:
                 nn, _ = lv_nodes[1 + int(rng.integers(len(lv_nodes) - 1))]
                 sx, sy = node_xy[nn]
-                node: str | None = nn
+                sp_node: str | None = nn
             else:
                 sx = x1 + float(rng.uniform(-60, 60))
                 sy = y1 + float(rng.uniform(-60, 60))
-                node = None
+                sp_node = None
                 # keep off every 400 V line end, so that it hangs on its transformer
                 if min(math.hypot(sx - node_xy[n][0], sy - node_xy[n][1]) for n, _ in lv_nodes) < 5:
                     sx += 9.0
             spid = new_id("sp", "SP")
             g.rows["service_points"].append(
-                {"id": spid, "account_no": f"9{len(g.rows['service_points']):09d}",
-                 "transformer_id": tid, "node": node, "address": f"Street {tid} No. {_j + 1}",
-                 "name": f"Customer {spid}", "phone": f"139{len(g.rows['service_points']):08d}",
-                 "category": "residential", "geometry": shapely.Point(sx, sy)}
+                {
+                    "id": spid,
+                    "account_no": f"9{len(g.rows['service_points']):09d}",
+                    "transformer_id": tid,
+                    "node": sp_node,
+                    "address": f"Street {tid} No. {_j + 1}",
+                    "name": f"Customer {spid}",
+                    "phone": f"139{len(g.rows['service_points']):08d}",
+                    "category": "residential",
+                    "geometry": shapely.Point(sx, sy),
+                }
             )

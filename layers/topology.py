@@ -46,7 +46,10 @@ class _Plane:
     load_nodes: set[str] = field(default_factory=set)  # switches' load sides
 
     def nearest_node(
-        self, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], tolerance: float,
+        self,
+        x: np.ndarray[Any, Any],
+        y: np.ndarray[Any, Any],
+        tolerance: float,
         skip_substations: bool = False,
     ) -> list[str | None]:
         """The node within ``tolerance`` of each point, nearest first, preferring a junction's
@@ -134,7 +137,7 @@ def _name_nodes(plane: _Plane, used: set[str]) -> None:
             for i in idx:
                 plane.node[i] = name
         elif len(names) == 1:
-            only = next(iter(names))
+            only = str(next(iter(names)))
             for i in idx:
                 plane.node[i] = only
         else:
@@ -162,8 +165,6 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
     """Fills the empty node columns in place; returns the problems found on the way."""
     problems: list[Problem] = []
     local = data.frame
-    mv = data.layer("mv_lines")
-    lv = data.layer("lv_lines")
     sw = data.layer("switches")
     tr = data.layer("transformers")
     subs = data.layer("substations")
@@ -195,7 +196,9 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
                 continue  # a line without usable geometry (already reported)
             for end, pts, col in (("from", starts, "from_node"), ("to", ends, "to_node")):
                 m = plane.add(
-                    float(pts[row, 0]), float(pts[row, 1]), ("line", layer, row, end),
+                    float(pts[row, 0]),
+                    float(pts[row, 1]),
+                    ("line", layer, row, end),
                     frame[col].iat[row],
                 )
                 line_member[(layer, row, end)] = (key, m)
@@ -250,7 +253,10 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
             near_lv = lv_tree_k is not None and lv_tree_k.query([sx[row], sy[row]])[0] <= tolerance
             if near_lv and not near_mv:
                 key = "l"
-            sw_member[row] = (key, planes[key].add(float(sx[row]), float(sy[row]), ("switch", row), None))
+            sw_member[row] = (
+                key,
+                planes[key].add(float(sx[row]), float(sy[row]), ("switch", row), None),
+            )
 
     _cluster(planes["m"], tolerance, sub_links)
     _cluster(planes["l"], tolerance, [])
@@ -299,12 +305,16 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
                         continue  # no usable geometry: reported by the feature checks
                     far = (
                         f"{mplane.tree.query([tx[row], ty[row]])[0]:.1f} m away"
-                        if mplane.tree is not None else "missing"
+                        if mplane.tree is not None
+                        else "missing"
                     )
                     problems.append(
-                        Problem("transformers", tr["id"].iat[row],
-                                f"not connected: the nearest 10 kV line end is {far} "
-                                f"(snap tolerance {tolerance:g} m)")
+                        Problem(
+                            "transformers",
+                            tr["id"].iat[row],
+                            f"not connected: the nearest 10 kV line end is {far} "
+                            f"(snap tolerance {tolerance:g} m)",
+                        )
                     )
             if not lvn[row]:
                 lvn[row] = lv_near[row] or f"{AUTO}lv:{tr['id'].iat[row]}"
@@ -347,7 +357,8 @@ def _split_switches(
         base = plane.node[m]
         cluster = int(plane.cluster[m])
         if cluster in open_clusters.get(key, set()) and member[0] == "line":
-            return f"{base}|{layers[member[1]]['feeder'].iat[member[2]] if member[1] == 'mv_lines' else ''}"
+            feeder = mv["feeder"].iat[member[2]] if member[1] == "mv_lines" else ""
+            return f"{base}|{feeder}"
         return base
 
     open_clusters: dict[str, set[int]] = defaultdict(set)
@@ -414,8 +425,7 @@ def _split_switches(
         switch_feeder = sw["feeder"].iat[row]
         # The line ends by which the first trace reached this junction (one per side of a tie).
         upstream = [
-            e for e in ends_keyed
-            if parent_line.get(phase_node(*line_member[e])) == (e[0], e[1])
+            e for e in ends_keyed if parent_line.get(phase_node(*line_member[e])) == (e[0], e[1])
         ]
         if len(upstream) > 1:
             same = [e for e in upstream if switch_feeder and feeder_of(e) == switch_feeder]
@@ -515,7 +525,10 @@ def _attach_poles(
         for p_idx, l_idx in zip(hits[0].tolist(), hits[1].tolist(), strict=True):
             d = float(shapely.distance(pts[p_idx], lines_local[l_idx]))
             name = poles["line_name"].iat[pending[p_idx]]
-            same_name = name is not None and name in (frame["feeder"].iat[l_idx] if "feeder" in frame else None, frame.get("name", pd.Series([None] * len(frame))).iat[l_idx])
+            same_name = name is not None and name in (
+                frame["feeder"].iat[l_idx] if "feeder" in frame else None,
+                frame.get("name", pd.Series([None] * len(frame))).iat[l_idx],
+            )
             score = d - (tolerance if same_name else 0.0)
             if p_idx not in best or score < best[p_idx][0]:
                 best[p_idx] = (score, l_idx)
@@ -528,8 +541,11 @@ def _attach_poles(
         pending = still
     for i in pending:
         problems.append(
-            Problem("poles", poles["id"].iat[i],
-                    f"not connected: no line passes within {tolerance:g} m of the pole")
+            Problem(
+                "poles",
+                poles["id"].iat[i],
+                f"not connected: no line passes within {tolerance:g} m of the pole",
+            )
         )
     data.set_column("poles", "node", nodes)
     data.set_column("poles", "line_id", line_ids)

@@ -46,7 +46,8 @@ class ResponsibleUnits:
             self._unit_tree = None
         mv = data.layer("mv_lines")
         self._line_unit = {
-            str(i): str(u) for i, u in zip(mv["id"].tolist(), mv["unit_id"].tolist(), strict=True)
+            str(i): str(u)
+            for i, u in zip(mv["id"].tolist(), mv["unit_id"].tolist(), strict=True)
             if u
         }
         self._unit_class: dict[str, str] = {}
@@ -71,7 +72,7 @@ class ResponsibleUnits:
         if model is None:
             return None
         try:
-            _kind, edge, upper, _lower = model._anchor(element_id)
+            _kind, _edge, upper, _lower = model._anchor(element_id)
         except UnknownElementError:
             return None
         node = upper
@@ -103,8 +104,9 @@ class ResponsibleUnits:
         if element_id is not None:
             owner = self.owner_of_element(element_id)
             if owner is not None:
-                return Responsibility(owner, self._unit_class.get(owner, "rural"),
-                                      "owner of the 10 kV line")
+                return Responsibility(
+                    owner, self._unit_class.get(owner, "rural"), "owner of the 10 kV line"
+                )
         if lon is not None and lat is not None:
             unit = self.nearest_unit(lon, lat)
             if unit is not None:

@@ -67,8 +67,16 @@ def _transform(geoms: np.ndarray[Any, Any], crs: CRS | None) -> np.ndarray[Any, 
     return out
 
 
-_GEOM_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
-                    5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+_GEOM_TYPE_NAMES = {
+    0: "Point",
+    1: "LineString",
+    2: "LinearRing",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
+}
 
 
 def _check_geometry(
@@ -97,7 +105,9 @@ def _check_geometry(
     empty = shapely.is_empty(arr)
     allowed = spec.geometry
     allowed_ids = {k for k, v in _GEOM_TYPE_NAMES.items() if v in allowed} if allowed else None
-    type_ok = np.isin(types, list(allowed_ids)) if allowed_ids is not None else np.ones(len(arr), bool)
+    type_ok = (
+        np.isin(types, list(allowed_ids)) if allowed_ids is not None else np.ones(len(arr), bool)
+    )
     valid = shapely.is_valid(arr)
     zero_line = (types == 1) & (shapely.length(arr) == 0)
     for j in np.flatnonzero(empty | ~type_ok | ~valid | zero_line):
@@ -170,19 +180,14 @@ def validate(
             problems.append(Problem(name, None, f"missing required column {column!r}"))
         n = len(raw.geometry)
         id_col = spec.id_column
-        ids: list[str | None]
-        if id_col and id_col in frame.columns:
-            ids = list(frame[id_col])
-        else:
-            ids = [None] * n
+        ids: list[str | None] = (
+            list(frame[id_col]) if id_col and id_col in frame.columns else [None] * n
+        )
         labels = [fid if fid is not None else f"row {i + 1}" for i, fid in enumerate(ids)]
 
         data: dict[str, list[Any]] = {}
         for column in spec.columns:
-            if column in frame.columns:
-                values = list(frame[column])
-            else:
-                values = [None] * n
+            values = list(frame[column]) if column in frame.columns else [None] * n
             default = spec.defaults.get(column)
             if default is not None:
                 values = [v if v is not None else default for v in values]
@@ -199,8 +204,11 @@ def validate(
                     low = value.strip().lower()
                     if low not in allowed:
                         problems.append(
-                            Problem(name, labels[i], f"{column} {value!r} is not one of "
-                                    f"{', '.join(allowed)}")
+                            Problem(
+                                name,
+                                labels[i],
+                                f"{column} {value!r} is not one of {', '.join(allowed)}",
+                            )
                         )
                     data[column][i] = low
         for column in spec.numeric:
@@ -276,8 +284,12 @@ def validate(
             for i, value in enumerate(frame[column]):
                 if value is not None and value not in targets_ids:
                     problems.append(
-                        Problem(name, labels[i], f"{column} {value!r} names no feature of "
-                                f"{'/'.join(targets) if targets != NETWORK_LAYERS else 'the network'}")
+                        Problem(
+                            name,
+                            labels[i],
+                            f"{column} {value!r} names no feature of "
+                            f"{'/'.join(targets) if targets != NETWORK_LAYERS else 'the network'}",
+                        )
                     )
 
     return GridData(frames), problems

@@ -14,8 +14,20 @@ from enum import StrEnum
 from typing import Any
 
 CALL_COLUMNS = (
-    "call_id", "received_at", "source", "category", "caller_phone", "caller_name",
-    "account_no", "pole_no", "address", "lon", "lat", "coord_sys", "symptom", "description",
+    "call_id",
+    "received_at",
+    "source",
+    "category",
+    "caller_phone",
+    "caller_name",
+    "account_no",
+    "pole_no",
+    "address",
+    "lon",
+    "lat",
+    "coord_sys",
+    "symptom",
+    "description",
 )
 
 
@@ -59,8 +71,9 @@ class CoordSys(StrEnum):
 # Symptoms that mean the caller still has some supply: evidence against an outage upstream.
 POWER_PRESENT = frozenset({Symptom.PARTIAL_POWER, Symptom.LOW_VOLTAGE})
 # Symptoms that point at equipment rather than at a customer's supply.
-EQUIPMENT = frozenset({Symptom.SPARKING, Symptom.LINE_DOWN, Symptom.POLE_DOWN,
-                       Symptom.TRANSFORMER_NOISE})
+EQUIPMENT = frozenset(
+    {Symptom.SPARKING, Symptom.LINE_DOWN, Symptom.POLE_DOWN, Symptom.TRANSFORMER_NOISE}
+)
 
 
 @dataclass(frozen=True)
@@ -169,8 +182,9 @@ def parse_call(row: dict[str, Any], row_number: int | None = None) -> Call | Rej
         notes.append(f"unknown symptom {exc.args[0]!r} dropped")
         symptom = None
     try:
-        coord_sys = _enum(CoordSys, _normalise_coord_sys(_clean(row.get("coord_sys"))),
-                          CoordSys.WGS84)
+        coord_sys = _enum(
+            CoordSys, _normalise_coord_sys(_clean(row.get("coord_sys"))), CoordSys.WGS84
+        )
     except ValueError as exc:
         notes.append(f"unknown coord_sys {exc.args[0]!r}: position dropped")
         coord_sys = None
@@ -201,8 +215,13 @@ def _normalise_coord_sys(text: str | None) -> str | None:
     if text is None:
         return None
     key = text.upper().replace("-", "").replace("_", "").replace(" ", "")
-    return {"WGS84": "WGS84", "GCJ02": "GCJ02", "CGCS2000": "CGCS2000", "EPSG4326": "WGS84",
-            "EPSG4490": "CGCS2000"}.get(key, text)
+    return {
+        "WGS84": "WGS84",
+        "GCJ02": "GCJ02",
+        "CGCS2000": "CGCS2000",
+        "EPSG4326": "WGS84",
+        "EPSG4490": "CGCS2000",
+    }.get(key, text)
 
 
 def _position(row: dict[str, Any], notes: list[str]) -> tuple[float | None, float | None]:
@@ -227,5 +246,4 @@ def _position(row: dict[str, Any], notes: list[str]) -> tuple[float | None, floa
     if not on_earth and not swapped_on_earth:
         notes.append(f"position dropped: ({lon_text}, {lat_text}) is not on Earth")
         return None, None
-    return lon, lat
     return lon, lat

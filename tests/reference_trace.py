@@ -52,7 +52,7 @@ class ReferenceTracer:
         return node in self.parent
 
     def _sides(self, eid: str) -> tuple[str | None, str | None]:
-        layer, a, b, r = self.edges[eid]
+        _layer, a, b, _r = self.edges[eid]
         closed_edge = self.graph.has_edge(a, b) and self.graph.edges[a, b]["id"] == eid
         if closed_edge and self.parent.get(b) == a:
             return a, b
@@ -96,12 +96,17 @@ class ReferenceTracer:
             own_edge = []
         path = self._path_edges(upper) if upper else []
         devices = [e for e in path if self.edges[e][0] in ("switches", "transformers")]
-        protective = eid if own_protective else next(
-            (
-                e for e in devices
-                if self.edges[e][0] == "transformers" or self.edges[e][3]["kind"] in PROTECTIVE
-            ),
-            None,
+        protective = (
+            eid
+            if own_protective
+            else next(
+                (
+                    e
+                    for e in devices
+                    if self.edges[e][0] == "transformers" or self.edges[e][3]["kind"] in PROTECTIVE
+                ),
+                None,
+            )
         )
         full_path = own_edge + path
         mv = [e for e in full_path if self.edges[e][0] == "mv_lines"]

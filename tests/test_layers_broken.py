@@ -17,8 +17,15 @@ Rows = dict[str, list[dict[str, Any]]]
 
 
 def _grid() -> SyntheticGrid:
-    return synthetic_grid(5, substations=1, feeders_per_bus=2, sections_per_feeder=10,
-                          branch_probability=0.3, ties=1, prefix="Q-")
+    return synthetic_grid(
+        5,
+        substations=1,
+        feeders_per_bus=2,
+        sections_per_feeder=10,
+        branch_probability=0.3,
+        ties=1,
+        prefix="Q-",
+    )
 
 
 def duplicate_in_layer(rows: Rows) -> list[str]:
@@ -57,15 +64,29 @@ def missing_column(rows: Rows) -> list[str]:
 
 def island(rows: Rows) -> list[str]:
     x, y = 5_000.0, 5_000.0
-    rows["mv_lines"].append({
-        "id": "ISLAND-L", "feeder": "Feeder 1", "from_node": "NOWHERE-A", "to_node": "NOWHERE-B",
-        "name": "x", "voltage_kv": 10.0, "unit_id": "Q-U1",
-        "geometry": shapely.LineString([(x, y), (x + 100, y)]),
-    })
-    rows["transformers"].append({
-        "id": "ISLAND-T", "name": "lonely", "hv_node": "NOWHERE-B", "lv_node": "NOWHERE-LV",
-        "kva": 100.0, "feeder": "Feeder 1", "geometry": shapely.Point(x + 100, y),
-    })
+    rows["mv_lines"].append(
+        {
+            "id": "ISLAND-L",
+            "feeder": "Feeder 1",
+            "from_node": "NOWHERE-A",
+            "to_node": "NOWHERE-B",
+            "name": "x",
+            "voltage_kv": 10.0,
+            "unit_id": "Q-U1",
+            "geometry": shapely.LineString([(x, y), (x + 100, y)]),
+        }
+    )
+    rows["transformers"].append(
+        {
+            "id": "ISLAND-T",
+            "name": "lonely",
+            "hv_node": "NOWHERE-B",
+            "lv_node": "NOWHERE-LV",
+            "kva": 100.0,
+            "feeder": "Feeder 1",
+            "geometry": shapely.Point(x + 100, y),
+        }
+    )
     return ["ISLAND-L", "ISLAND-T", "island"]
 
 
@@ -82,8 +103,17 @@ def bad_enum(rows: Rows) -> list[str]:
 
 DEFECTS: dict[str, Callable[[Rows], list[str]]] = {
     f.__name__: f
-    for f in (duplicate_in_layer, duplicate_across_layers, invalid_geometry, zero_length_line,
-              missing_reference, missing_column, island, closed_loop, bad_enum)
+    for f in (
+        duplicate_in_layer,
+        duplicate_across_layers,
+        invalid_geometry,
+        zero_length_line,
+        missing_reference,
+        missing_column,
+        island,
+        closed_loop,
+        bad_enum,
+    )
 }
 
 
@@ -112,7 +142,9 @@ def imported(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> tu
 
 @pytest.mark.parametrize("defect", DEFECTS)
 def test_each_defect_is_named_and_nothing_is_imported(
-    defect: str, tmp_path: Path, imported: tuple[str, dict],
+    defect: str,
+    tmp_path: Path,
+    imported: tuple[str, dict],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     db_url, before = imported
@@ -130,14 +162,22 @@ def test_each_defect_is_named_and_nothing_is_imported(
 
 
 def test_several_defects_at_once_are_all_listed(
-    tmp_path: Path, imported: tuple[str, dict], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    imported: tuple[str, dict],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     db_url, before = imported
     grid = _grid()
     rows = copy.deepcopy(grid.rows)
     expected = []
-    for name in ("duplicate_in_layer", "missing_reference", "island", "closed_loop", "bad_enum",
-                 "invalid_geometry"):
+    for name in (
+        "duplicate_in_layer",
+        "missing_reference",
+        "island",
+        "closed_loop",
+        "bad_enum",
+        "invalid_geometry",
+    ):
         expected.extend(DEFECTS[name](rows))
     path = _write(grid, rows, tmp_path / "bad.gpkg")
     capsys.readouterr()
@@ -149,7 +189,9 @@ def test_several_defects_at_once_are_all_listed(
 
 
 def test_shapefile_without_prj_needs_a_crs(
-    tmp_path: Path, imported: tuple[str, dict], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    imported: tuple[str, dict],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     db_url, before = imported
     grid = _grid()
@@ -164,7 +206,8 @@ def test_shapefile_without_prj_needs_a_crs(
     assert main(["layers", "import", str(folder), "--crs", "EPSG:4547"]) == 0
 
 
-def test_unknown_package_path(tmp_path: Path, imported: tuple[str, dict],
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_package_path(
+    tmp_path: Path, imported: tuple[str, dict], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["layers", "import", str(tmp_path / "missing.gpkg")]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -6,18 +6,22 @@ import json
 from pathlib import Path
 
 import pytest
+from reference_trace import ReferenceTracer
 
 from api.cli import main
 from layers.importer import prepare
 from layers.synthetic import synthetic_grid
-from reference_trace import ReferenceTracer
 
 SHAPES = {
     "straight feeders": dict(branch_probability=0.0, sections_per_feeder=10, ties=1),
     "bushy trees": dict(branch_probability=0.5, sections_per_feeder=30, ties=2),
     "two substations, two buses": dict(
-        substations=2, buses_per_substation=2, feeders_per_bus=2, sections_per_feeder=14,
-        branch_probability=0.3, ties=3,
+        substations=2,
+        buses_per_substation=2,
+        feeders_per_bus=2,
+        sections_per_feeder=14,
+        branch_probability=0.3,
+        ties=3,
     ),
     "no 400 V lines": dict(lv_lines=False, branch_probability=0.3, sections_per_feeder=16),
     "many small feeders": dict(feeders_per_bus=6, sections_per_feeder=5, ties=3, reclosers=False),
@@ -41,11 +45,12 @@ def _compare(model, grid) -> list[str]:
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("explicit_nodes", [True, False], ids=["nodes", "geometry only"])
-def test_traces_agree_with_an_independent_computation(tmp_path: Path, shape: str,
-                                                       explicit_nodes: bool) -> None:
+def test_traces_agree_with_an_independent_computation(
+    tmp_path: Path, shape: str, explicit_nodes: bool
+) -> None:
     grid = synthetic_grid(list(SHAPES).index(shape), prefix="X-", **SHAPES[shape])
     path = grid.write(tmp_path / "grid.gpkg", explicit_nodes=explicit_nodes)
-    data, model, problems = prepare(path)
+    _data, model, problems = prepare(path)
     assert [str(p) for p in problems if p.severity == "error"] == []
     assert model is not None
     assert _compare(model, grid) == []
@@ -65,8 +70,9 @@ def test_traces_agree_with_an_independent_computation(tmp_path: Path, shape: str
 def test_formats_and_crss(tmp_path: Path, fmt: str, crs: str, override: str | None) -> None:
     from gis.crs import parse_crs
 
-    grid = synthetic_grid(7, substations=2, sections_per_feeder=10, branch_probability=0.3,
-                          center=(114.3, 30.6))
+    grid = synthetic_grid(
+        7, substations=2, sections_per_feeder=10, branch_probability=0.3, center=(114.3, 30.6)
+    )
     target = tmp_path / ("grid.gpkg" if fmt == "gpkg" else "grid")
     path = grid.write(target, fmt=fmt, crs=crs, explicit_nodes=False)
     data, model, problems = prepare(path, crs=parse_crs(override) if override else None)
@@ -75,8 +81,9 @@ def test_formats_and_crss(tmp_path: Path, fmt: str, crs: str, override: str | No
     assert _compare(model, grid) == []
     # coordinates came back to WGS84 within a few centimetres
     sub = data.layer("substations")["geometry"].iat[0]
-    want_lon, want_lat = grid.frame.inverse_one(grid.rows["substations"][0]["geometry"].x,
-                                                grid.rows["substations"][0]["geometry"].y)
+    want_lon, want_lat = grid.frame.inverse_one(
+        grid.rows["substations"][0]["geometry"].x, grid.rows["substations"][0]["geometry"].y
+    )
     assert abs(sub.x - want_lon) < 1e-6 and abs(sub.y - want_lat) < 1e-6
 
 
@@ -93,8 +100,9 @@ def _import(path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, *extra: st
     return main(["layers", "import", str(path), *extra])
 
 
-def _trace(element: str, db_url: str, monkeypatch: pytest.MonkeyPatch,
-           capsys: pytest.CaptureFixture[str]) -> tuple[int, dict | None]:
+def _trace(
+    element: str, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict | None]:
     monkeypatch.setenv("GRIDCALL_DATABASE_URL", db_url)
     capsys.readouterr()
     code = main(["network", "trace", element])
@@ -103,11 +111,14 @@ def _trace(element: str, db_url: str, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_cli_import_and_trace_on_both_databases(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    grid = synthetic_grid(11, substations=2, sections_per_feeder=12, branch_probability=0.35,
-                          ties=2)
+    grid = synthetic_grid(
+        11, substations=2, sections_per_feeder=12, branch_probability=0.35, ties=2
+    )
     path = grid.write(tmp_path / "grid.gpkg", explicit_nodes=False)
     assert _import(path, db_url, monkeypatch) == 0
     ref = ReferenceTracer(grid.rows)
@@ -122,7 +133,9 @@ def test_cli_import_and_trace_on_both_databases(
 
 
 def test_reimport_replaces_the_network(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     first = synthetic_grid(1, prefix="A-", sections_per_feeder=8)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from reference_trace import ReferenceTracer
 
 from layers.importer import prepare
 from layers.network import NetworkModel, UnknownElementError
 from layers.synthetic import synthetic_grid
-from reference_trace import ReferenceTracer
 
 
 @pytest.fixture(scope="module")
 def grid_and_model(tmp_path_factory: pytest.TempPathFactory):
-    grid = synthetic_grid(21, substations=2, feeders_per_bus=2, sections_per_feeder=16,
-                          branch_probability=0.3, ties=2)
+    grid = synthetic_grid(
+        21, substations=2, feeders_per_bus=2, sections_per_feeder=16, branch_probability=0.3, ties=2
+    )
     path = grid.write(tmp_path_factory.mktemp("net") / "grid.gpkg", explicit_nodes=False)
     _data, model, problems = prepare(path)
     assert model is not None and not [p for p in problems if p.severity == "error"]
@@ -102,6 +101,7 @@ def test_protective_chain_and_substation_trace(grid_and_model) -> None:
     trace = model.trace(sub)
     assert trace.substation_id == sub
     assert trace.downstream_service_points == sum(
-        model.downstream_service_point_count(b["id"]) for b in grid.rows["switches"]
+        model.downstream_service_point_count(b["id"])
+        for b in grid.rows["switches"]
         if b["kind"] == "breaker" and model.substation_of(b["id"]) == sub
     )

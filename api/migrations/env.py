@@ -24,8 +24,9 @@ def run_migrations() -> None:
     _run(connection)
 
 
-def _include_object(obj: object, name: str | None, type_: str, reflected: bool,
-                    compare_to: object) -> bool:
+def _include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     """Ignores tables the spatial extensions own (SpatiaLite's KNN, SpatialIndex, ...)."""
     if type_ == "table" and reflected and compare_to is None:
         return False
