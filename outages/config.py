@@ -1,0 +1,53 @@
+"""Settings of the grouping and outage inference, from ``GRIDCALL_GROUPING_*`` variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GroupingSettings(BaseSettings):
+    """The evidence model behind repeat detection (article 24).
+
+    Calls are evidence about faults: out customers call at ``call_rate``, after a delay that
+    is mostly short (``delay_fast_minutes``) with a long tail (``delay_slow_minutes``); every
+    further fault is a priori unlikely (``fault_prior``). These few numbers replace the usual
+    tables of roll-up thresholds: a set of calls rolls up to a device when one fault there
+    explains them better than several faults below it, which in practice means when the
+    calls cover most of the device's customers and started together.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDCALL_GROUPING_", extra="ignore", frozen=True)
+
+    call_rate_min: float = Field(0.04, gt=0, lt=1, description="share of out customers who call")
+    call_rate_max: float = Field(0.18, gt=0, lt=1)
+    fault_prior: float = Field(0.02, gt=0, lt=1, description="prior of a fault at a device")
+    delay_fast_minutes: float = Field(12.0, gt=0)
+    delay_slow_minutes: float = Field(90.0, gt=0)
+    delay_fast_share: float = Field(0.8, gt=0, lt=1)
+    onset_lead_minutes: float = Field(2.0, ge=0, description="the fault precedes its first call")
+    onset_resolution_minutes: float = Field(
+        10.0, gt=0, description="how precisely calls date a fault's onset"
+    )
+    storm_hours: float = Field(
+        6.0, gt=0, description="the span over which a storm's faults are spread: separate "
+        "faults that start within minutes of each other are a coincidence"
+    )
+    merge_window_minutes: float = Field(
+        45.0, gt=0, description="incidents whose onsets differ more are separate faults"
+    )
+    rejoin_minutes: float = Field(
+        24 * 60.0, gt=0,
+        description="a call below an open incident older than this starts a new one (until a "
+        "crew restores it, an outage goes on, and its late callers belong to it)",
+    )
+    certain_likelihood: float = Field(0.9, gt=0, le=1)
+    split_margin: float = Field(
+        2.0, ge=0, description="log-likelihood a split must gain before a roll-up is undone"
+    )
+    customer_side_quiet_minutes: float = Field(
+        30.0, gt=0, description="a lone call whose neighbours stay quiet this long is flagged"
+    )
+    same_caller_hours: float = Field(12.0, gt=0, description="repeat calls from one phone")
+    unlocated_radius_m: float = Field(1500.0, gt=0, description="space-time grouping radius")
+    unlocated_minutes: float = Field(60.0, gt=0, description="space-time grouping window")

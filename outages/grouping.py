@@ -1,0 +1,710 @@
+"""Repeat detection and outage inference: one fault, one incident (article 24).
+
+Calls are evidence about faults. A fault at a protective device (breaker, recloser, fuse, or
+a transformer, its own fuse) puts out every customer below it; each out customer calls with
+a small probability, mostly soon after the fault. Given the calls so far, the engine keeps
+the explanation that is most likely: which calls share a fault, and at which device.
+
+The decisions that matter follow from comparing likelihoods, computed from the network:
+
+* a call joins an open incident whose device feeds it (the caller is one more of its silent
+  customers who spoke up), unless the incident is much older than the call;
+* incidents roll up to a common device when one fault there explains their calls better
+  than separate faults: the calls must cover most of that device's customers (each customer
+  below it who stays silent is evidence against it) and must have started together;
+* a roll-up is undone when later silence makes it the worse explanation;
+* a call whose location is uncertain (several candidate transformers) is evidence for each
+  candidate in proportion to its likelihood, and goes where the other calls make it likely;
+* calls that cannot be placed on the network are grouped by caller, then by space and time.
+
+Every decision records why, in words an agent can read to the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import shapely
+
+from layers.network import NetworkModel, UnknownElementError
+from outages.config import GroupingSettings
+
+NEW = "new"
+MERGED = "merged"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the grouping needs to know of a located repair call."""
+
+    call_id: str
+    at: datetime
+    candidates: tuple[tuple[str, float], ...] = ()  # (transformer id, likelihood), best first
+    customer: str | None = None  # service point id, when known
+    phone: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    power_present: bool = False  # partial power / low voltage: the caller is not fully out
+
+
+@dataclass
+class Member:
+    observation: Observation
+    transformer: str | None
+    likelihood: float
+
+
+@dataclass
+class Incident:
+    id: str
+    device: str | None
+    feeder: str | None
+    opened_at: datetime
+    members: dict[str, Member] = field(default_factory=dict)
+    state: str = "unconfirmed"
+    evidence: list[str] = field(default_factory=list)
+    restored_at: datetime | None = None
+    merged_into: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+
+    @property
+    def onset(self) -> datetime:
+        return min(m.observation.at for m in self.members.values())
+
+    @property
+    def last_call(self) -> datetime:
+        return max(m.observation.at for m in self.members.values())
+
+    @property
+    def is_open(self) -> bool:
+        return self.restored_at is None and self.merged_into is None
+
+    def transformers(self) -> set[str]:
+        return {m.transformer for m in self.members.values() if m.transformer}
+
+    def callers(self) -> int:
+        """Distinct customers who called (a repeat call from one customer counts once)."""
+        known = {m.observation.customer for m in self.members.values() if m.observation.customer}
+        anonymous = sum(1 for m in self.members.values() if not m.observation.customer)
+        return len(known) + anonymous
+
+
+@dataclass
+class Decision:
+    call_id: str
+    incident_id: str
+    status: str  # new | merged
+    device_id: str | None
+    transformer_id: str | None
+    reason: str
+    absorbed: list[str] = field(default_factory=list)  # incidents merged into this one now
+    split_into: list[str] = field(default_factory=list)  # incidents split off this one now
+    customer_side_suspect: bool = False
+
+
+class DeviceTree:
+    """The protective devices of the network, as the grouping sees them (cached)."""
+
+    def __init__(self, model: NetworkModel) -> None:
+        self.model = model
+        self._chain: dict[str, tuple[str, ...]] = {}
+        self._customers: dict[str, int] = {}
+        self._transformer_count: dict[str, int] = {}
+        self.exposure_km = self._exposure()
+        mean = sum(self.exposure_km.values()) / max(len(self.exposure_km), 1)
+        self._mean_exposure = mean
+
+    def _exposure(self) -> dict[str, float]:
+        """Kilometres of 10 kV line each protective device clears: storms fault lines, so a
+        fuse on a long lateral operates more often than a transformer fails."""
+        mv = self.model.data.layer("mv_lines")
+        out: dict[str, float] = defaultdict(float)
+        geoms = np.asarray(mv["geometry"].to_numpy(), dtype=object)
+        if len(geoms) and all(g is not None for g in geoms):
+            local = self.model.data.frame
+            projected = shapely.transform(
+                geoms, lambda xy: np.column_stack(local.forward(xy[:, 0], xy[:, 1]))
+            )
+            lengths = shapely.length(projected) / 1000.0
+        else:
+            lengths = np.full(len(mv), 0.1)
+        for line_id, km in zip(mv["id"].tolist(), lengths.tolist(), strict=True):
+            device = self.model.protective_device(str(line_id))
+            if device is not None:
+                out[device] += float(km)
+        return dict(out)
+
+    def log_prior(self, device: str, base: float) -> float:
+        """Prior of a fault cleared by ``device``, scaled by its line exposure (a transformer
+        counts a few hundred metres for its own failures)."""
+        own = self.exposure_km.get(device, 0.0) + 0.3
+        return math.log(base * own / (self._mean_exposure + 0.3))
+
+    def chain(self, transformer: str) -> tuple[str, ...]:
+        """Protective devices from the transformer (itself first) up to the breaker."""
+        hit = self._chain.get(transformer)
+        if hit is None:
+            try:
+                hit = tuple(self.model.protective_chain(transformer))
+            except UnknownElementError:
+                hit = ()
+            self._chain[transformer] = hit
+        return hit
+
+    def device_chain(self, device: str) -> tuple[str, ...]:
+        hit = self._chain.get(device)
+        if hit is None:
+            hit = tuple(self.model.protective_chain(device))
+            self._chain[device] = hit
+        return hit
+
+    def customers(self, device: str) -> int:
+        n = self._customers.get(device)
+        if n is None:
+            n = self.model.downstream_service_point_count(device)
+            self._customers[device] = n
+        return n
+
+    def transformer_count(self, device: str) -> int:
+        n = self._transformer_count.get(device)
+        if n is None:
+            n = len(self.model.downstream_transformers(device))
+            self._transformer_count[device] = n
+        return n
+
+    def lca(self, devices: Iterable[str]) -> str | None:
+        """The deepest protective device above (or at) all the given devices."""
+        chains = [self.device_chain(d) for d in devices]
+        if not chains:
+            return None
+        common = set(chains[0])
+        for c in chains[1:]:
+            common &= set(c)
+        for d in chains[0]:
+            if d in common:
+                return d
+        return None
+
+    def feeder(self, device: str) -> str | None:
+        return self.model.feeder_of(device)
+
+
+class GroupingEngine:
+    """Keeps the open incidents and decides, call by call, which fault each call reports."""
+
+    def __init__(
+        self,
+        model: NetworkModel,
+        settings: GroupingSettings | None = None,
+        new_id: Callable[[], str] | None = None,
+    ) -> None:
+        self.tree = DeviceTree(model)
+        self.s = settings or GroupingSettings()
+        self.incidents: dict[str, Incident] = {}
+        self._at_device: dict[str, set[str]] = defaultdict(set)  # device -> open incidents there
+        self._below: dict[str, set[str]] = defaultdict(set)  # device -> open incidents below it
+        self._by_phone: dict[str, tuple[str, datetime]] = {}
+        self._member_incident: dict[str, str] = {}  # call id -> incident now holding it
+        self._unlocated: set[str] = set()
+        self._counter = 0
+        self._new_id = new_id or self._next_id
+        s = self.s
+        self._lead = timedelta(minutes=s.onset_lead_minutes)
+        # The call rate is not known (5 to 15 % of customers call): a grid over its range,
+        # averaged, so that a fault with few callers is not mistaken for several small ones.
+        steps = 8
+        self._rates = [
+            s.call_rate_min + (s.call_rate_max - s.call_rate_min) * i / (steps - 1)
+            for i in range(steps)
+        ]
+        self._log_rates = [math.log(r) for r in self._rates]
+        self._log_rate_weight = -math.log(steps)
+        # Each further fault must also have started when its calls say: faults spread over
+        # a storm rarely start within the same few minutes by chance.
+        self._log_onset = math.log(s.onset_resolution_minutes / (s.storm_hours * 60))
+
+    # -- the evidence model ------------------------------------------------------------
+
+    def _next_id(self) -> str:
+        self._counter += 1
+        return f"INC{self._counter:06d}"
+
+    def _delay_pdf_log(self, minutes: float) -> float:
+        s = self.s
+        m = max(minutes, 0.0)
+        fast = s.delay_fast_share / s.delay_fast_minutes * math.exp(-m / s.delay_fast_minutes)
+        slow = (1 - s.delay_fast_share) / s.delay_slow_minutes * math.exp(
+            -m / s.delay_slow_minutes
+        )
+        return math.log(fast + slow + 1e-300)
+
+    def _delay_cdf(self, minutes: float) -> float:
+        s = self.s
+        m = max(minutes, 0.0)
+        return s.delay_fast_share * (1 - math.exp(-m / s.delay_fast_minutes)) + (
+            1 - s.delay_fast_share
+        ) * (1 - math.exp(-m / s.delay_slow_minutes))
+
+    def _calls_loglik(self, callers: int, customers: int, since_minutes: float) -> float:
+        """log P(these customers called and the rest not yet | all are out), the call rate
+        averaged over its range."""
+        silent = max(customers - callers, 0)
+        cdf = self._delay_cdf(since_minutes)
+        terms = [
+            callers * lr + silent * math.log(1 - r * cdf)
+            for r, lr in zip(self._rates, self._log_rates, strict=True)
+        ]
+        top = max(terms)
+        return top + math.log(sum(math.exp(t - top) for t in terms)) + self._log_rate_weight
+
+    def _fault_log_prior(self, device: str) -> float:
+        return self.tree.log_prior(device, self.s.fault_prior) + self._log_onset
+
+    def _already_out(self, device: str, group: set[str], onset: datetime) -> int:
+        """Customers below ``device`` who were already out, under older open incidents that
+        are not part of the group: a new fault there cannot make them call."""
+        devices = {
+            str(self.incidents[i].device)
+            for i in self._below.get(device, ())
+            if i not in group and self.incidents[i].onset < onset
+            and self.incidents[i].device != device
+        }
+        if not devices:
+            return 0
+        top = {d for d in devices if not any(a in devices for a in self.tree.device_chain(d)[1:])}
+        return sum(self.tree.customers(d) for d in top)
+
+    def _group_loglik(
+        self, device: str, members: Iterable[Member], now: datetime
+    ) -> float:
+        """Log-likelihood of the calls of one fault at ``device`` (one onset), with its prior."""
+        ms = list(members)
+        if not ms:
+            return 0.0
+        first = min(m.observation.at for m in ms)
+        onset = first - self._lead
+        total = 0.0
+        known: set[str] = set()
+        anonymous = 0
+        for m in ms:
+            delay = (m.observation.at - onset).total_seconds() / 60
+            total += self._delay_pdf_log(delay) + math.log(max(m.likelihood, 1e-6))
+            if m.observation.customer:
+                known.add(m.observation.customer)
+            else:
+                anonymous += 1
+        callers = len(known) + anonymous
+        since = (now - onset).total_seconds() / 60
+        group = {inc_id for m in ms if (inc_id := self._member_incident.get(m.observation.call_id))}
+        customers = self.tree.customers(device) - self._already_out(device, group, first)
+        total += self._calls_loglik(callers, customers, since)
+        total += self._contradiction(device, ms)
+        return total + self._fault_log_prior(device)
+
+    def _contradiction(self, device: str, members: list[Member]) -> float:
+        """Callers below a device who still have some power are evidence against it having
+        operated (a full trip leaves nobody with partial power) unless all calls say so."""
+        partial = sum(1 for m in members if m.observation.power_present)
+        if partial == 0 or partial == len(members):
+            return 0.0
+        return -2.0 * partial
+
+    # -- indices -----------------------------------------------------------------------
+
+    def _add(self, inc: Incident, member: Member) -> None:
+        inc.members[member.observation.call_id] = member
+        self._member_incident[member.observation.call_id] = inc.id
+
+    def _register(self, inc: Incident) -> None:
+        if inc.device is None:
+            self._unlocated.add(inc.id)
+            return
+        self._at_device[inc.device].add(inc.id)
+        for d in self.tree.device_chain(inc.device):
+            self._below[d].add(inc.id)
+
+    def _unregister(self, inc: Incident) -> None:
+        if inc.device is None:
+            self._unlocated.discard(inc.id)
+            return
+        self._at_device[inc.device].discard(inc.id)
+        for d in self.tree.device_chain(inc.device):
+            self._below[d].discard(inc.id)
+
+    def _set_device(self, inc: Incident, device: str | None) -> None:
+        if inc.device == device:
+            return
+        if inc.is_open:
+            self._unregister(inc)
+        inc.device = device
+        inc.feeder = self.tree.feeder(device) if device else inc.feeder
+        if inc.is_open:
+            self._register(inc)
+
+    # -- the call-by-call decision -----------------------------------------------------
+
+    def process(self, obs: Observation) -> Decision:
+        candidates = [(t, p) for t, p in obs.candidates if self.tree.chain(t)]
+        if not candidates:
+            return self._process_unlocated(obs)
+        now = obs.at
+        best: tuple[float, str, str | None, float, str] | None = None
+        # (score, transformer, incident to join or None, likelihood, reason)
+        for transformer, likelihood in candidates:
+            log_p = math.log(max(likelihood, 1e-6))
+            joinable = self._joinable(transformer, obs)
+            # Below an open incident a caller is already out: its call joins it (article 24),
+            # the most likely one when faults are nested. Elsewhere a call may open a new one.
+            # Across candidate transformers, the likelihoods decide.
+            for inc_id, reason in joinable:
+                score = log_p + self._join_gain(self.incidents[inc_id], obs, transformer, now)
+                if best is None or score > best[0]:
+                    best = (score, transformer, inc_id, likelihood, reason)
+            if not joinable and (best is None or log_p > best[0]):
+                best = (log_p, transformer, None, likelihood, "")
+        assert best is not None
+        _score, transformer, join_id, likelihood, reason = best
+        member = Member(obs, transformer, likelihood)
+        if join_id is not None:
+            inc = self.incidents[join_id]
+            self._add(inc, member)
+            status = MERGED
+            inc.evidence.append(f"{obs.at:%H:%M} call {obs.call_id}: {reason}")
+            self._refit(inc, now)
+        else:
+            inc = self._open(obs, member, transformer)
+            status = NEW
+        self._remember_phone(obs, inc)
+        absorbed = self._roll_up(inc, now)
+        split = self._maybe_split(inc, now) if not absorbed else []
+        survivor = self._survivor(inc)
+        decision = Decision(
+            call_id=obs.call_id,
+            incident_id=survivor.id,
+            status=status,
+            device_id=survivor.device,
+            transformer_id=transformer,
+            reason=self._reason(survivor, status, reason, transformer, likelihood),
+            absorbed=absorbed,
+            split_into=split,
+        )
+        decision.customer_side_suspect = self._lone(survivor)
+        return decision
+
+    def _survivor(self, inc: Incident) -> Incident:
+        while inc.merged_into is not None:
+            inc = self.incidents[inc.merged_into]
+        return inc
+
+    def _joinable(self, transformer: str, obs: Observation) -> list[tuple[str, str]]:
+        """Open incidents whose device feeds the transformer, deepest first; and the
+        incident of an earlier call from the same phone."""
+        out: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for device in self.tree.chain(transformer):
+            for inc_id in sorted(self._at_device.get(device, ())):
+                inc = self.incidents[inc_id]
+                age = (obs.at - inc.last_call).total_seconds() / 60
+                if age > self.s.rejoin_minutes:
+                    continue
+                if inc_id not in seen:
+                    seen.add(inc_id)
+                    kind = "transformer" if device == transformer else "device"
+                    out.append((inc_id, f"below open incident {inc_id} ({kind} {device})"))
+        hit = self._phone_incident(obs)
+        if hit is not None and hit not in seen:
+            out.append((hit, f"same caller phone as an earlier call of {hit}"))
+        return out
+
+    def _join_gain(
+        self, inc: Incident, obs: Observation, transformer: str, now: datetime
+    ) -> float:
+        """How much likelier the calls are with this call in ``inc`` than as a fault of its
+        own (used to choose between the candidates of an uncertain location)."""
+        member = Member(obs, transformer, 1.0)
+        device = str(inc.device)
+        with_call = self._group_loglik(device, [*inc.members.values(), member], now)
+        without = self._group_loglik(device, inc.members.values(), now)
+        alone = self._group_loglik(self._best_device({transformer}) or transformer, [member], now)
+        return with_call - without - alone
+
+    def _open(self, obs: Observation, member: Member, transformer: str) -> Incident:
+        inc = Incident(
+            id=self._new_id(),
+            device=None,
+            feeder=None,
+            opened_at=obs.at,
+            lon=obs.lon,
+            lat=obs.lat,
+        )
+        self._add(inc, member)
+        self.incidents[inc.id] = inc
+        self._set_device(inc, self._best_device({transformer}) or transformer)
+        if inc.device is None:
+            self._register(inc)
+        inc.evidence.append(
+            f"{obs.at:%H:%M} call {obs.call_id}: new incident at transformer {transformer}"
+        )
+        return inc
+
+    def _best_device(self, transformers: set[str]) -> str | None:
+        """The deepest protective device above all the calls; where devices above it feed
+        exactly the same customers, calls cannot tell them apart and the likelier one (more
+        line exposed to the storm) is named."""
+        device = self.tree.lca(transformers)
+        if device is None:
+            return None
+        chain = self.tree.device_chain(device)
+        n = self.tree.customers(device)
+        best, best_prior = device, self.tree.log_prior(device, self.s.fault_prior)
+        for up in chain[1:]:
+            if self.tree.customers(up) != n:
+                break
+            prior = self.tree.log_prior(up, self.s.fault_prior)
+            if prior > best_prior:
+                best, best_prior = up, prior
+        return best
+
+    def _refit(self, inc: Incident, now: datetime) -> None:
+        """The incident's device: see :meth:`_best_device`."""
+        device = self._best_device(inc.transformers())
+        if device is not None and device != inc.device:
+            old = inc.device
+            self._set_device(inc, device)
+            inc.evidence.append(f"{now:%H:%M} inferred device {old} → {device}")
+
+    # -- roll-up and split ---------------------------------------------------------------
+
+    def _roll_up(self, inc: Incident, now: datetime) -> list[str]:
+        """Merges incidents below an ancestor of ``inc`` into one when one fault there
+        explains their calls better; returns the ids absorbed.
+
+        At each ancestor the candidates are the open incidents below it, taken in order of
+        how close their onsets are to this one's: the best such prefix is the group (faults
+        far apart in time are not one fault, however close on the network)."""
+        if inc.device is None:
+            return []
+        onset = inc.onset
+        window = timedelta(minutes=self.s.merge_window_minutes)
+        best: tuple[float, str, list[Incident]] | None = None
+        chain = self.tree.device_chain(inc.device)
+        own = {inc.id: self._group_loglik(str(inc.device), inc.members.values(), now)}
+        for ancestor in chain[1:]:
+            others = [
+                self.incidents[i]
+                for i in self._below.get(ancestor, ())
+                if i != inc.id and abs(self.incidents[i].onset - onset) <= window
+            ]
+            if not others:
+                continue
+            others.sort(key=lambda g: (abs((g.onset - onset).total_seconds()), g.id))
+            # Upper bound first: merging can only add silent customers and lose time fit.
+            group_all = [inc, *others]
+            covered = sum(self.tree.customers(str(g.device)) for g in group_all)
+            since = (now - (min(g.onset for g in group_all) - self._lead)).total_seconds() / 60
+            extra_silent = max(self.tree.customers(ancestor) - covered, 0)
+            bound = (
+                extra_silent * math.log(1 - self._rates[0] * self._delay_cdf(since))
+                + self._fault_log_prior(ancestor)
+                - sum(self._fault_log_prior(str(g.device)) for g in group_all)
+            )
+            if bound <= 0:
+                continue
+            members = list(inc.members.values())
+            separate = own[inc.id]
+            for g in others:
+                if g.id not in own:
+                    own[g.id] = self._group_loglik(str(g.device), g.members.values(), now)
+                members.extend(g.members.values())
+                separate += own[g.id]
+                gain = self._group_loglik(ancestor, members, now) - separate
+                if gain > 0 and (best is None or gain > best[0]):
+                    prefix = others[: others.index(g) + 1]
+                    best = (gain, ancestor, [inc, *prefix])
+        if best is None:
+            return []
+        gain, ancestor, group = best
+        return self._merge(group, ancestor, now, gain)
+
+    def _merge(self, group: list[Incident], device: str, now: datetime, gain: float) -> list[str]:
+        keep = min(group, key=lambda g: (g.opened_at, g.id))
+        absorbed = []
+        n_tr = len({t for g in group for t in g.transformers()})
+        total_tr = self.tree.transformer_count(device)
+        for g in group:
+            if g is keep:
+                continue
+            self._unregister(g)
+            g.merged_into = keep.id
+            for m in g.members.values():
+                self._add(keep, m)
+            keep.evidence.extend(g.evidence)
+            g.evidence.append(f"{now:%H:%M} merged into {keep.id}")
+            absorbed.append(g.id)
+        old = keep.device
+        self._set_device(keep, device)
+        spread = (max(g.onset for g in group) - min(g.onset for g in group)).total_seconds() / 60
+        keep.evidence.append(
+            f"{now:%H:%M} roll-up {old} → {device}: {n_tr} of {total_tr} transformers below it "
+            f"calling, {keep.callers()} callers of {self.tree.customers(device)} customers, "
+            f"onsets within {spread:.0f} min (log-likelihood +{gain:.1f}); merged "
+            f"{', '.join(absorbed)}"
+        )
+        return absorbed
+
+    def _maybe_split(self, inc: Incident, now: datetime) -> list[str]:
+        """Undoes a roll-up that later silence has made unlikely: splits the incident into
+        the subtrees of its device's children that hold calls."""
+        if inc.device is None or len(inc.transformers()) < 2:
+            return []
+        device = inc.device
+        groups: dict[str, list[Member]] = defaultdict(list)
+        for m in inc.members.values():
+            if m.transformer is None:
+                return []
+            chain = self.tree.chain(m.transformer)
+            try:
+                below = chain[: chain.index(device)]
+            except ValueError:
+                return []
+            if not below:
+                return []  # a call at the device itself: it cannot be split off
+            groups[below[-1]].append(m)
+        if len(groups) < 2:
+            return []
+        parts = []
+        for members in groups.values():
+            sub = self._best_device({m.transformer for m in members if m.transformer})
+            if sub is None:
+                return []
+            parts.append((sub, members))
+        whole = self._group_loglik(device, inc.members.values(), now)
+        split = sum(self._group_loglik(sub, members, now) for sub, members in parts)
+        if split - whole <= self.s.split_margin:
+            return []
+        # keep the part holding the incident's first call under the same id
+        first = min(inc.members.values(), key=lambda m: m.observation.at).observation.call_id
+        parts.sort(key=lambda p: first not in {m.observation.call_id for m in p[1]})
+        keep_device, keep_members = parts[0]
+        new_ids = []
+        for sub, members in parts[1:]:
+            part = Incident(id=self._new_id(), device=None, feeder=None,
+                            opened_at=min(m.observation.at for m in members))
+            for m in members:
+                self._add(part, m)
+                inc.members.pop(m.observation.call_id, None)
+            self.incidents[part.id] = part
+            self._set_device(part, sub)
+            part.evidence.append(f"{now:%H:%M} split from {inc.id}: a separate fault at {sub}")
+            new_ids.append(part.id)
+        self._set_device(inc, keep_device)
+        inc.evidence.append(
+            f"{now:%H:%M} split: silence below {device} makes one fault there unlikely "
+            f"(log-likelihood +{split - whole:.1f}); parts {', '.join(new_ids)}"
+        )
+        return new_ids
+
+    # -- calls that are not on the network -----------------------------------------------
+
+    def _remember_phone(self, obs: Observation, inc: Incident) -> None:
+        if obs.phone:
+            self._by_phone[obs.phone] = (inc.id, obs.at)
+
+    def _phone_incident(self, obs: Observation) -> str | None:
+        if not obs.phone or obs.phone not in self._by_phone:
+            return None
+        inc_id, at = self._by_phone[obs.phone]
+        if obs.at - at > timedelta(hours=self.s.same_caller_hours):
+            return None
+        inc = self._survivor(self.incidents[inc_id])
+        return inc.id if inc.is_open else None
+
+    def _process_unlocated(self, obs: Observation) -> Decision:
+        """No transformer: join the same caller's incident, else one near in space and time."""
+        join = self._phone_incident(obs)
+        reason = f"same caller phone as an earlier call of {join}" if join else ""
+        if join is None and obs.lon is not None and obs.lat is not None:
+            join, reason = self._near_incident(obs)
+        if join is not None:
+            inc = self.incidents[join]
+            self._add(inc, Member(obs, None, 1.0))
+            inc.evidence.append(f"{obs.at:%H:%M} call {obs.call_id}: {reason}")
+            self._remember_phone(obs, inc)
+            return Decision(obs.call_id, inc.id, MERGED, inc.device, None, reason)
+        inc = Incident(id=self._new_id(), device=None, feeder=None, opened_at=obs.at,
+                       lon=obs.lon, lat=obs.lat)
+        self._add(inc, Member(obs, None, 1.0))
+        self.incidents[inc.id] = inc
+        self._register(inc)
+        self._remember_phone(obs, inc)
+        why = "not located on the network: a new incident to place by hand"
+        inc.evidence.append(f"{obs.at:%H:%M} call {obs.call_id}: {why}")
+        return Decision(obs.call_id, inc.id, NEW, None, None, why)
+
+    def _near_incident(self, obs: Observation) -> tuple[str | None, str]:
+        assert obs.lon is not None and obs.lat is not None
+        best: tuple[float, str] | None = None
+        frame = self.tree.model.data.frame
+        x, y = frame.forward_one(obs.lon, obs.lat)
+        for inc in self.incidents.values():
+            if not inc.is_open or inc.lon is None or inc.lat is None:
+                continue
+            minutes = abs((obs.at - inc.last_call).total_seconds()) / 60
+            if minutes > self.s.unlocated_minutes:
+                continue
+            ix, iy = frame.forward_one(inc.lon, inc.lat)
+            d = math.hypot(ix - x, iy - y)
+            if d <= self.s.unlocated_radius_m and (best is None or d < best[0]):
+                best = (d, inc.id)
+        if best is None:
+            return None, ""
+        return best[1], f"{best[0]:.0f} m from incident {best[1]} and within the hour"
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _lone(self, inc: Incident) -> bool:
+        return len(inc.members) == 1 and inc.device is not None
+
+    def customer_side_suspects(self, now: datetime) -> list[str]:
+        """Lone calls whose neighbours under the same transformer have stayed quiet for the
+        set time: possibly the customer's own wiring (article 22)."""
+        quiet = timedelta(minutes=self.s.customer_side_quiet_minutes)
+        return [
+            inc.id for inc in self.incidents.values()
+            if inc.is_open and self._lone(inc) and now - inc.last_call >= quiet
+            and self.tree.customers(str(inc.device)) > 1
+        ]
+
+    def restore(self, incident_id: str, at: datetime) -> None:
+        """The crew restored supply: later calls below the device start a new incident."""
+        inc = self._survivor(self.incidents[incident_id])
+        if inc.is_open:
+            self._unregister(inc)
+        inc.restored_at = at
+        inc.state = "restored"
+        inc.evidence.append(f"{at:%H:%M} restored")
+
+    def open_incidents(self) -> list[Incident]:
+        return [i for i in self.incidents.values() if i.is_open]
+
+    def final(self) -> list[Incident]:
+        """Every incident that was not merged into another (open or restored)."""
+        return [i for i in self.incidents.values() if i.merged_into is None]
+
+    def _reason(self, inc: Incident, status: str, join_reason: str, transformer: str,
+                likelihood: float) -> str:
+        where = f"transformer {transformer}"
+        if likelihood < self.s.certain_likelihood:
+            where += f" (likelihood {likelihood:.2f})"
+        if status == MERGED:
+            return f"{join_reason}; {where}; inferred device {inc.device}"
+        n = len(inc.members)
+        if n > 1:
+            return f"new call at {where}, rolled up with {n - 1} other calls; device {inc.device}"
+        return f"new incident at {where}"
