@@ -41,6 +41,20 @@ class GroupingSettings(BaseSettings):
         description="a call below an open incident older than this starts a new one (until a "
         "crew restores it, an outage goes on, and its late callers belong to it)",
     )
+    restore_minutes: float = Field(
+        150.0, gt=0, description="typical outage length: a call long after an incident's onset "
+        "is less likely to be one of its callers (the crew may have restored it)"
+    )
+    new_burst_minutes: float = Field(
+        60.0, gt=0, description="below an older open incident, a call may start a new fault"
+    )
+    roll_up_margin: float = Field(
+        2.0, ge=0, description="log-likelihood a roll-up must gain (a few calls at the first "
+        "minute cannot yet tell one fault from several)"
+    )
+    settle_minutes: float = Field(
+        5.0, gt=0, description="how often open incidents are re-examined as silence grows"
+    )
     certain_likelihood: float = Field(0.9, gt=0, le=1)
     split_margin: float = Field(
         2.0, ge=0, description="log-likelihood a split must gain before a roll-up is undone"

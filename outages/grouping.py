@@ -59,6 +59,31 @@ class Member:
     likelihood: float
 
 
+def _minutes(at: datetime) -> float:
+    return at.timestamp() / 60.0
+
+
+class Stats:
+    """What the likelihood of a group of calls needs, kept up to date call by call."""
+
+    __slots__ = ("anonymous", "customers", "first", "n", "partial", "sum_logf", "sum_loglik",
+                 "times")
+
+    def __init__(self) -> None:
+        self.first = math.inf  # minutes
+        self.times: list[float] = []
+        self.sum_logf = 0.0  # delay densities relative to first - lead
+        self.sum_loglik = 0.0
+        self.customers: set[str] = set()
+        self.anonymous = 0
+        self.partial = 0
+        self.n = 0
+
+    @property
+    def callers(self) -> int:
+        return len(self.customers) + self.anonymous
+
+
 @dataclass
 class Incident:
     id: str
@@ -72,6 +97,7 @@ class Incident:
     merged_into: str | None = None
     lon: float | None = None
     lat: float | None = None
+    stats: Stats = field(default_factory=Stats, repr=False)
 
     @property
     def onset(self) -> datetime:
@@ -211,6 +237,7 @@ class GroupingEngine:
         self._below: dict[str, set[str]] = defaultdict(set)  # device -> open incidents below it
         self._by_phone: dict[str, tuple[str, datetime]] = {}
         self._member_incident: dict[str, str] = {}  # call id -> incident now holding it
+        self._settled: datetime | None = None
         self._unlocated: set[str] = set()
         self._counter = 0
         self._new_id = new_id or self._next_id
@@ -280,32 +307,61 @@ class GroupingEngine:
         top = {d for d in devices if not any(a in devices for a in self.tree.device_chain(d)[1:])}
         return sum(self.tree.customers(d) for d in top)
 
+    def _stats(self, members: Iterable[Member]) -> Stats:
+        st = Stats()
+        for m in members:
+            self._stats_add(st, m, recompute=False)
+        self._stats_recompute(st)
+        return st
+
+    def _stats_add(self, st: Stats, m: Member, *, recompute: bool = True) -> None:
+        o = m.observation
+        t = _minutes(o.at)
+        st.times.append(t)
+        st.sum_loglik += math.log(max(m.likelihood, 1e-6))
+        if o.customer:
+            st.customers.add(o.customer)
+        else:
+            st.anonymous += 1
+        st.partial += o.power_present
+        st.n += 1
+        if t < st.first:
+            st.first = t
+            if recompute:
+                self._stats_recompute(st)
+        elif recompute:
+            st.sum_logf += self._delay_pdf_log(t - st.first + self.s.onset_lead_minutes)
+
+    def _stats_recompute(self, st: Stats) -> None:
+        if st.times:
+            st.first = min(st.times)
+        lead = self.s.onset_lead_minutes
+        st.sum_logf = sum(self._delay_pdf_log(t - st.first + lead) for t in st.times)
+
+    def _stats_loglik(
+        self, device: str, st: Stats, now: datetime, group: set[str] | None = None
+    ) -> float:
+        """Log-likelihood of a group's calls as one fault at ``device``, with its prior."""
+        if st.n == 0:
+            return 0.0
+        since = _minutes(now) - st.first + self.s.onset_lead_minutes
+        first = datetime.fromtimestamp(st.first * 60.0, tz=now.tzinfo)
+        customers = self.tree.customers(device) - self._already_out(device, group or set(), first)
+        total = st.sum_logf + st.sum_loglik + self._calls_loglik(st.callers, customers, since)
+        if 0 < st.partial < st.n:
+            total -= 2.0 * st.partial
+        return total + self._fault_log_prior(device)
+
     def _group_loglik(
         self, device: str, members: Iterable[Member], now: datetime
     ) -> float:
         """Log-likelihood of the calls of one fault at ``device`` (one onset), with its prior."""
         ms = list(members)
-        if not ms:
-            return 0.0
-        first = min(m.observation.at for m in ms)
-        onset = first - self._lead
-        total = 0.0
-        known: set[str] = set()
-        anonymous = 0
-        for m in ms:
-            delay = (m.observation.at - onset).total_seconds() / 60
-            total += self._delay_pdf_log(delay) + math.log(max(m.likelihood, 1e-6))
-            if m.observation.customer:
-                known.add(m.observation.customer)
-            else:
-                anonymous += 1
-        callers = len(known) + anonymous
-        since = (now - onset).total_seconds() / 60
-        group = {inc_id for m in ms if (inc_id := self._member_incident.get(m.observation.call_id))}
-        customers = self.tree.customers(device) - self._already_out(device, group, first)
-        total += self._calls_loglik(callers, customers, since)
-        total += self._contradiction(device, ms)
-        return total + self._fault_log_prior(device)
+        group = {i for m in ms if (i := self._member_incident.get(m.observation.call_id))}
+        return self._stats_loglik(device, self._stats(ms), now, group)
+
+    def _incident_loglik(self, inc: Incident, now: datetime) -> float:
+        return self._stats_loglik(str(inc.device), inc.stats, now, {inc.id})
 
     def _contradiction(self, device: str, members: list[Member]) -> float:
         """Callers below a device who still have some power are evidence against it having
@@ -320,6 +376,10 @@ class GroupingEngine:
     def _add(self, inc: Incident, member: Member) -> None:
         inc.members[member.observation.call_id] = member
         self._member_incident[member.observation.call_id] = inc.id
+        self._stats_add(inc.stats, member)
+
+    def _rebuild_stats(self, inc: Incident) -> None:
+        inc.stats = self._stats(inc.members.values())
 
     def _register(self, inc: Incident) -> None:
         if inc.device is None:
@@ -356,17 +416,20 @@ class GroupingEngine:
         now = obs.at
         best: tuple[float, str, str | None, float, str] | None = None
         # (score, transformer, incident to join or None, likelihood, reason)
+        burst = timedelta(minutes=self.s.new_burst_minutes)
         for transformer, likelihood in candidates:
             log_p = math.log(max(likelihood, 1e-6))
-            joinable = self._joinable(transformer, obs)
-            # Below an open incident a caller is already out: its call joins it (article 24),
-            # the most likely one when faults are nested. Elsewhere a call may open a new one.
-            # Across candidate transformers, the likelihoods decide.
-            for inc_id, reason in joinable:
-                score = log_p + self._join_gain(self.incidents[inc_id], obs, transformer, now)
+            # Below a young open incident a caller is already out: the call joins it
+            # (article 24). Below an older one it may be a new fault (the old one restored):
+            # the likelihoods decide, as they decide between uncertain candidates.
+            young = False
+            for inc_id, reason in self._joinable(transformer, obs):
+                inc = self.incidents[inc_id]
+                young = young or obs.at - inc.onset <= burst
+                score = log_p + self._join_gain(inc, obs, transformer, now)
                 if best is None or score > best[0]:
                     best = (score, transformer, inc_id, likelihood, reason)
-            if not joinable and (best is None or log_p > best[0]):
+            if not young and (best is None or log_p > best[0]):
                 best = (log_p, transformer, None, likelihood, "")
         assert best is not None
         _score, transformer, join_id, likelihood, reason = best
@@ -382,7 +445,8 @@ class GroupingEngine:
             status = NEW
         self._remember_phone(obs, inc)
         absorbed = self._roll_up(inc, now)
-        split = self._maybe_split(inc, now) if not absorbed else []
+        split = self._repartition(inc, now) if not absorbed and len(inc.members) <= 40 else []
+        split += self.settle(now)
         survivor = self._survivor(inc)
         decision = Decision(
             call_id=obs.call_id,
@@ -425,12 +489,42 @@ class GroupingEngine:
     def _join_gain(
         self, inc: Incident, obs: Observation, transformer: str, now: datetime
     ) -> float:
-        """How much likelier the calls are with this call in ``inc`` than as a fault of its
-        own (used to choose between the candidates of an uncertain location)."""
+        """How much likelier the calls are with this call in ``inc`` than with the call as a
+        fault of its own. The older the incident, the likelier a crew has restored it, so
+        the likelier a late call is a new fault."""
+        st = inc.stats
+        device = str(inc.device)
+        t = _minutes(obs.at)
+        lead = self.s.onset_lead_minutes
+        if t < st.first:
+            return self._join_gain_slow(inc, obs, transformer, now)
+        without = self._stats_loglik(device, st, now, {inc.id})
+        new_customer = obs.customer is None or obs.customer not in st.customers
+        callers = st.callers + (1 if new_customer else 0)
+        since = _minutes(now) - st.first + lead
+        first = datetime.fromtimestamp(st.first * 60.0, tz=now.tzinfo)
+        customers = self.tree.customers(device) - self._already_out(device, {inc.id}, first)
+        with_call = (
+            st.sum_logf + self._delay_pdf_log(t - st.first + lead) + st.sum_loglik
+            + self._calls_loglik(callers, customers, since) + self._fault_log_prior(device)
+        )
+        partial = st.partial + obs.power_present
+        if 0 < partial < st.n + 1:
+            with_call -= 2.0 * partial
+        alone = self._stats_loglik(
+            self._best_device({transformer}) or transformer,
+            self._stats([Member(obs, transformer, 1.0)]), now,
+        )
+        hazard = (t - st.first) / self.s.restore_minutes
+        return with_call - without - alone - hazard
+
+    def _join_gain_slow(
+        self, inc: Incident, obs: Observation, transformer: str, now: datetime
+    ) -> float:
         member = Member(obs, transformer, 1.0)
         device = str(inc.device)
         with_call = self._group_loglik(device, [*inc.members.values(), member], now)
-        without = self._group_loglik(device, inc.members.values(), now)
+        without = self._incident_loglik(inc, now)
         alone = self._group_loglik(self._best_device({transformer}) or transformer, [member], now)
         return with_call - without - alone
 
@@ -494,7 +588,7 @@ class GroupingEngine:
         window = timedelta(minutes=self.s.merge_window_minutes)
         best: tuple[float, str, list[Incident]] | None = None
         chain = self.tree.device_chain(inc.device)
-        own = {inc.id: self._group_loglik(str(inc.device), inc.members.values(), now)}
+        own = {inc.id: self._incident_loglik(inc, now)}
         for ancestor in chain[1:]:
             others = [
                 self.incidents[i]
@@ -520,11 +614,11 @@ class GroupingEngine:
             separate = own[inc.id]
             for g in others:
                 if g.id not in own:
-                    own[g.id] = self._group_loglik(str(g.device), g.members.values(), now)
+                    own[g.id] = self._incident_loglik(g, now)
                 members.extend(g.members.values())
                 separate += own[g.id]
                 gain = self._group_loglik(ancestor, members, now) - separate
-                if gain > 0 and (best is None or gain > best[0]):
+                if gain > self.s.roll_up_margin and (best is None or gain > best[0]):
                     prefix = others[: others.index(g) + 1]
                     best = (gain, ancestor, [inc, *prefix])
         if best is None:
@@ -558,55 +652,120 @@ class GroupingEngine:
         )
         return absorbed
 
-    def _maybe_split(self, inc: Incident, now: datetime) -> list[str]:
-        """Undoes a roll-up that later silence has made unlikely: splits the incident into
-        the subtrees of its device's children that hold calls."""
-        if inc.device is None or len(inc.transformers()) < 2:
+    def settle(self, now: datetime) -> list[str]:
+        """Every few minutes of calls, re-examines the open incidents: silence that has
+        grown since a roll-up may now say it was several faults."""
+        if self._settled is not None and now - self._settled < timedelta(
+            minutes=self.s.settle_minutes
+        ):
             return []
-        device = inc.device
+        self._settled = now
+        out: list[str] = []
+        for inc in list(self.incidents.values()):
+            if inc.is_open and len(inc.members) >= 2:
+                out.extend(self._repartition(inc, now))
+        return out
+
+    def _repartition(self, inc: Incident, now: datetime) -> list[str]:
+        """Splits an incident when its calls are better explained by several faults: calls
+        in separate branches below its device (the subtree partition that is most likely),
+        or a second burst of calls long after the first (the first fault restored, a new
+        one below it)."""
+        if inc.device is None or len(inc.members) < 2:
+            return []
+        members = [m for m in inc.members.values() if m.transformer]
+        if len(members) != len(inc.members):
+            return []
+        whole = self._incident_loglik(inc, now)
+        episodes = self._episodes(members, now)
+        parts: list[tuple[str, list[Member]]] = []
+        score = 0.0
+        for episode in episodes:
+            episode_score, episode_parts = self._partition(episode, str(inc.device), now, inc.id)
+            score += episode_score
+            parts.extend(episode_parts)
+        if len(parts) < 2 or score - whole <= self.s.split_margin:
+            return []
+        return self._split(inc, parts, now, score - whole)
+
+    def _episodes(self, members: list[Member], now: datetime) -> list[list[Member]]:
+        """Cuts the calls in time where a later burst is better explained as a new fault."""
+        ordered = sorted(members, key=lambda m: m.observation.at)
+        best: tuple[float, int] | None = None
+        device_all = self._best_device({str(m.transformer) for m in ordered})
+        if device_all is None:
+            return [ordered]
+        whole = self._group_loglik(device_all, ordered, now)
+        gap = timedelta(minutes=15)
+        for i in range(1, len(ordered) - 1):
+            if ordered[i].observation.at - ordered[i - 1].observation.at < gap:
+                continue
+            early, late = ordered[:i], ordered[i:]
+            d1 = self._best_device({str(m.transformer) for m in early})
+            d2 = self._best_device({str(m.transformer) for m in late})
+            if d1 is None or d2 is None:
+                continue
+            gain = (self._group_loglik(d1, early, now) + self._group_loglik(d2, late, now)
+                    - whole)
+            if gain > self.s.split_margin and (best is None or gain > best[0]):
+                best = (gain, i)
+        if best is None:
+            return [ordered]
+        return [ordered[: best[1]], ordered[best[1]:]]
+
+    def _partition(
+        self, members: list[Member], device: str, now: datetime, inc_id: str
+    ) -> tuple[float, list[tuple[str, list[Member]]]]:
+        """The most likely split of the calls below ``device`` into faults, one per subtree
+        (dynamic programming over the protective devices)."""
+        transformers = {str(m.transformer) for m in members}
+        single_device = self._best_device(transformers) or device
+        single = self._group_loglik(single_device, members, now)
         groups: dict[str, list[Member]] = defaultdict(list)
-        for m in inc.members.values():
-            if m.transformer is None:
-                return []
-            chain = self.tree.chain(m.transformer)
-            try:
-                below = chain[: chain.index(device)]
-            except ValueError:
-                return []
-            if not below:
-                return []  # a call at the device itself: it cannot be split off
-            groups[below[-1]].append(m)
-        if len(groups) < 2:
-            return []
-        parts = []
-        for members in groups.values():
-            sub = self._best_device({m.transformer for m in members if m.transformer})
-            if sub is None:
-                return []
-            parts.append((sub, members))
-        whole = self._group_loglik(device, inc.members.values(), now)
-        split = sum(self._group_loglik(sub, members, now) for sub, members in parts)
-        if split - whole <= self.s.split_margin:
-            return []
-        # keep the part holding the incident's first call under the same id
+        for m in members:
+            chain = self.tree.chain(str(m.transformer))
+            if device not in chain:
+                return single, [(single_device, members)]
+            i = chain.index(device)
+            if i == 0:
+                return single, [(single_device, members)]
+            groups[chain[i - 1]].append(m)
+        if len(groups) == 1:
+            child, ms = next(iter(groups.items()))
+            return self._partition(ms, child, now, inc_id)
+        combined = 0.0
+        parts: list[tuple[str, list[Member]]] = []
+        for child, ms in groups.items():
+            sc, ps = self._partition(ms, child, now, inc_id)
+            combined += sc
+            parts.extend(ps)
+        if combined > single:
+            return combined, parts
+        return single, [(single_device, members)]
+
+    def _split(
+        self, inc: Incident, parts: list[tuple[str, list[Member]]], now: datetime, gain: float
+    ) -> list[str]:
         first = min(inc.members.values(), key=lambda m: m.observation.at).observation.call_id
         parts.sort(key=lambda p: first not in {m.observation.call_id for m in p[1]})
-        keep_device, keep_members = parts[0]
+        keep_device, _keep_members = parts[0]
         new_ids = []
         for sub, members in parts[1:]:
             part = Incident(id=self._new_id(), device=None, feeder=None,
                             opened_at=min(m.observation.at for m in members))
-            for m in members:
-                self._add(part, m)
-                inc.members.pop(m.observation.call_id, None)
             self.incidents[part.id] = part
+            for m in members:
+                inc.members.pop(m.observation.call_id, None)
+                self._add(part, m)
             self._set_device(part, sub)
             part.evidence.append(f"{now:%H:%M} split from {inc.id}: a separate fault at {sub}")
             new_ids.append(part.id)
+        self._rebuild_stats(inc)
+        old = inc.device
         self._set_device(inc, keep_device)
         inc.evidence.append(
-            f"{now:%H:%M} split: silence below {device} makes one fault there unlikely "
-            f"(log-likelihood +{split - whole:.1f}); parts {', '.join(new_ids)}"
+            f"{now:%H:%M} split: the calls below {old} are likelier several faults "
+            f"(log-likelihood +{gain:.1f}); now at {keep_device}; parts {', '.join(new_ids)}"
         )
         return new_ids
 
@@ -680,6 +839,17 @@ class GroupingEngine:
             if inc.is_open and self._lone(inc) and now - inc.last_call >= quiet
             and self.tree.customers(str(inc.device)) > 1
         ]
+
+    def adopt(self, inc: Incident) -> None:
+        """Takes in an open incident stored by another process (the intake's reload)."""
+        self.incidents[inc.id] = inc
+        self._rebuild_stats(inc)
+        for m in inc.members.values():
+            self._member_incident[m.observation.call_id] = inc.id
+            if m.observation.phone:
+                self._by_phone[m.observation.phone] = (inc.id, m.observation.at)
+        if inc.is_open:
+            self._register(inc)
 
     def restore(self, incident_id: str, at: datetime) -> None:
         """The crew restored supply: later calls below the device start a new incident."""
