@@ -95,6 +95,90 @@ def cmd_network_trace(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from api.bootstrap import NoNetworkError, intake_services
+    from api.dbadmin import upgrade
+    from dispatch.intake import Intake
+    from dispatch.replay import replay
+
+    with _engine() as engine:
+        upgrade(engine)
+        try:
+            services = intake_services(engine)
+        except NoNetworkError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        intake = Intake(engine, services, taken_by="replay")
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as out:
+                stats = replay(intake, args.calls, out, batch=args.batch)
+        else:
+            stats = replay(intake, args.calls, sys.stdout, batch=args.batch)
+    print(
+        f"replayed {stats.calls} calls ({stats.rejected} rejected) in {stats.seconds:.1f} s, "
+        f"{stats.per_second:.0f} calls/s",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_simulate_storm(args: argparse.Namespace) -> int:
+    from layers.state import load_network
+    from outages.storm import StormMix, simulate_storm
+
+    with _engine() as engine:
+        model = load_network(engine, geometry=True)
+    if model is None:
+        print("error: no network imported yet (gridcall layers import PATH)", file=sys.stderr)
+        return EXIT_INPUT
+    mix = StormMix.parse(args.mix) if args.mix else None
+    storm = simulate_storm(model.data, model, faults=args.faults, hours=args.hours,
+                           seed=args.seed, mix=mix)
+    calls_path, truth_path = storm.write(args.dir)
+    summary = storm.summary()
+    print(f"wrote {calls_path} and {truth_path}: {summary.get('rows', len(storm.calls))} rows, "
+          f"{len(storm.faults)} faults")
+    for note in storm.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from outages.evaluate import evaluate, format_table
+
+    report = evaluate(args.result, args.truth)
+    print(json.dumps(report, ensure_ascii=False, default=str))
+    if args.table:
+        print(format_table(report), file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from layers.demo.county import write_county
+    from layers.importer import prepare
+    from outages.storm import simulate_storm
+
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    gpkg = out / "county.gpkg"
+    if gpkg.exists():
+        gpkg.unlink()
+    summary = write_county(gpkg, seed=args.seed, scale=args.scale, progress=sys.stderr.isatty())
+    print(f"wrote {gpkg}: {summary}")
+    data, model, problems = prepare(gpkg)
+    errors = [p for p in problems if p.severity == "error"]
+    if data is None or model is None or errors:
+        for p in errors[:20]:
+            print(p, file=sys.stderr)
+        return EXIT_INPUT
+    storm = simulate_storm(data, model, faults=args.faults, hours=args.hours, seed=args.seed)
+    calls_path, truth_path = storm.write(out)
+    print(f"wrote {calls_path} and {truth_path} ({len(storm.faults)} faults)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gridcall",
@@ -130,6 +214,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = network.add_parser("trace", help="feeder, upstream devices and downstream of an element")
     p.add_argument("element_id")
     p.set_defaults(func=cmd_network_trace)
+
+    p = sub.add_parser("replay", help="run a calls file through the intake")
+    p.add_argument("calls")
+    p.add_argument("--out", help="JSON lines output (default: standard output)")
+    p.add_argument("--batch", type=int, default=500, help="calls per transaction (default 500)")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("simulate-storm", help="simulate a storm on the imported network")
+    p.add_argument("dir")
+    p.add_argument("--faults", type=int, default=20)
+    p.add_argument("--hours", type=float, default=6.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mix", help="shares to change, e.g. customer_side=0.1,malformed=0")
+    p.set_defaults(func=cmd_simulate_storm)
+
+    p = sub.add_parser("evaluate", help="score a replay output against the truth")
+    p.add_argument("result")
+    p.add_argument("truth")
+    p.add_argument("--table", action="store_true", help="also print a table on stderr")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("demo-data", help="write the demo county and a storm's calls and truth")
+    p.add_argument("dir")
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--faults", type=int, default=20)
+    p.add_argument("--hours", type=float, default=6.0)
+    p.set_defaults(func=cmd_demo_data)
     return parser
 
 

@@ -19,8 +19,8 @@ class GroupingSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GRIDCALL_GROUPING_", extra="ignore", frozen=True)
 
-    call_rate_min: float = Field(0.04, gt=0, lt=1, description="share of out customers who call")
-    call_rate_max: float = Field(0.18, gt=0, lt=1)
+    call_rate_min: float = Field(0.05, gt=0, lt=1, description="share of out customers who call")
+    call_rate_max: float = Field(0.15, gt=0, lt=1)
     fault_prior: float = Field(0.02, gt=0, lt=1, description="prior of a fault at a device")
     delay_fast_minutes: float = Field(12.0, gt=0)
     delay_slow_minutes: float = Field(90.0, gt=0)

@@ -422,14 +422,19 @@ class GroupingEngine:
             # Below a young open incident a caller is already out: the call joins it
             # (article 24). Below an older one it may be a new fault (the old one restored):
             # the likelihoods decide, as they decide between uncertain candidates.
-            young = False
-            for inc_id, reason in self._joinable(transformer, obs):
+            joinable = self._joinable(transformer, obs)
+            young = [i for i, _r in joinable if obs.at - self.incidents[i].onset <= burst]
+            # A customer's outage began with the first fault that cut them off: of the young
+            # incidents above the caller, the oldest is the one they report.
+            first = min(young, key=lambda i: (self.incidents[i].onset, i)) if young else None
+            for inc_id, reason in joinable:
+                if first is not None and inc_id != first and inc_id in young:
+                    continue
                 inc = self.incidents[inc_id]
-                young = young or obs.at - inc.onset <= burst
                 score = log_p + self._join_gain(inc, obs, transformer, now)
                 if best is None or score > best[0]:
                     best = (score, transformer, inc_id, likelihood, reason)
-            if not young and (best is None or log_p > best[0]):
+            if first is None and (best is None or log_p > best[0]):
                 best = (log_p, transformer, None, likelihood, "")
         assert best is not None
         _score, transformer, join_id, likelihood, reason = best
@@ -492,6 +497,10 @@ class GroupingEngine:
         """How much likelier the calls are with this call in ``inc`` than with the call as a
         fault of its own. The older the incident, the likelier a crew has restored it, so
         the likelier a late call is a new fault."""
+        if inc.device is None:
+            # an unlocated incident reached through the caller's phone: the same caller
+            # calling again is strong evidence by itself
+            return 3.0
         st = inc.stats
         device = str(inc.device)
         t = _minutes(obs.at)
@@ -673,10 +682,16 @@ class GroupingEngine:
         one below it)."""
         if inc.device is None or len(inc.members) < 2:
             return []
+        # Calls placed on no transformer (joined by the caller's phone) stay with the part
+        # that keeps the incident's id.
         members = [m for m in inc.members.values() if m.transformer]
-        if len(members) != len(inc.members):
+        if len(members) < 2:
             return []
-        whole = self._incident_loglik(inc, now)
+        whole = (self._incident_loglik(inc, now) if len(members) == len(inc.members)
+                 else self._group_loglik(str(inc.device), members, now))
+        late = self._late_burst(inc, members, now, whole)
+        if late is not None:
+            return late
         episodes = self._episodes(members, now)
         parts: list[tuple[str, list[Member]]] = []
         score = 0.0
@@ -687,6 +702,54 @@ class GroupingEngine:
         if len(parts) < 2 or score - whole <= self.s.split_margin:
             return []
         return self._split(inc, parts, now, score - whole)
+
+    def _late_burst(
+        self, inc: Incident, members: list[Member], now: datetime, whole: float
+    ) -> list[str] | None:
+        """Splits off the calls of a branch that started calling long after the incident:
+        the incident's fault was likely restored, and a fault below it (a nested one, or a
+        new one) is still out there. Calls of that branch from before stay where they are."""
+        late_after = inc.onset + timedelta(minutes=self.s.new_burst_minutes)
+        device = str(inc.device)
+        by_branch: dict[str, list[Member]] = defaultdict(list)
+        for m in members:
+            if m.observation.at < late_after:
+                continue
+            chain = self.tree.chain(str(m.transformer))
+            if device not in chain:
+                continue
+            for d in chain[: chain.index(device)]:
+                by_branch[d].append(m)
+        best: tuple[float, list[Member], str] | None = None
+        gap = timedelta(minutes=10)
+        for _branch, branch_calls in by_branch.items():
+            ordered = sorted(branch_calls, key=lambda m: m.observation.at)
+            # the burst starts after a lull in this branch's calls (or at its first late call)
+            starts = [0] + [
+                i for i in range(1, len(ordered))
+                if ordered[i].observation.at - ordered[i - 1].observation.at >= gap
+            ]
+            for start in starts[-3:]:
+                late = ordered[start:]
+                if len(late) < 2 or len(late) == len(members):
+                    continue
+                sub = self._best_device({str(m.transformer) for m in late})
+                if sub is None:
+                    continue
+                late_ids = {m.observation.call_id for m in late}
+                rest = [m for m in members if m.observation.call_id not in late_ids]
+                rest_device = self._best_device({str(m.transformer) for m in rest}) or device
+                gain = (self._group_loglik(rest_device, rest, now)
+                        + self._group_loglik(sub, late, now) - whole)
+                if gain > self.s.split_margin and (best is None or gain > best[0]):
+                    best = (gain, late, sub)
+        if best is None:
+            return None
+        gain, late, sub = best
+        late_ids = {m.observation.call_id for m in late}
+        rest = [m for m in members if m.observation.call_id not in late_ids]
+        rest_device = self._best_device({str(m.transformer) for m in rest}) or device
+        return self._split(inc, [(rest_device, rest), (sub, late)], now, gain)
 
     def _episodes(self, members: list[Member], now: datetime) -> list[list[Member]]:
         """Cuts the calls in time where a later burst is better explained as a new fault."""
@@ -735,18 +798,32 @@ class GroupingEngine:
             return self._partition(ms, child, now, inc_id)
         combined = 0.0
         parts: list[tuple[str, list[Member]]] = []
+        child_best: dict[str, tuple[float, list[tuple[str, list[Member]]]]] = {}
         for child, ms in groups.items():
             sc, ps = self._partition(ms, child, now, inc_id)
+            child_best[child] = (sc, ps)
             combined += sc
             parts.extend(ps)
-        if combined > single:
-            return combined, parts
-        return single, [(single_device, members)]
+        best_score, best_parts = single, [(single_device, members)]
+        if combined > best_score:
+            best_score, best_parts = combined, parts
+        # One branch apart from the rest: a nested fault that started earlier or later, or
+        # calls placed on the wrong branch, must not drag the whole incident's device.
+        if len(groups) > 2:
+            for child, ms in groups.items():
+                rest = [m for c, g in groups.items() if c != child for m in g]
+                rest_device = self._best_device({str(m.transformer) for m in rest}) or device
+                sc = self._group_loglik(rest_device, rest, now) + child_best[child][0]
+                if sc > best_score:
+                    best_score = sc
+                    best_parts = [(rest_device, rest), *child_best[child][1]]
+        return best_score, best_parts
 
     def _split(
         self, inc: Incident, parts: list[tuple[str, list[Member]]], now: datetime, gain: float
     ) -> list[str]:
-        first = min(inc.members.values(), key=lambda m: m.observation.at).observation.call_id
+        first = min((m for _d, ms in parts for m in ms),
+                    key=lambda m: m.observation.at).observation.call_id
         parts.sort(key=lambda p: first not in {m.observation.call_id for m in p[1]})
         keep_device, _keep_members = parts[0]
         new_ids = []

@@ -1,0 +1,429 @@
+"""The intake: every call goes through here, live from an agent or replayed from a file.
+
+One call, in one database transaction: the intake lock is taken (see :mod:`outages.store`),
+the call is checked and answered once (a repeated ``call_id`` or idempotency key returns the
+first answer), located, checked against published outages, grouped with the calls of the
+same fault, given to the responsible unit as a work order (a new one, or the incident's
+existing one), and written. The replay runs exactly this, with several calls per
+transaction for speed; the live intake commits each call before it answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from dispatch.clocks import AreaClass
+from dispatch.service import DispatchContext, DispatchService
+from dispatch.store import SqlDispatchRepository
+from gis.db import write_transaction
+from layers.grid import GridData
+from layers.network import NetworkModel
+from layers.units import ResponsibleUnits
+from outages import store
+from outages.calls import POWER_PRESENT, Call, Category, Rejection, parse_call
+from outages.config import GroupingSettings
+from outages.grouping import MERGED, NEW, Decision, GroupingEngine, Incident, Observation
+from outages.locate.locator import Locator
+from outages.locate.model import Location, Method
+
+logger = logging.getLogger(__name__)
+
+TICKET_CATEGORIES = frozenset({
+    Category.COMPLAINT, Category.REPORT, Category.NEW_CONNECTION, Category.SUGGESTION,
+    Category.PRAISE,
+})
+CONSULT_CATEGORIES = frozenset({Category.CONSULT, Category.QUERY})
+
+
+@dataclass
+class IntakeServices:
+    """What the intake needs that lives as long as the process: built once at start-up."""
+
+    data: GridData
+    model: NetworkModel
+    locator: Locator
+    units: ResponsibleUnits
+    grouping: GroupingSettings = field(default_factory=GroupingSettings)
+    dispatch: DispatchContext = field(default_factory=DispatchContext)
+
+    @classmethod
+    def build(cls, data: GridData, model: NetworkModel, **kwargs: Any) -> IntakeServices:
+        return cls(data, model, Locator(data, model), ResponsibleUnits(data, model), **kwargs)
+
+
+def _answer(
+    call_id: str | None,
+    status: str,
+    *,
+    reason: str,
+    incident_id: str | None = None,
+    work_order_id: str | None = None,
+    device: str | None = None,
+    unit_id: str | None = None,
+    location: Location | None = None,
+) -> dict[str, Any]:
+    return {
+        "call_id": call_id,
+        "status": status,
+        "incident_id": incident_id,
+        "work_order_id": work_order_id,
+        "predicted_device_id": device,
+        "unit_id": unit_id,
+        "location": location.contract_dict() if location is not None else None,
+        "reason": reason,
+    }
+
+
+def observation(call: Call, location: Location, settings: GroupingSettings) -> Observation:
+    """The grouping's view of a located call: its candidate transformers with likelihoods."""
+    weights: dict[str, float] = {}
+    if location.transformer_id and location.confidence >= settings.certain_likelihood:
+        weights[location.transformer_id] = 1.0
+    else:
+        for c in location.candidates:
+            if c.transformer_id:
+                weights[c.transformer_id] = weights.get(c.transformer_id, 0.0) + c.likelihood
+        if not weights and location.transformer_id:
+            weights[location.transformer_id] = max(location.confidence, 0.05)
+    total = sum(weights.values())
+    candidates = tuple(
+        sorted(((t, w / total) for t, w in weights.items()), key=lambda x: -x[1])
+    ) if total > 0 else ()
+    customer = location.service_point_id if location.method in (Method.ACCOUNT,) else None
+    if customer is None and call.account_no:
+        customer = f"account:{call.account_no}"
+    return Observation(
+        call_id=call.call_id,
+        at=call.received_at,
+        candidates=candidates[:6],
+        customer=customer,
+        phone=call.caller_phone,
+        lon=location.lon,
+        lat=location.lat,
+        power_present=call.symptom in POWER_PRESENT,
+    )
+
+
+class Intake:
+    """Answers calls. ``batch`` calls share one transaction (1 for the live intake)."""
+
+    def __init__(self, engine: Engine, services: IntakeServices, *, auto_dispatch: bool = False,
+                 taken_by: str | None = None) -> None:
+        self.db = engine
+        self.services = services
+        self.auto_dispatch = auto_dispatch
+        self.taken_by = taken_by
+        self.grouping = GroupingEngine(services.model, services.grouping, new_id=self._new_incident_id)
+        self._version = -1
+        self._seq = 0
+        self._answers: dict[str, dict[str, Any]] = {}
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._orders: dict[str, str] = {}  # incident id -> work order id
+        self._units: dict[str, tuple[str | None, str]] = {}
+
+    # -- ids and state ---------------------------------------------------------------------
+
+    def _new_incident_id(self) -> str:
+        self._seq += 1
+        return f"INC{self._seq:06d}"
+
+    def _sync(self, conn: Connection) -> None:
+        """Under the intake lock: reload the open incidents if another process moved on."""
+        version, seq = store.lock_intake(conn)
+        if version != self._version:
+            self._reload(conn)
+        self._version = version
+        self._seq = max(self._seq, seq)
+
+    def _reload(self, conn: Connection) -> None:
+        fresh = GroupingEngine(self.services.model, self.services.grouping,
+                               new_id=self._new_incident_id)
+        for inc in store.load_open_incidents(conn):
+            fresh.adopt(inc)
+        self.grouping = fresh
+        self._answers = store.known_call_ids(conn)
+        from sqlalchemy import select
+
+        rows = conn.execute(select(store.incidents.c.id, store.incidents.c.work_order_id,
+                                   store.incidents.c.unit_id, store.incidents.c.area_class))
+        self._orders = {r.id: r.work_order_id for r in rows if r.work_order_id}
+
+    def _notices_at(self, conn: Connection, at: datetime) -> list[dict[str, Any]]:
+        return store.active_notices(conn, at)
+
+    # -- the call ----------------------------------------------------------------------------
+
+    def take(self, row: dict[str, Any], *, row_number: int | None = None,
+             idempotency_key: str | None = None) -> dict[str, Any]:
+        """The live intake: one call, one transaction, committed before the answer."""
+        with write_transaction(self.db) as conn:
+            self._sync(conn)
+            pending = _Pending()
+            answer = self._take(conn, row, row_number, idempotency_key, pending)
+            self._write(conn, pending)
+        return answer
+
+    def take_many(self, rows: Iterable[tuple[int | None, dict[str, Any]]], *,
+                  batch: int = 500) -> Iterator[dict[str, Any]]:
+        """The replay: the same path, ``batch`` calls per transaction."""
+        buffer: list[tuple[int | None, dict[str, Any]]] = []
+        for item in rows:
+            buffer.append(item)
+            if len(buffer) >= batch:
+                yield from self._take_batch(buffer)
+                buffer = []
+        if buffer:
+            yield from self._take_batch(buffer)
+
+    def _take_batch(self, items: list[tuple[int | None, dict[str, Any]]]) -> list[dict[str, Any]]:
+        with write_transaction(self.db) as conn:
+            self._sync(conn)
+            pending = _Pending()
+            answers = [self._take(conn, row, n, None, pending) for n, row in items]
+            self._write(conn, pending)
+        return answers
+
+    def _take(self, conn: Connection, row: dict[str, Any], row_number: int | None,
+              key: str | None, pending: _Pending) -> dict[str, Any]:
+        parsed = parse_call(row, row_number)
+        call_id = parsed.call_id
+        if key is not None and key in self._keys:
+            return self._keys[key]
+        if call_id is not None and call_id in self._answers:
+            return self._answers[call_id]
+        if key is not None:
+            hit = store.stored_answer(conn, None, key)
+            if hit is not None:
+                return hit
+        if isinstance(parsed, Rejection):
+            where = f"row {row_number}: " if row_number is not None else ""
+            answer = _answer(call_id, "rejected", reason=f"{where}{parsed.reason}")
+            self._remember(answer, key, pending, None, None, row)
+            return answer
+        call = parsed
+        location = self.services.locator.locate(call)
+        if call.category in CONSULT_CATEGORIES:
+            unit = self._unit_for(location, None)
+            answer = _answer(call.call_id, "consult", reason=f"{call.category.value}: answered "
+                             "by the agent, no order", unit_id=unit[0], location=location)
+        elif call.category in TICKET_CATEGORIES:
+            answer = self._ticket(conn, call, location)
+        else:
+            answer = self._repair(conn, call, location, pending)
+        if call.notes:
+            answer["reason"] += "; " + "; ".join(call.notes)
+        self._remember(answer, key, pending, call, location, row)
+        return answer
+
+    def _remember(self, answer: dict[str, Any], key: str | None, pending: _Pending,
+                  call: Call | None, location: Location | None, row: dict[str, Any]) -> None:
+        call_id = answer["call_id"]
+        if call_id is not None:
+            self._answers[call_id] = answer
+            pending.calls.append(self._call_row(answer, key, call, location, row))
+        if key is not None:
+            self._keys[key] = answer
+
+    def _unit_for(self, location: Location | None, device: str | None) -> tuple[str | None, str]:
+        lon = lat = None
+        if device is not None:
+            hit = self.services.data.element_location(device)
+            if hit is not None:
+                lon, lat = hit
+        if lon is None and location is not None:
+            lon, lat = location.lon, location.lat
+        r = self.services.units.responsible(lon, lat, device)
+        return r.unit_id, r.area_class
+
+    def _ticket(self, conn: Connection, call: Call, location: Location) -> dict[str, Any]:
+        unit, _area = self._unit_for(location, None)
+        service = DispatchService(SqlDispatchRepository(conn), self.services.dispatch)
+        order = service.open_ticket(call, call.received_at, unit_id=unit, by=self.taken_by or "intake")
+        order_id = order.order_id if order is not None else None
+        return _answer(call.call_id, "ticket", reason=f"{call.category.value} ticket forwarded",
+                       work_order_id=order_id, unit_id=unit, location=location)
+
+    def _repair(self, conn: Connection, call: Call, location: Location,
+                pending: _Pending) -> dict[str, Any]:
+        obs = observation(call, location, self.services.grouping)
+        notice = self._planned(conn, call, obs)
+        if notice is not None:
+            unit, _ = self._unit_for(location, None)
+            return _answer(call.call_id, "known_outage", unit_id=unit, location=location,
+                           reason=f"planned outage notice {notice['id']} "
+                           f"({notice['start']:%m-%d %H:%M}–{notice['end']:%m-%d %H:%M}): "
+                           f"{notice.get('reason') or 'scheduled work'}")
+        decision = self.grouping.process(obs)
+        inc = self.grouping.incidents[decision.incident_id]
+        status = decision.status
+        if status == MERGED and inc.state == "confirmed":
+            status = "known_outage"
+        unit, area = self._unit_for(location, inc.device)
+        self._units[inc.id] = (unit, area)
+        order_id = self._orders_for(conn, call, decision, inc, unit, area, location)
+        reason = decision.reason
+        if decision.customer_side_suspect:
+            reason += ("; a lone call so far: if its neighbours stay quiet it may be the "
+                       "customer's own wiring (article 22)")
+        pending.touch(decision)
+        return _answer(call.call_id, status, reason=reason, incident_id=inc.id,
+                       work_order_id=order_id, device=inc.device, unit_id=unit,
+                       location=location)
+
+    def _planned(self, conn: Connection, call: Call, obs: Observation) -> dict[str, Any] | None:
+        if not obs.candidates:
+            return None
+        for notice in self._notices_at(conn, call.received_at):
+            affected = set(notice.get("affected_transformers") or ())
+            best = obs.candidates[0][0]
+            if best in affected:
+                return notice
+        return None
+
+    def _orders_for(self, conn: Connection, call: Call, decision: Decision, inc: Incident,
+                    unit: str | None, area: str, location: Location) -> str:
+        service = DispatchService(SqlDispatchRepository(conn), self.services.dispatch)
+        by = self.taken_by or "intake"
+        at = call.received_at
+        position = (location.lon, location.lat) if location.lon is not None else None
+        if position is None and location.lat is not None:
+            position = None
+        survivor_order = self._orders.get(inc.id)
+        for absorbed in decision.absorbed:
+            old = self._orders.get(absorbed)
+            if old is None:
+                continue
+            if survivor_order is None:
+                # the survivor never had an order of its own: it takes the absorbed one's
+                survivor_order = old
+                self._orders[inc.id] = old
+                continue
+            service.merge_orders(old, survivor_order, at, by=by)
+        if survivor_order is None:
+            order = service.open_repair_order(
+                inc.id, unit, AreaClass(area), inc.onset, position, at, by=by,
+                call_id=call.call_id, summary=f"incident {inc.id} at {inc.device}",
+            )
+            survivor_order = order.order_id
+            self._orders[inc.id] = survivor_order
+            if self.auto_dispatch:
+                try:
+                    service.auto_dispatch(survivor_order, at)
+                except Exception:  # a failed proposal must not lose the call
+                    logger.exception("auto-dispatch of %s failed", survivor_order)
+        else:
+            service.attach_call(survivor_order, call.call_id, at, by=by)
+        for part_id in decision.split_into:
+            part = self.grouping.incidents[part_id]
+            p_unit, p_area = self._unit_for(None, part.device)
+            order = service.open_repair_order(
+                part.id, p_unit, AreaClass(p_area), part.onset, None, at, by=by,
+                summary=f"incident {part.id} at {part.device} (split from {inc.id})",
+            )
+            self._orders[part.id] = order.order_id
+            self._units[part.id] = (p_unit, p_area)
+            for cid in part.members:
+                service.attach_call(order.order_id, cid, at, by=by)
+        return survivor_order
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _call_row(self, answer: dict[str, Any], key: str | None, call: Call | None,
+                  location: Location | None, row: dict[str, Any]) -> dict[str, Any]:
+        base = call.as_row() if call is not None else {
+            k: (str(row.get(k)) if row.get(k) not in (None, "") else None)
+            for k in ("source", "category", "caller_phone", "caller_name", "account_no",
+                      "pole_no", "address", "coord_sys", "symptom", "description")
+        }
+        base.pop("call_id", None)
+        base["received_at"] = call.received_at if call is not None else None
+        for k in ("lon", "lat"):
+            v = base.get(k)
+            base[k] = float(v) if isinstance(v, (int, float)) else None
+        loc = None
+        if location is not None:
+            loc = {**location.contract_dict(), "evidence": list(location.evidence),
+                   "reason": location.reason,
+                   "candidates": [
+                       {"transformer_id": c.transformer_id, "service_point_id": c.service_point_id,
+                        "likelihood": round(c.likelihood, 4), "lon": c.lon, "lat": c.lat,
+                        "method": c.method.value, "evidence": list(c.evidence)}
+                       for c in location.candidates[:8]
+                   ]}
+        return {
+            **base,
+            "call_id": answer["call_id"],
+            "status": answer["status"],
+            "incident_id": answer["incident_id"],
+            "work_order_id": answer["work_order_id"],
+            "unit_id": answer["unit_id"],
+            "feeder": None,
+            "location": loc,
+            "answer": answer,
+            "idempotency_key": key,
+            "taken_by": self.taken_by,
+            "created_at": datetime.now(UTC),
+        }
+
+    def _write(self, conn: Connection, pending: _Pending) -> None:
+        now = datetime.now(UTC)
+        rows = []
+        for inc_id in sorted(pending.incidents):
+            inc = self.grouping.incidents[inc_id]
+            unit, area = self._units.get(inc_id, (None, "rural"))
+            rows.append(store.incident_row(inc, now, {
+                "unit_id": unit, "area_class": area,
+                "work_order_id": self._orders.get(inc_id),
+                "affected_customers": (self.grouping.tree.customers(inc.device)
+                                       if inc.device else None),
+            }))
+        store.insert_calls(conn, pending.calls)
+        store.upsert_incidents(conn, rows)
+        store.insert_events(conn, pending.events)
+        self._version += 1
+        store.bump_intake(conn, self._version, self._seq)
+
+    # -- the end of a replay -------------------------------------------------------------
+
+    def final(self) -> dict[str, Any]:
+        incidents = []
+        for inc in sorted(self.grouping.final(), key=lambda i: i.id):
+            if not inc.members:
+                continue
+            unit, _area = self._unit_for(None, inc.device) if inc.device else self._units.get(
+                inc.id, (None, "rural"))
+            incidents.append({
+                "incident_id": inc.id,
+                "predicted_device_id": inc.device,
+                "unit_id": unit,
+                "call_ids": sorted(inc.members),
+            })
+        return {"final": {"incidents": incidents}}
+
+
+@dataclass
+class _Pending:
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    incidents: set[str] = field(default_factory=set)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def touch(self, decision: Decision) -> None:
+        self.incidents.add(decision.incident_id)
+        self.incidents.update(decision.absorbed)
+        self.incidents.update(decision.split_into)
+        kind = "opened" if decision.status == NEW else "call_merged"
+        self.events.append({
+            "incident_id": decision.incident_id,
+            "at": datetime.now(UTC),
+            "kind": kind,
+            "actor": "intake",
+            "details": {"call_id": decision.call_id, "device": decision.device_id,
+                        "reason": decision.reason, "absorbed": decision.absorbed,
+                        "split_into": decision.split_into},
+        })

@@ -1,0 +1,296 @@
+"""Calls, incidents and planned outages in the database (the adapter for the intake).
+
+Nothing is deleted (article 29): a call keeps the answer it was given; an incident that is
+merged into another keeps its row with ``merged_into`` set; every decision about an
+incident is an ``incident_events`` row. ``intake_state`` holds one version counter: the
+intake of every process locks it for the length of one call's transaction, and reloads the
+open incidents when another process has moved it on. That lock, taken in the database, is
+what keeps two agents answering calls of one fault in two processes from opening two
+incidents.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    Table,
+    Text,
+    select,
+    text,
+    update,
+)
+
+from gis.db import metadata
+from outages.grouping import Incident, Member, Observation
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("call_id", Text, primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=True),
+    Column("source", Text),
+    Column("category", Text),
+    Column("caller_phone", Text),
+    Column("caller_name", Text),
+    Column("account_no", Text),
+    Column("pole_no", Text),
+    Column("address", Text),
+    Column("lon", Float),
+    Column("lat", Float),
+    Column("coord_sys", Text),
+    Column("symptom", Text),
+    Column("description", Text),
+    Column("status", Text, nullable=False),
+    Column("incident_id", Text),
+    Column("work_order_id", Text),
+    Column("unit_id", Text),
+    Column("feeder", Text),
+    Column("location", JSON),
+    Column("answer", JSON, nullable=False),
+    Column("idempotency_key", Text, unique=True),
+    Column("taken_by", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_calls_received_at", calls.c.received_at)
+Index("ix_calls_incident_id", calls.c.incident_id)
+Index("ix_calls_account_no", calls.c.account_no)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("device_id", Text),
+    Column("feeder", Text),
+    Column("state", Text, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("onset_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("restored_at", DateTime(timezone=True)),
+    Column("merged_into", Text),
+    Column("unit_id", Text),
+    Column("area_class", Text),
+    Column("work_order_id", Text),
+    Column("affected_customers", Integer),
+    Column("call_count", Integer, nullable=False),
+    Column("lon", Float),
+    Column("lat", Float),
+    Column("members", JSON, nullable=False),
+    Column("evidence", JSON, nullable=False),
+)
+Index("ix_incidents_state", incidents.c.state)
+Index("ix_incidents_device_id", incidents.c.device_id)
+
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("actor", Text),
+    Column("details", JSON),
+)
+Index("ix_incident_events_incident_id", incident_events.c.incident_id)
+
+intake_state = Table(
+    "intake_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("incident_seq", Integer, nullable=False),
+)
+
+planned_outages = Table(
+    "planned_outages",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("switch_ids", JSON, nullable=False),
+    Column("start", DateTime(timezone=True), nullable=False),
+    Column("end", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
+    Column("late_reason", Text),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("published_by", Text),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("affected_transformers", JSON, nullable=False),
+    Column("affected_service_points", Integer, nullable=False),
+    Column("areas", JSON, nullable=False),
+    Column("area_geojson", JSON),
+)
+Index("ix_planned_outages_start", planned_outages.c.start)
+
+
+# -- (de)serialising the grouping engine's incidents --------------------------------------
+
+def member_json(m: Member) -> dict[str, Any]:
+    o = m.observation
+    return {
+        "call_id": o.call_id,
+        "at": o.at.isoformat(),
+        "transformer": m.transformer,
+        "likelihood": m.likelihood,
+        "candidates": [list(c) for c in o.candidates],
+        "customer": o.customer,
+        "phone": o.phone,
+        "lon": o.lon,
+        "lat": o.lat,
+        "power_present": o.power_present,
+    }
+
+
+def member_from_json(d: dict[str, Any]) -> Member:
+    obs = Observation(
+        call_id=str(d["call_id"]),
+        at=datetime.fromisoformat(d["at"]),
+        candidates=tuple((str(t), float(p)) for t, p in d.get("candidates") or ()),
+        customer=d.get("customer"),
+        phone=d.get("phone"),
+        lon=d.get("lon"),
+        lat=d.get("lat"),
+        power_present=bool(d.get("power_present")),
+    )
+    return Member(obs, d.get("transformer"), float(d.get("likelihood", 1.0)))
+
+
+def incident_row(inc: Incident, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": inc.id,
+        "device_id": inc.device,
+        "feeder": inc.feeder,
+        "state": inc.state if inc.merged_into is None else "merged",
+        "opened_at": inc.opened_at,
+        "onset_at": inc.onset if inc.members else None,
+        "updated_at": now,
+        "restored_at": inc.restored_at,
+        "merged_into": inc.merged_into,
+        "call_count": len(inc.members),
+        "lon": inc.lon,
+        "lat": inc.lat,
+        "members": [member_json(m) for m in inc.members.values()],
+        "evidence": inc.evidence[-200:],
+        **extra,
+    }
+
+
+def incident_from_row(row: Any) -> Incident:
+    members = row.members if not isinstance(row.members, str) else json.loads(row.members)
+    evidence = row.evidence if not isinstance(row.evidence, str) else json.loads(row.evidence)
+    inc = Incident(
+        id=row.id,
+        device=row.device_id,
+        feeder=row.feeder,
+        opened_at=row.opened_at,
+        state=row.state,
+        restored_at=row.restored_at,
+        merged_into=row.merged_into,
+        lon=row.lon,
+        lat=row.lat,
+        evidence=list(evidence or []),
+    )
+    for d in members or []:
+        m = member_from_json(d)
+        inc.members[m.observation.call_id] = m
+    return inc
+
+
+# -- statements the intake runs ------------------------------------------------------------
+
+def lock_intake(conn: Connection) -> tuple[int, int]:
+    """Takes the intake lock for this transaction; returns (version, incident sequence)."""
+    conn.execute(
+        text(
+            "INSERT INTO intake_state (id, version, incident_seq) VALUES (1, 0, 0) "
+            "ON CONFLICT (id) DO NOTHING"
+        )
+    )
+    stmt = select(intake_state.c.version, intake_state.c.incident_seq).where(intake_state.c.id == 1)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).one()
+    return int(row.version), int(row.incident_seq)
+
+
+def bump_intake(conn: Connection, version: int, incident_seq: int) -> None:
+    conn.execute(
+        update(intake_state).where(intake_state.c.id == 1).values(
+            version=version, incident_seq=incident_seq
+        )
+    )
+
+
+def stored_answer(conn: Connection, call_id: str | None, key: str | None) -> dict[str, Any] | None:
+    if call_id is None and key is None:
+        return None
+    cond = calls.c.call_id == call_id if call_id is not None else calls.c.idempotency_key == key
+    if call_id is not None and key is not None:
+        cond = (calls.c.call_id == call_id) | (calls.c.idempotency_key == key)
+    row = conn.execute(select(calls.c.answer).where(cond).limit(1)).first()
+    if row is None:
+        return None
+    answer = row.answer
+    return json.loads(answer) if isinstance(answer, str) else dict(answer)
+
+
+def known_call_ids(conn: Connection) -> dict[str, dict[str, Any]]:
+    out = {}
+    for row in conn.execute(select(calls.c.call_id, calls.c.answer)):
+        a = row.answer
+        out[row.call_id] = json.loads(a) if isinstance(a, str) else dict(a)
+    return out
+
+
+def insert_calls(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(calls.insert(), list(rows))
+
+
+def upsert_incidents(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    ids = [r["id"] for r in rows]
+    existing = {
+        r.id for r in conn.execute(select(incidents.c.id).where(incidents.c.id.in_(ids)))
+    }
+    new = [r for r in rows if r["id"] not in existing]
+    old = [r for r in rows if r["id"] in existing]
+    if new:
+        conn.execute(incidents.insert(), new)
+    for r in old:
+        values = {k: v for k, v in r.items() if k != "id"}
+        conn.execute(update(incidents).where(incidents.c.id == r["id"]).values(**values))
+
+
+def insert_events(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    batch = list(rows)
+    if batch:
+        conn.execute(incident_events.insert(), batch)
+
+
+def load_open_incidents(conn: Connection) -> list[Incident]:
+    result = conn.execute(
+        select(incidents).where(incidents.c.merged_into.is_(None), incidents.c.restored_at.is_(None))
+    )
+    return [incident_from_row(r) for r in result]
+
+
+def active_notices(conn: Connection, at: datetime) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(planned_outages).where(
+            planned_outages.c.start <= at,
+            planned_outages.c.end >= at,
+            planned_outages.c.cancelled_at.is_(None),
+        )
+    ).mappings()
+    return [dict(r) for r in rows]
