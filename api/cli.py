@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gis  # noqa: F401  (pyproj/pyogrio before any SpatiaLite connection: PLATFORM.md)
@@ -110,7 +111,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             return EXIT_INPUT
         intake = Intake(engine, services, taken_by="replay")
         if args.out:
-            with open(args.out, "w", encoding="utf-8") as out:
+            with Path(args.out).open("w", encoding="utf-8") as out:
                 stats = replay(intake, args.calls, out, batch=args.batch)
         else:
             stats = replay(intake, args.calls, sys.stdout, batch=args.batch)

@@ -119,7 +119,9 @@ class Intake:
         self.services = services
         self.auto_dispatch = auto_dispatch
         self.taken_by = taken_by
-        self.grouping = GroupingEngine(services.model, services.grouping, new_id=self._new_incident_id)
+        self.grouping = GroupingEngine(
+            services.model, services.grouping, new_id=self._new_incident_id
+        )
         self._version = -1
         self._seq = 0
         self._answers: dict[str, dict[str, Any]] = {}
@@ -244,7 +246,9 @@ class Intake:
     def _ticket(self, conn: Connection, call: Call, location: Location) -> dict[str, Any]:
         unit, _area = self._unit_for(location, None)
         service = DispatchService(SqlDispatchRepository(conn), self.services.dispatch)
-        order = service.open_ticket(call, call.received_at, unit_id=unit, by=self.taken_by or "intake")
+        order = service.open_ticket(
+            call, call.received_at, unit_id=unit, by=self.taken_by or "intake"
+        )
         order_id = order.order_id if order is not None else None
         return _answer(call.call_id, "ticket", reason=f"{call.category.value} ticket forwarded",
                        work_order_id=order_id, unit_id=unit, location=location)
@@ -291,9 +295,10 @@ class Intake:
         service = DispatchService(SqlDispatchRepository(conn), self.services.dispatch)
         by = self.taken_by or "intake"
         at = call.received_at
-        position = (location.lon, location.lat) if location.lon is not None else None
-        if position is None and location.lat is not None:
-            position = None
+        position = (
+            (location.lon, location.lat)
+            if location.lon is not None and location.lat is not None else None
+        )
         survivor_order = self._orders.get(inc.id)
         for absorbed in decision.absorbed:
             old = self._orders.get(absorbed)
@@ -336,7 +341,7 @@ class Intake:
 
     def _call_row(self, answer: dict[str, Any], key: str | None, call: Call | None,
                   location: Location | None, row: dict[str, Any]) -> dict[str, Any]:
-        base = call.as_row() if call is not None else {
+        base: dict[str, Any] = call.as_row() if call is not None else {
             k: (str(row.get(k)) if row.get(k) not in (None, "") else None)
             for k in ("source", "category", "caller_phone", "caller_name", "account_no",
                       "pole_no", "address", "coord_sys", "symptom", "description")

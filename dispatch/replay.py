@@ -42,7 +42,9 @@ def read_calls(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
 
     keyed = [(key(item), item) for item in rows]
     unreadable = [item for k, item in keyed if k[0] == 0]
-    readable = sorted(((k, item) for k, item in keyed if k[0] == 1), key=lambda x: (x[0][1], x[0][2]))
+    readable = sorted(
+        ((k, item) for k, item in keyed if k[0] == 1), key=lambda x: (x[0][1], x[0][2])
+    )
     return unreadable + [item for _k, item in readable]
 
 

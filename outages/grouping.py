@@ -810,7 +810,7 @@ class GroupingEngine:
         # One branch apart from the rest: a nested fault that started earlier or later, or
         # calls placed on the wrong branch, must not drag the whole incident's device.
         if len(groups) > 2:
-            for child, ms in groups.items():
+            for child in groups:
                 rest = [m for c, g in groups.items() if c != child for m in g]
                 rest_device = self._best_device({str(m.transformer) for m in rest}) or device
                 sc = self._group_loglik(rest_device, rest, now) + child_best[child][0]

@@ -215,7 +215,9 @@ def lock_intake(conn: Connection) -> tuple[int, int]:
             "ON CONFLICT (id) DO NOTHING"
         )
     )
-    stmt = select(intake_state.c.version, intake_state.c.incident_seq).where(intake_state.c.id == 1)
+    stmt = select(intake_state.c.version, intake_state.c.incident_seq).where(
+        intake_state.c.id == 1
+    )
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).one()
@@ -280,7 +282,9 @@ def insert_events(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
 
 def load_open_incidents(conn: Connection) -> list[Incident]:
     result = conn.execute(
-        select(incidents).where(incidents.c.merged_into.is_(None), incidents.c.restored_at.is_(None))
+        select(incidents).where(
+            incidents.c.merged_into.is_(None), incidents.c.restored_at.is_(None)
+        )
     )
     return [incident_from_row(r) for r in result]
 

@@ -1,0 +1,186 @@
+"""Repeat detection and outage inference on small grids, scenario by scenario."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from layers.importer import prepare
+from layers.network import NetworkModel
+from layers.synthetic import synthetic_grid
+from outages.config import GroupingSettings
+from outages.grouping import MERGED, NEW, GroupingEngine, Observation
+
+T0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
+    grid = synthetic_grid(
+        4, substations=1, feeders_per_bus=3, sections_per_feeder=70, branch_probability=0.2,
+        transformers_per_feeder=30, service_points_per_transformer=30, ties=1,
+    )
+    path = grid.write(tmp_path_factory.mktemp("grouping") / "grid.gpkg")
+    _data, m, problems = prepare(path)
+    assert m is not None and not [p for p in problems if p.severity == "error"]
+    return m
+
+
+def _fuse_with_transformers(model: NetworkModel, at_least: int) -> tuple[str, list[str]]:
+    for sw in model.switch_ids:
+        if model.switch_kind[sw] == "fuse":
+            trs = model.downstream_transformers(sw)
+            if len(trs) >= at_least:
+                return sw, trs
+    raise AssertionError("no fuse with enough transformers")
+
+
+def _plain_transformers(model: NetworkModel) -> list[str]:
+    """Transformers whose upstream device feeds more than them (calls can name them)."""
+    out = []
+    for t in model.transformer_ids:
+        chain = model.protective_chain(t)
+        if len(chain) > 1 and model.downstream_service_point_count(chain[1]) > \
+                model.downstream_service_point_count(t):
+            out.append(t)
+    return out
+
+
+def _customers(model: NetworkModel, transformer: str) -> list[str]:
+    return model.downstream_service_points(transformer)
+
+
+def _obs(call_id: str, minutes: float, transformer: str, customer: str | None = None,
+         likelihood: float = 1.0, **kw: object) -> Observation:
+    return Observation(call_id, T0 + timedelta(minutes=minutes), ((transformer, likelihood),),
+                       customer=customer, **kw)  # type: ignore[arg-type]
+
+
+def test_calls_under_one_transformer_make_one_incident_at_it(model: NetworkModel) -> None:
+    engine = GroupingEngine(model)
+    t = _plain_transformers(model)[3]
+    sps = _customers(model, t)
+    first = engine.process(_obs("a", 0, t, sps[0]))
+    second = engine.process(_obs("b", 4, t, sps[1]))
+    assert first.status == NEW and second.status == MERGED
+    assert second.incident_id == first.incident_id
+    assert engine.incidents[first.incident_id].device == t
+
+
+def test_calls_across_a_fuse_roll_up_to_it(model: NetworkModel) -> None:
+    fuse, transformers = _fuse_with_transformers(model, 3)
+    engine = GroupingEngine(model)
+    n = 0
+    # the fuse's customers call: about a tenth of them, soon after the fault
+    for t in transformers:
+        for sp in _customers(model, t)[::8]:
+            engine.process(_obs(f"c{n}", 1 + n * 0.7, t, sp))
+            n += 1
+    open_incidents = engine.open_incidents()
+    assert len(open_incidents) == 1
+    incident = open_incidents[0]
+    assert incident.device == fuse
+    assert any("roll-up" in e and "transformers below it calling" in e for e in incident.evidence)
+
+
+def test_two_faults_at_once_on_one_feeder_stay_two(model: NetworkModel) -> None:
+    """Calls under two transformers of a large feeder, at the same time, with the rest of the
+    feeder silent for an hour: two faults, not the feeder breaker."""
+    breaker = next(s for s in model.switch_ids if model.switch_kind[s] == "breaker")
+    below = model.downstream_transformers(breaker)
+    a, b = below[0], below[-1]
+    engine = GroupingEngine(model)
+    for i, sp in enumerate(_customers(model, a)[:4]):
+        engine.process(_obs(f"a{i}", 1 + i * 3, a, sp))
+    for i, sp in enumerate(_customers(model, b)[:4]):
+        engine.process(_obs(f"b{i}", 2 + i * 3, b, sp))
+    # an hour later the rest of the feeder still has not called
+    later = engine.process(_obs("late", 70, a, _customers(model, a)[5]))
+    devices = sorted(str(i.device) for i in engine.open_incidents())
+    assert breaker not in devices
+    assert len(engine.open_incidents()) == 2
+    assert later.incident_id in {i.id for i in engine.open_incidents()}
+
+
+def test_uncertain_call_goes_where_the_other_calls_are(model: NetworkModel) -> None:
+    fuse, transformers = _fuse_with_transformers(model, 2)
+    inside = transformers[0]
+    outside = next(t for t in model.transformer_ids if fuse not in model.protective_chain(t))
+    engine = GroupingEngine(model)
+    for i, sp in enumerate(_customers(model, inside)[:3]):
+        engine.process(_obs(f"k{i}", i, inside, sp))
+    # a phone position between two transformers' customers: 55 % outside, 45 % inside
+    decision = engine.process(Observation(
+        "u", T0 + timedelta(minutes=6), ((outside, 0.55), (inside, 0.45))
+    ))
+    assert decision.status == MERGED
+    assert decision.transformer_id == inside
+
+
+def test_after_restoration_calls_below_start_a_new_incident(model: NetworkModel) -> None:
+    t = _plain_transformers(model)[5]
+    sps = _customers(model, t)
+    engine = GroupingEngine(model)
+    first = engine.process(_obs("x1", 0, t, sps[0]))
+    engine.restore(first.incident_id, T0 + timedelta(minutes=50))
+    again = engine.process(_obs("x2", 60, t, sps[1]))
+    assert again.status == NEW and again.incident_id != first.incident_id
+
+
+def test_a_lone_call_with_quiet_neighbours_is_flagged(model: NetworkModel) -> None:
+    t = _plain_transformers(model)[7]
+    engine = GroupingEngine(model, GroupingSettings(customer_side_quiet_minutes=30))
+    d = engine.process(_obs("lone", 0, t, _customers(model, t)[0]))
+    assert d.customer_side_suspect
+    assert engine.customer_side_suspects(T0 + timedelta(minutes=10)) == []
+    assert engine.customer_side_suspects(T0 + timedelta(minutes=31)) == [d.incident_id]
+
+
+def test_a_branch_that_calls_long_after_is_split_off(model: NetworkModel) -> None:
+    """The feeder's fault is repaired (no one told us); an hour and a half later one lateral
+    calls again, together: a nested fault still out, a new incident."""
+    fuse, transformers = _fuse_with_transformers(model, 2)
+    breaker = model.protective_chain(fuse)[-1]
+    engine = GroupingEngine(model)
+    rng = random.Random(3)
+    calls = [
+        (rng.expovariate(1 / 10), t, sp)
+        for t in model.downstream_transformers(breaker)
+        for sp in _customers(model, t)[::10]
+    ]
+    for n, (minute, t, sp) in enumerate(sorted(calls)):
+        engine.process(_obs(f"f{n}", minute, t, sp))
+    assert {i.device for i in engine.open_incidents()} == {breaker}
+    late = []
+    for i, t in enumerate(transformers * 3):
+        sp = _customers(model, t)[-(i + 1)]
+        late.append(engine.process(_obs(f"late{i}", 95 + i * 0.8, t, sp)))
+    final_incidents = {i.id: i for i in engine.open_incidents()}
+    late_incident = engine._survivor(engine.incidents[late[-1].incident_id])
+    assert late_incident.device in (fuse, *transformers)
+    assert len(final_incidents) == 2
+
+
+def test_unlocated_calls_group_by_phone_and_by_place(model: NetworkModel) -> None:
+    engine = GroupingEngine(model)
+    a = engine.process(Observation("p1", T0, (), phone="13900000001", lon=113.6, lat=34.7))
+    b = engine.process(Observation("p2", T0 + timedelta(minutes=20), (), phone="13900000001"))
+    c = engine.process(Observation("p3", T0 + timedelta(minutes=25), (), lon=113.6005,
+                                   lat=34.7003))
+    far = engine.process(Observation("p4", T0 + timedelta(minutes=26), (), lon=113.9,
+                                     lat=34.9))
+    assert b.incident_id == a.incident_id and "same caller phone" in b.reason
+    assert c.incident_id == a.incident_id
+    assert far.incident_id != a.incident_id
+
+
+def test_repeat_caller_counts_once(model: NetworkModel) -> None:
+    t = _plain_transformers(model)[2]
+    sp = _customers(model, t)[0]
+    engine = GroupingEngine(model)
+    engine.process(_obs("r1", 0, t, sp))
+    engine.process(_obs("r2", 15, t, sp))
+    incident = engine.open_incidents()[0]
+    assert len(incident.members) == 2 and incident.callers() == 1
