@@ -6,6 +6,7 @@ caller projects to CGCS2000 at the very end, so that shared points stay bit-iden
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,7 +111,7 @@ class RoadNetwork:
         """The polyline along the shortest road path from node ``a`` to node ``b``."""
         nodes = nx.shortest_path(self.graph, a, b, weight="length")
         parts: list[FloatArray] = [self.node_xy[a][None, :]]
-        for u, v in zip(nodes[:-1], nodes[1:], strict=True):
+        for u, v in itertools.pairwise(nodes):
             seg = self.segments[self.graph.edges[u, v]["seg"]]
             if not np.array_equal(seg[0], self.node_xy[u]):
                 seg = seg[::-1]
@@ -163,15 +164,14 @@ def _single_polygons(cells: list[Any]) -> list[Any]:
                     changed = True
         if not changed:
             break
-    return [c if isinstance(c, shapely.Polygon) else max(c.geoms, key=lambda g: g.area)
-            for c in cells]
+    return [
+        c if isinstance(c, shapely.Polygon) else max(c.geoms, key=lambda g: g.area) for c in cells
+    ]
 
 
 def _voronoi(points: FloatArray, clip: Any) -> list[Any]:
     envelope = shapely.box(*clip.bounds).buffer(5000.0)
-    cells = shapely.voronoi_polygons(
-        shapely.MultiPoint(points), extend_to=envelope, ordered=True
-    )
+    cells = shapely.voronoi_polygons(shapely.MultiPoint(points), extend_to=envelope, ordered=True)
     return _single_polygons([shapely.intersection(g, clip) for g in cells.geoms])
 
 
@@ -189,9 +189,7 @@ def _sample_points(
     dist = min_dist
     attempts = 0
     while len(chosen) < n:
-        cand = np.column_stack(
-            [rng.uniform(minx, maxx, 256), rng.uniform(miny, maxy, 256)]
-        )
+        cand = np.column_stack([rng.uniform(minx, maxx, 256), rng.uniform(miny, maxy, 256)])
         cand = cand[shapely.contains_xy(area, cand[:, 0], cand[:, 1])]
         for p in cand:
             pts = np.vstack([others, *chosen]) if chosen else others
@@ -206,6 +204,12 @@ def _sample_points(
 
 
 def build_geography(rng: np.random.Generator, n_villages: int = 146) -> Geography:
+    """Outline, townships, villages and substation sites.
+
+    Villages come first (a Voronoi partition of the county around their settlements); a
+    township is the union of its villages' cells, so township boundaries follow village
+    boundaries, as they do on real maps, rather than straight lines.
+    """
     outline = _outline(rng)
     centre = np.asarray(COUNTY_CENTRE)
     inner = outline.buffer(-2500.0)
@@ -217,82 +221,106 @@ def build_geography(rng: np.random.Generator, n_villages: int = 146) -> Geograph
         while not inner.contains(shapely.Point(p)):
             p = centre + (p - centre) * 0.93
         seeds.append(p)
-    seed_xy = np.asarray(seeds)
-    cells = _voronoi(seed_xy, outline)
+    town_xy = np.asarray(seeds)
+
+    # Substations stand just outside their town.
+    offsets = {
+        "城关": (1000.0, -2300.0),
+        "谷营": (900.0, -700.0),
+        "堌阳": (900.0, 800.0),
+        "红庙": (-900.0, 900.0),
+    }
+    feeders = {"城关": 10, "谷营": 7, "堌阳": 7, "红庙": 6}
+    shorts = [spec.short for spec in nm.TOWNSHIPS]
+    substations = []
+    for short, (dx, dy) in offsets.items():
+        ti = shorts.index(short)
+        base = np.asarray([0.0, 0.0]) if ti == 0 else town_xy[ti]
+        substations.append(
+            SubstationSite(
+                f"110kV{short}变", short, ti, base + np.asarray([dx, dy]), feeders[short]
+            )
+        )
+    sub_xy = np.asarray([s.xy for s in substations])
+
+    # Village settlements: the township seats, then darts across the countryside.
+    seats = town_xy[1:]
+    area = outline.buffer(-700.0).difference(URBAN_CORE.buffer(900.0))
+    others = _sample_points(rng, area, n_villages - len(seats), 1900.0, np.vstack([sub_xy, seats]))
+    pts = np.vstack([seats, others])
+    land = outline.difference(URBAN_CORE)
+    cells = _voronoi(pts, land)
+
+    # Each village joins the nearest town, measured on a gently warped plane so that
+    # township boundaries wander; seats belong to their own town.
+    phase = rng.uniform(0, 2 * math.pi, 4)
+    warped = pts + 1300.0 * np.column_stack(
+        [
+            np.sin(pts[:, 1] / 3100.0 + phase[0]) + 0.5 * np.sin(pts[:, 0] / 1700.0 + phase[1]),
+            np.sin(pts[:, 0] / 2900.0 + phase[2]) + 0.5 * np.sin(pts[:, 1] / 1900.0 + phase[3]),
+        ]
+    )
+    d = np.hypot(warped[:, None, 0] - town_xy[None, :, 0], warped[:, None, 1] - town_xy[None, :, 1])
+    owner = np.argmin(d, axis=1)
+    owner[: len(seats)] = np.arange(1, len(nm.TOWNSHIPS))
+    owner = _contiguous(owner, cells, len(seats), URBAN_CORE)
+    town_polys = []
+    for ti in range(len(nm.TOWNSHIPS)):
+        parts = [cells[i] for i in np.flatnonzero(owner == ti)]
+        if ti == 0:
+            parts.append(shapely.intersection(URBAN_CORE, outline))
+        town_polys.append(_single_polygons([shapely.union_all(parts)])[0])
     townships = [
-        Township(i, f"T{i + 1:02d}", spec.name, spec.short, seed_xy[i], cells[i], spec.unit,
-                 spec.area_class)
+        Township(
+            i,
+            f"T{i + 1:02d}",
+            spec.name,
+            spec.short,
+            town_xy[i],
+            town_polys[i],
+            spec.unit,
+            spec.area_class,
+        )
         for i, spec in enumerate(nm.TOWNSHIPS)
     ]
 
-    # Substations stand just outside their town.
-    offsets = {"城关": (1000.0, -2300.0), "谷营": (900.0, -700.0), "堌阳": (900.0, 800.0),
-               "红庙": (-900.0, 900.0)}
-    feeders = {"城关": 10, "谷营": 7, "堌阳": 7, "红庙": 6}
-    substations = []
-    for short, (dx, dy) in offsets.items():
-        t = next(t for t in townships if t.short == short)
-        xy = (np.asarray([0.0, 0.0]) if short == "城关" else t.centre) + np.asarray([dx, dy])
-        substations.append(SubstationSite(f"110kV{short}变", short, t.idx, xy, feeders[short]))
-    sub_xy = np.asarray([s.xy for s in substations])
-
-    # Villages: each township gets a share by area; the seat village sits at its centre.
-    areas = np.asarray([
-        (t.polygon.difference(URBAN_CORE) if t.idx == 0 else t.polygon).area for t in townships
-    ])
-    share = areas / areas.sum() * n_villages
-    counts = np.maximum(np.floor(share).astype(int), 6)
-    for i in np.argsort(-(share - np.floor(share)))[: max(0, n_villages - int(counts.sum()))]:
-        counts[i] += 1
     taken: set[str] = {t.short + "村" for t in townships} | {t.short for t in townships}
     villages: list[Village] = []
-    all_centres = np.zeros((0, 2))
     for t in townships:
-        avoid = np.vstack([sub_xy, all_centres])
-        area = t.polygon.buffer(-700.0)
-        n_new = int(counts[t.idx])
-        fixed_seat: list[FloatArray] = []
-        if t.idx == 0:
-            area = area.difference(URBAN_CORE.buffer(900.0))
-        else:
-            fixed_seat = [t.centre]
-            n_new -= 1
-        pts = _sample_points(
-            rng, area, n_new, 1900.0, np.vstack([avoid, *fixed_seat]) if fixed_seat else avoid
-        )
-        if fixed_seat:
-            pts = np.vstack([t.centre[None, :], pts])
-        all_centres = np.vstack([all_centres, pts])
-        vnames = nm.village_names(rng, len(pts), taken)
-        clip = t.polygon.difference(URBAN_CORE) if t.idx == 0 else t.polygon
-        vcells = _voronoi(pts, clip)
-        for k, p in enumerate(pts):
-            seat = bool(fixed_seat) and k == 0
+        members = np.flatnonzero(owner == t.idx)
+        # Numbered from the seat, then north to south, west to east.
+        members = members[
+            np.lexsort((pts[members, 0], -np.round(pts[members, 1], -3), members >= len(seats)))
+        ]
+        vnames = iter(nm.village_names(rng, len(members), taken))
+        for i in members.tolist():
+            seat = i < len(seats)
             vname = (
                 nm.VillageName(f"{t.short}村", t.short + "村", (t.short + "村", f"{t.short}街"), "")
-                if seat else vnames[k]
+                if seat
+                else next(vnames)
             )
             angle = (0.0 if rng.random() < 0.5 else math.pi / 2) + rng.normal(0.0, 0.14)
             weight = float(rng.lognormal(0.0, 0.4)) * (2.2 if seat else 1.0)
-            villages.append(Village(len(villages), "", vname, t.idx, p, vcells[k], weight,
-                                    angle, seat=seat))
+            villages.append(
+                Village(len(villages), "", vname, t.idx, pts[i], cells[i], weight, angle, seat=seat)
+            )
         if t.idx == 0:
             # The county seat's four communities (社区) partition the urban core.
-            cx, cy = 0.0, 0.0
             minx, miny, maxx, maxy = URBAN_CORE.bounds
-            boxes = {
-                "北关社区": shapely.Polygon([(minx, maxy), (maxx, maxy), (cx, cy)]),
-                "东关社区": shapely.Polygon([(maxx, maxy), (maxx, miny), (cx, cy)]),
-                "南关社区": shapely.Polygon([(maxx, miny), (minx, miny), (cx, cy)]),
-                "西关社区": shapely.Polygon([(minx, miny), (minx, maxy), (cx, cy)]),
+            triangles = {
+                "北关社区": [(minx, maxy), (maxx, maxy), (0.0, 0.0)],
+                "东关社区": [(maxx, maxy), (maxx, miny), (0.0, 0.0)],
+                "南关社区": [(maxx, miny), (minx, miny), (0.0, 0.0)],
+                "西关社区": [(minx, miny), (minx, maxy), (0.0, 0.0)],
             }
-            for cname, poly in boxes.items():
-                clipped = _single_polygons([shapely.intersection(poly, t.polygon)])[0]
-                c = np.asarray(clipped.representative_point().coords[0])
+            for cname, corners in triangles.items():
+                poly = shapely.intersection(shapely.Polygon(corners), outline)
+                c = np.asarray(poly.representative_point().coords[0])
                 vn = nm.VillageName(cname, cname, (cname, cname.removesuffix("社区")), "")
-                villages.append(Village(len(villages), "", vn, 0, c, clipped, 0.0, 0.0,
-                                        community=True))
-    # Ids: T01V001..., numbered within each township (the communities last).
+                villages.append(
+                    Village(len(villages), "", vn, 0, c, poly, 0.0, 0.0, community=True)
+                )
     per_town: dict[int, int] = {}
     for v in villages:
         per_town[v.township] = per_town.get(v.township, 0) + 1
@@ -300,15 +328,50 @@ def build_geography(rng: np.random.Generator, n_villages: int = 146) -> Geograph
     return Geography(outline, townships, villages, substations)
 
 
+def _contiguous(
+    owner: npt.NDArray[np.int64], cells: list[Any], fixed: int, core: Any
+) -> npt.NDArray[np.int64]:
+    """Reassigns villages cut off from the rest of their township (an enclave) to the
+    neighbouring township they share most boundary with."""
+    owner = owner.copy()
+    buffered = [c.buffer(1.0) for c in cells]
+    for _ in range(10):
+        changed = False
+        for ti in range(int(owner.max()) + 1):
+            members = np.flatnonzero(owner == ti)
+            parts = [cells[i] for i in members]
+            if ti == 0:
+                parts.append(core)
+            union = shapely.union_all([p.buffer(1.0) for p in parts])
+            pieces = list(getattr(union, "geoms", [union]))
+            if len(pieces) <= 1:
+                continue
+            main = max(pieces, key=lambda g: g.area if ti else g.intersection(core).area)
+            for i in members.tolist():
+                if i < fixed or main.contains(cells[i].representative_point()):
+                    continue
+                best, shared = ti, 0.0
+                for j in range(len(cells)):
+                    if owner[j] == ti:
+                        continue
+                    length = cells[i].boundary.intersection(buffered[j]).length
+                    if length > shared:
+                        best, shared = int(owner[j]), length
+                if best != ti:
+                    owner[i] = best
+                    changed = True
+        if not changed:
+            break
+    return owner
+
+
 # -- roads ------------------------------------------------------------------------------------
 
 
-def _wiggle(
-    rng: np.random.Generator, pts: FloatArray, step: float, amp: float
-) -> FloatArray:
+def _wiggle(rng: np.random.Generator, pts: FloatArray, step: float, amp: float) -> FloatArray:
     """Inserts gently displaced points every ``step`` metres: roads across a plain still bend."""
     out = [pts[0]]
-    for a, b in zip(pts[:-1], pts[1:], strict=True):
+    for a, b in itertools.pairwise(pts):
         d = float(np.hypot(*(b - a)))
         n = max(1, int(d // step))
         if n > 1:
@@ -346,17 +409,26 @@ def road_lines(
         if direction < 0:
             xs = xs[::-1]
         arterial = street in nm.URBAN_ARTERIALS
-        lines.append(RoadLine(
-            np.asarray([[xs[0], y], [xs[1], y]]), street, "county" if arterial else "township",
-            40 if arterial else (20 if direction else 30), oneway=direction != 0,
-        ))
+        lines.append(
+            RoadLine(
+                np.asarray([[xs[0], y], [xs[1], y]]),
+                street,
+                "county" if arterial else "township",
+                40 if arterial else (20 if direction else 30),
+                oneway=direction != 0,
+            )
+        )
     for k, x in enumerate(URBAN_NS_X):
         street = nm.URBAN_NS_STREETS[k]
         arterial = street in nm.URBAN_ARTERIALS
-        lines.append(RoadLine(
-            np.asarray([[x, URBAN_EW_Y[-1]], [x, URBAN_EW_Y[0]]]), street,
-            "county" if arterial else "township", 40 if arterial else 30,
-        ))
+        lines.append(
+            RoadLine(
+                np.asarray([[x, URBAN_EW_Y[-1]], [x, URBAN_EW_Y[0]]]),
+                street,
+                "county" if arterial else "township",
+                40 if arterial else 30,
+            )
+        )
 
     def town(short: str) -> FloatArray:
         return geo.township_of(short).centre
@@ -365,18 +437,36 @@ def road_lines(
         return np.asarray(xy)
 
     routes: list[tuple[str, str, list[FloatArray]]] = [
-        ("national", "106国道",
-         [_boundary_point(geo.outline, 80.0), town("谷营"), edge((0.0, URBAN_EW_Y[0]))]),
-        ("national", "106国道",
-         [edge((0.0, URBAN_EW_Y[-1])), town("南彰"), _boundary_point(geo.outline, 265.0)]),
-        ("national", "310国道",
-         [_boundary_point(geo.outline, 183.0), town("堌阳"), edge((URBAN_NS_X[0], 0.0))]),
-        ("national", "310国道",
-         [edge((URBAN_NS_X[-1], 0.0)), town("仪封"), _boundary_point(geo.outline, 2.0)]),
-        ("provincial", "212省道",
-         [town("东坝头"), town("三义寨"), edge((URBAN_NS_X[0], URBAN_EW_Y[1]))]),
-        ("provincial", "213省道",
-         [town("考城"), town("仪封"), town("红庙"), _boundary_point(geo.outline, 305.0)]),
+        (
+            "national",
+            "106国道",
+            [_boundary_point(geo.outline, 80.0), town("谷营"), edge((0.0, URBAN_EW_Y[0]))],
+        ),
+        (
+            "national",
+            "106国道",
+            [edge((0.0, URBAN_EW_Y[-1])), town("南彰"), _boundary_point(geo.outline, 265.0)],
+        ),
+        (
+            "national",
+            "310国道",
+            [_boundary_point(geo.outline, 183.0), town("堌阳"), edge((URBAN_NS_X[0], 0.0))],
+        ),
+        (
+            "national",
+            "310国道",
+            [edge((URBAN_NS_X[-1], 0.0)), town("仪封"), _boundary_point(geo.outline, 2.0)],
+        ),
+        (
+            "provincial",
+            "212省道",
+            [town("东坝头"), town("三义寨"), edge((URBAN_NS_X[0], URBAN_EW_Y[1]))],
+        ),
+        (
+            "provincial",
+            "213省道",
+            [town("考城"), town("仪封"), town("红庙"), _boundary_point(geo.outline, 305.0)],
+        ),
         ("county", "兰张公路", [edge((URBAN_NS_X[2], URBAN_EW_Y[-1])), town("张君墓")]),
         ("county", "兰红公路", [edge((URBAN_NS_X[-2], URBAN_EW_Y[-1])), town("红庙")]),
         ("county", "兰考公路", [edge((URBAN_NS_X[-1], URBAN_EW_Y[0])), town("考城")]),
@@ -385,18 +475,20 @@ def road_lines(
         ("county", "南红公路", [town("南彰"), town("红庙")]),
         ("county", "三堌公路", [town("三义寨"), town("堌阳")]),
     ]
-    for kind, name, anchors in routes:
-        coords = _wiggle(rng, np.asarray(anchors), 1500.0, 90.0)
+    for kind, name, stops in routes:
+        coords = _wiggle(rng, np.asarray(stops), 1500.0, 90.0)
         lines.append(RoadLine(coords, name, kind, ROAD_SPEED[kind]))
 
     # Township and village roads: per township, a spanning tree over the villages and the
     # town (or the seat's edge streets), plus a few short cross links.
     for t in geo.townships:
         vs = [v for v in geo.villages if v.township == t.idx and not v.community]
+        anchors: FloatArray
         if t.idx == 0:
             anchors = np.asarray(
                 [[x, y] for x in (URBAN_NS_X[0], URBAN_NS_X[-1]) for y in URBAN_EW_Y]
-                + [[x, y] for y in (URBAN_EW_Y[0], URBAN_EW_Y[-1]) for x in URBAN_NS_X[1:-1]]
+                + [[x, y] for y in (URBAN_EW_Y[0], URBAN_EW_Y[-1]) for x in URBAN_NS_X[1:-1]],
+                dtype=np.float64,
             )
         else:
             anchors = t.centre[None, :]
@@ -408,13 +500,17 @@ def road_lines(
         d_mst[:n_anchor, :n_anchor] = 1e-6  # anchors are already joined by other roads
         np.fill_diagonal(d_mst, 0.0)
         mst = minimum_spanning_tree(d_mst).tocoo()
-        edges = {(min(a, b), max(a, b)) for a, b in zip(mst.row.tolist(), mst.col.tolist(),
-                                                        strict=True)}
+        edges = {
+            (min(a, b), max(a, b)) for a, b in zip(mst.row.tolist(), mst.col.tolist(), strict=True)
+        }
         tri = Delaunay(pts)
         extra = set()
         for simplex in tri.simplices.tolist():
-            for a, b in ((simplex[0], simplex[1]), (simplex[1], simplex[2]),
-                         (simplex[0], simplex[2])):
+            for a, b in (
+                (simplex[0], simplex[1]),
+                (simplex[1], simplex[2]),
+                (simplex[0], simplex[2]),
+            ):
                 extra.add((min(a, b), max(a, b)))
         extra_list = sorted(e for e in extra - edges if not (e[0] < n_anchor and e[1] < n_anchor))
         extra_list.sort(key=lambda e: d[e])
@@ -437,7 +533,7 @@ def road_lines(
 def node_roads(lines: list[RoadLine]) -> RoadNetwork:
     """Splits the roads at every junction (ends meet exactly) and builds the routing graph."""
     geoms = np.asarray([shapely.LineString(r.coords) for r in lines], dtype=object)
-    noded = shapely.union_all(geoms)
+    noded = shapely.union_all(geoms, grid_size=0.01)  # snap-rounding: no slivers
     segs = list(getattr(noded, "geoms", [noded]))
     rank = {k: i for i, k in enumerate(ROAD_KINDS)}
     tree = shapely.STRtree(geoms)

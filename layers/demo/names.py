@@ -54,15 +54,17 @@ SURNAMES = (
 _SURNAME_WEIGHTS = np.asarray([1.0 / (1 + 0.08 * i) for i in range(len(SURNAMES))])
 SURNAME_P = _SURNAME_WEIGHTS / _SURNAME_WEIGHTS.sum()
 
-MALE_GIVEN = (
+_MALE = (
     "建国 建军 建华 国强 国庆 志强 志刚 卫东 卫国 新民 振华 保国 爱民 永强 明亮 红旗 铁柱 "
     "海军 俊杰 文杰 晓东 浩然 子轩 宇航 金山 长顺 富贵 德胜 学军 春生 伟 磊 军 勇 强 涛 "
     "斌 鹏 超 杰 刚 辉 峰 亮 东 林 华 平 明 兵"
-).split()
-FEMALE_GIVEN = (
+)
+_FEMALE = (
     "秀英 桂兰 玉兰 淑珍 秀兰 凤英 红霞 海燕 丽娟 金凤 玉梅 春花 桂英 素芬 翠花 爱华 美玲 "
     "晓燕 丽萍 欣怡 梓涵 雨萱 思雨 丽 静 敏 燕 娟 霞 芳 艳 婷 雪 萍 红 英 梅 琳 玲"
-).split()
+)
+MALE_GIVEN = tuple(_MALE.split(" "))
+FEMALE_GIVEN = tuple(_FEMALE.split(" "))
 
 # Settlement words that follow a surname in Henan village names.
 VILLAGE_SUFFIXES = "庄寨楼屯集营岗庙店堂湾园桥口固坊窑台铺"
@@ -71,33 +73,35 @@ _SUFFIX_WEIGHTS = np.asarray(
 )
 SUFFIX_P = _SUFFIX_WEIGHTS / _SUFFIX_WEIGHTS.sum()
 POSITION_PREFIXES = "东西南北前后大小老新"
-NATURE_VILLAGES = (
-    "杨树林", "柳园", "桐树庄", "槐树湾", "杏花营", "葡萄架", "枣林", "梨园", "荷花池",
-    "榆树湾", "桃园", "苇子坑", "沙窝", "黄河湾", "老官寨", "孟寨", "双井", "三合",
+_NATURE = (
+    "杨树林 柳园 桐树庄 槐树湾 杏花营 葡萄架 枣林 梨园 荷花池 "
+    "榆树湾 桃园 苇子坑 沙窝 黄河湾 老官寨 孟寨 双井 三合"
 )
+NATURE_VILLAGES = tuple(_NATURE.split(" "))
 
 # The county seat's streets: east-west (north to south) and north-south (west to east).
 URBAN_EW_STREETS = ("黄河路", "兰阳路", "中山街", "裕禄大道", "民主街", "中州路", "南环路")
-URBAN_NS_STREETS = (
-    "西环路", "金港大道", "建设路", "人民路", "文化路", "工业路", "桐乡路", "汴京路", "东环路",
-)
+_NS = "西环路 金港大道 建设路 人民路 文化路 工业路 桐乡路 汴京路 东环路"
+URBAN_NS_STREETS = tuple(_NS.split(" "))
 URBAN_ONEWAY = {"中山街": -1, "民主街": 1}  # one-way, westbound (-1) or eastbound (+1)
-URBAN_ARTERIALS = frozenset({"裕禄大道", "黄河路", "南环路", "西环路", "东环路", "文化路", "金港大道"})
+URBAN_ARTERIALS = frozenset(
+    {"裕禄大道", "黄河路", "南环路", "西环路", "东环路", "文化路", "金港大道"}
+)
 URBAN_COMMUNITIES = ("北关社区", "东关社区", "南关社区", "西关社区")
 
-PHONE_PREFIXES = np.asarray(
-    [130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152, 155, 156, 157, 158, 159,
-     166, 173, 175, 176, 177, 178, 180, 181, 182, 183, 185, 186, 187, 188, 189, 198, 199],
-    dtype=np.int64,
+_PREFIXES = (
+    "130 131 132 133 134 135 136 137 138 139 150 151 152 155 156 157 158 159 "
+    "166 173 175 176 177 178 180 181 182 183 185 186 187 188 189 198 199"
 )
+PHONE_PREFIXES = np.asarray([int(p) for p in _PREFIXES.split(" ")], dtype=np.int64)
 
-SHOP_KINDS = (
-    "超市", "便利店", "小卖部", "饭店", "烩面馆", "理发店", "农资店", "五金店", "药店",
-    "电动车行", "粮油店", "服装店", "手机店", "诊所",
+_SHOPS = (
+    "超市 便利店 小卖部 饭店 烩面馆 理发店 农资店 五金店 药店 电动车行 粮油店 服装店 手机店 诊所"
 )
+SHOP_KINDS = tuple(_SHOPS.split(" "))
 WORKSHOP_KINDS = ("面粉加工厂", "木器加工厂", "板材厂", "乐器厂", "塑料厂", "养殖场")
-FIRM_WORDS = ("桐韵", "豫兴", "鑫源", "恒达", "金桐", "华兴", "宏远", "永盛", "盛世", "中原",
-              "黄河", "裕丰", "万佳", "福瑞", "祥和", "兴隆")
+_FIRMS = "桐韵 豫兴 鑫源 恒达 金桐 华兴 宏远 永盛 盛世 中原 黄河 裕丰 万佳 福瑞 祥和 兴隆"
+FIRM_WORDS = tuple(_FIRMS.split(" "))
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ def village_names(rng: np.random.Generator, n: int, taken: set[str]) -> list[Vil
     out: list[VillageName] = []
     nature = list(NATURE_VILLAGES)
     while len(out) < n:
+        aliases: tuple[str, ...]
         pattern = rng.random()
         surname = SURNAMES[int(rng.choice(len(SURNAMES), p=SURNAME_P))]
         suffix = VILLAGE_SUFFIXES[int(rng.choice(len(VILLAGE_SUFFIXES), p=SUFFIX_P))]
