@@ -475,11 +475,13 @@ class NetworkModel:
             if node in set_b:
                 lca = node
                 break
-            cycle_edges.append(self.edge_ids[int(self.parent_edge[node])])
+            if self.parent_edge[node] >= 0:  # a bus hangs on the virtual root by no edge
+                cycle_edges.append(self.edge_ids[int(self.parent_edge[node])])
         for node in path_b:
             if node == lca:
                 break
-            cycle_edges.append(self.edge_ids[int(self.parent_edge[node])])
+            if self.parent_edge[node] >= 0:
+                cycle_edges.append(self.edge_ids[int(self.parent_edge[node])])
         if lca == self.n_nodes or lca is None:
             subs = sorted(
                 {

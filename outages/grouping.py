@@ -57,6 +57,10 @@ class Member:
     observation: Observation
     transformer: str | None
     likelihood: float
+    minute: float = field(init=False, repr=False)  # call time in minutes, cached
+
+    def __post_init__(self) -> None:
+        self.minute = self.observation.at.timestamp() / 60.0
 
 
 def _minutes(at: datetime) -> float:
@@ -98,6 +102,7 @@ class Incident:
     lon: float | None = None
     lat: float | None = None
     stats: Stats = field(default_factory=Stats, repr=False)
+    checked: tuple[datetime, int] | None = field(default=None, repr=False)  # repartition
 
     @property
     def onset(self) -> datetime:
@@ -309,16 +314,25 @@ class GroupingEngine:
 
     def _stats(self, members: Iterable[Member]) -> Stats:
         st = Stats()
+        customers = st.customers
         for m in members:
-            self._stats_add(st, m, recompute=False)
+            st.times.append(m.minute)
+            st.sum_loglik += math.log(m.likelihood) if m.likelihood < 1.0 else 0.0
+            o = m.observation
+            if o.customer:
+                customers.add(o.customer)
+            else:
+                st.anonymous += 1
+            st.partial += o.power_present
+        st.n = len(st.times)
         self._stats_recompute(st)
         return st
 
     def _stats_add(self, st: Stats, m: Member, *, recompute: bool = True) -> None:
         o = m.observation
-        t = _minutes(o.at)
+        t = m.minute
         st.times.append(t)
-        st.sum_loglik += math.log(max(m.likelihood, 1e-6))
+        st.sum_loglik += math.log(max(m.likelihood, 1e-6)) if m.likelihood < 1.0 else 0.0
         if o.customer:
             st.customers.add(o.customer)
         else:
@@ -333,10 +347,20 @@ class GroupingEngine:
             st.sum_logf += self._delay_pdf_log(t - st.first + self.s.onset_lead_minutes)
 
     def _stats_recompute(self, st: Stats) -> None:
-        if st.times:
-            st.first = min(st.times)
+        if not st.times:
+            return
+        st.first = min(st.times)
         lead = self.s.onset_lead_minutes
-        st.sum_logf = sum(self._delay_pdf_log(t - st.first + lead) for t in st.times)
+        if len(st.times) < 24:
+            st.sum_logf = sum(self._delay_pdf_log(t - st.first + lead) for t in st.times)
+            return
+        s = self.s
+        m = np.maximum(np.asarray(st.times) - st.first + lead, 0.0)
+        fast = s.delay_fast_share / s.delay_fast_minutes * np.exp(-m / s.delay_fast_minutes)
+        slow = (1 - s.delay_fast_share) / s.delay_slow_minutes * np.exp(
+            -m / s.delay_slow_minutes
+        )
+        st.sum_logf = float(np.log(fast + slow + 1e-300).sum())
 
     def _stats_loglik(
         self, device: str, st: Stats, now: datetime, group: set[str] | None = None
@@ -450,7 +474,7 @@ class GroupingEngine:
             status = NEW
         self._remember_phone(obs, inc)
         absorbed = self._roll_up(inc, now)
-        split = self._repartition(inc, now) if not absorbed and len(inc.members) <= 40 else []
+        split = self._repartition(inc, now) if not absorbed and self._due(inc, now, 2.0) else []
         split += self.settle(now)
         survivor = self._survivor(inc)
         decision = Decision(
@@ -671,9 +695,21 @@ class GroupingEngine:
         self._settled = now
         out: list[str] = []
         for inc in list(self.incidents.values()):
-            if inc.is_open and len(inc.members) >= 2:
+            if inc.is_open and self._due(inc, now, self.s.settle_minutes * 3):
                 out.extend(self._repartition(inc, now))
         return out
+
+    def _due(self, inc: Incident, now: datetime, minutes: float) -> bool:
+        """Whether an incident is worth re-examining: it spans several transformers, and it
+        has new calls or enough time has passed since it was last examined."""
+        if inc.device is None or inc.device in inc.transformers() or len(inc.members) < 2:
+            return False
+        if inc.checked is None:
+            return True
+        at, n = inc.checked
+        if n != len(inc.members) and (len(inc.members) < 12 or now - at >= timedelta(minutes=1)):
+            return True
+        return now - at >= timedelta(minutes=minutes)
 
     def _repartition(self, inc: Incident, now: datetime) -> list[str]:
         """Splits an incident when its calls are better explained by several faults: calls
@@ -682,6 +718,7 @@ class GroupingEngine:
         one below it)."""
         if inc.device is None or len(inc.members) < 2:
             return []
+        inc.checked = (now, len(inc.members))
         # Calls placed on no transformer (joined by the caller's phone) stay with the part
         # that keeps the incident's id.
         members = [m for m in inc.members.values() if m.transformer]
@@ -781,21 +818,26 @@ class GroupingEngine:
     ) -> tuple[float, list[tuple[str, list[Member]]]]:
         """The most likely split of the calls below ``device`` into faults, one per subtree
         (dynamic programming over the protective devices)."""
-        transformers = {str(m.transformer) for m in members}
-        single_device = self._best_device(transformers) or device
-        single = self._group_loglik(single_device, members, now)
         groups: dict[str, list[Member]] = defaultdict(list)
+        flat = False
         for m in members:
             chain = self.tree.chain(str(m.transformer))
             if device not in chain:
-                return single, [(single_device, members)]
+                flat = True
+                break
             i = chain.index(device)
             if i == 0:
-                return single, [(single_device, members)]
+                flat = True
+                break
             groups[chain[i - 1]].append(m)
-        if len(groups) == 1:
+        if not flat and len(groups) == 1:
             child, ms = next(iter(groups.items()))
             return self._partition(ms, child, now, inc_id)
+        transformers = {str(m.transformer) for m in members}
+        single_device = self._best_device(transformers) or device
+        single = self._group_loglik(single_device, members, now)
+        if flat:
+            return single, [(single_device, members)]
         combined = 0.0
         parts: list[tuple[str, list[Member]]] = []
         child_best: dict[str, tuple[float, list[tuple[str, list[Member]]]]] = {}

@@ -41,6 +41,24 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+def create_from_template(conn: Any, name: str, template: str) -> None:
+    """CREATE DATABASE ... TEMPLATE fails while another session reads the template (a
+    parallel worker copying it too): retry for a while."""
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(60):
+        try:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            return
+        except OperationalError as exc:
+            if "being accessed by other users" not in str(exc) or attempt == 59:
+                raise
+            time.sleep(0.2 + 0.05 * attempt)
+
+
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "gw")
 
@@ -58,12 +76,11 @@ def postgres_template() -> Iterator[str]:
 
     from api.dbadmin import upgrade
 
-    admin = make_engine(base)
+    admin = make_engine(base.rsplit("/", 1)[0] + "/postgres")
     name = f"gc_tpl_{_worker()}_{os.getpid()}"
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        template = base.rsplit("/", 1)[1]
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        create_from_template(conn, name, base.rsplit("/", 1)[1])
     url = base.rsplit("/", 1)[0] + "/" + name
     engine = make_engine(url)
     upgrade(engine)
@@ -100,7 +117,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     name = f"gc_t_{_worker()}_{os.getpid()}_{next(_counter)}"
     admin = make_engine(template_url.rsplit("/", 1)[0] + "/postgres")
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_url.rsplit("/", 1)[1]}"'))
+        create_from_template(conn, name, template_url.rsplit("/", 1)[1])
     yield template_url.rsplit("/", 1)[0] + "/" + name
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
