@@ -1,0 +1,745 @@
+"""Work orders and crews in the database: the adapter between the domain and SQL.
+
+The tables live on :data:`gis.db.metadata` (migration ``0002``). The log is append-only:
+``order_events`` rows are only ever inserted (第二十九条); the few columns of
+``work_orders`` and ``crews`` that change (status, crew, position) are a projection of
+the logs, kept for the dispatcher's board and the map, and can be rebuilt from them.
+
+:class:`SqlDispatchRepository` works on a connection the caller owns, inside the caller's
+transaction, identically on SpatiaLite and PostGIS. Retries are harmless: a repair order
+is unique per incident and a ticket per call (``INSERT ... ON CONFLICT DO NOTHING``, then
+the existing row is returned), and an event with a client-supplied key is stored once.
+Concurrent writers to one order are serialised by locking its row (``SELECT ... FOR
+UPDATE`` on PostgreSQL; SQLite writers already hold the database's write lock).
+
+:class:`MemoryDispatchRepository` keeps the same rules in dictionaries, for unit tests
+and the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
+from geoalchemy2 import Geometry, WKTElement
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Select,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    and_,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import ColumnElement
+
+from dispatch.clocks import AreaClass
+from dispatch.crews import Crew, CrewState, CrewStatus, Job
+from dispatch.orders import EventType, OrderEvent, OrderHead, OrderStatus, OrderType, WorkOrder
+from dispatch.routing import Route
+from dispatch.service import CrewChange, DispatchContext, DispatchService, DuplicateKeyError
+from gis.db import metadata
+from gis.spatial_sql import INTERNAL_SRID, geometry_as_wkb
+
+__all__ = [
+    "MemoryDispatchRepository",
+    "SqlDispatchRepository",
+    "callback_attempts",
+    "crew_events",
+    "crew_positions",
+    "crews",
+    "dispatch_on",
+    "order_calls",
+    "order_events",
+    "order_routes",
+    "work_orders",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware instant on both databases: stored in UTC, returned aware.
+
+    SQLite has no time zones: SQLAlchemy stores the naive text and returns a naive value,
+    so instants are normalised to UTC on the way in and marked UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: a timezone is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _point() -> Geometry:
+    return Geometry("POINT", srid=INTERNAL_SRID, spatial_index=True)
+
+
+work_orders = Table(
+    "work_orders",
+    metadata,
+    Column("order_id", Text, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("incident_id", Text, nullable=True, unique=True),
+    Column("call_id", Text, nullable=True, unique=True),
+    Column("unit_id", Text, nullable=True, index=True),
+    Column("area_class", Text, nullable=True),
+    Column("first_call_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("lon", Float, nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("summary", Text, nullable=True),
+    # projection of the log, for the board and the map
+    Column("status", Text, nullable=False, index=True),
+    Column("crew_id", Text, nullable=True, index=True),
+    Column("department", Text, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("last_seq", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("geom", _point(), nullable=True),
+)
+
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", Text, ForeignKey("work_orders.order_id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("crew_id", Text, nullable=True),
+    Column("event_key", Text, nullable=True, unique=True),
+    Column("data", JSON, nullable=True),
+    UniqueConstraint("order_id", "seq", name="uq_order_events_order_seq"),
+)
+
+order_calls = Table(
+    "order_calls",
+    metadata,
+    Column("order_id", Text, ForeignKey("work_orders.order_id"), nullable=False),
+    Column("call_id", Text, nullable=False, index=True),
+    Column("attached_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("order_id", "call_id"),
+)
+
+callback_attempts = Table(
+    "callback_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", Text, ForeignKey("work_orders.order_id"), nullable=False, index=True),
+    Column("event_id", Integer, ForeignKey("order_events.id"), nullable=False, unique=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("failure_reason", Text, nullable=True),
+)
+
+order_routes = Table(
+    "order_routes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", Text, ForeignKey("work_orders.order_id"), nullable=False, index=True),
+    Column("crew_id", Text, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+    Column("travel_s", Float, nullable=False),
+    Column("metres", Float, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("geom", Geometry("LINESTRING", srid=INTERNAL_SRID, spatial_index=True)),
+)
+
+crews = Table(
+    "crews",
+    metadata,
+    Column("crew_id", Text, primary_key=True),
+    Column("unit_id", Text, nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("head_count", Integer, nullable=True),
+    Column("members", JSON, nullable=True),
+    Column("base_lon", Float, nullable=True),
+    Column("base_lat", Float, nullable=True),
+    # projection of crew_events and crew_positions
+    Column("status", Text, nullable=False),
+    Column("lon", Float, nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("position_at", UTCDateTime, nullable=True),
+    Column("job_order_id", Text, nullable=True),
+    Column("job_lon", Float, nullable=True),
+    Column("job_lat", Float, nullable=True),
+    Column("next_order_id", Text, nullable=True),
+    Column("next_lon", Float, nullable=True),
+    Column("next_lat", Float, nullable=True),
+    Column("free_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=True),
+    Column("geom", _point(), nullable=True),
+)
+
+crew_events = Table(
+    "crew_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("crew_id", Text, ForeignKey("crews.crew_id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("order_id", Text, nullable=True),
+    Column("actor", Text, nullable=False),
+    Column("note", Text, nullable=True),
+)
+Index("ix_crew_events_crew_at", crew_events.c.crew_id, crew_events.c.at)
+
+crew_positions = Table(
+    "crew_positions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("crew_id", Text, ForeignKey("crews.crew_id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("source", Text, nullable=True),
+)
+Index("ix_crew_positions_crew_at", crew_positions.c.crew_id, crew_positions.c.at)
+
+
+# -- SQL ------------------------------------------------------------------------------------
+
+
+def _insert_ignoring_conflicts(conn: Connection, table: Table) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING``: one of the few dialect differences."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def _point_wkt(lon: float | None, lat: float | None) -> WKTElement | None:
+    if lon is None or lat is None:
+        return None
+    return WKTElement(f"POINT({float(lon)!r} {float(lat)!r})", srid=INTERNAL_SRID)
+
+
+def _json_data(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    return dict(data) if data else None
+
+
+def _loaded_json(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        loaded = json.loads(value)
+        return loaded if isinstance(loaded, dict) else {}
+    return dict(value)
+
+
+class SqlDispatchRepository:
+    """The repository on a caller's connection and transaction (SpatiaLite or PostGIS)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def add_order(self, order: WorkOrder, at: datetime) -> WorkOrder:
+        state = order.state
+        values = {
+            "order_id": order.order_id,
+            "type": order.type.value,
+            "incident_id": order.incident_id,
+            "call_id": order.call_id,
+            "unit_id": state.unit_id,
+            "area_class": state.area_class.value if state.area_class else None,
+            "first_call_at": order.first_call_at,
+            "created_at": order.events[0].at if order.events else at,
+            "lon": order.lon,
+            "lat": order.lat,
+            "summary": order.summary,
+            "status": state.status.value,
+            "crew_id": state.crew_id,
+            "department": state.department,
+            "closed_at": state.closed_at,
+            "last_seq": len(order.events),
+            "updated_at": at,
+            "geom": _point_wkt(order.lon, order.lat),
+        }
+        inserted = self.conn.execute(
+            _insert_ignoring_conflicts(self.conn, work_orders)
+            .values(**values)
+            .returning(work_orders.c.order_id)
+        ).first()
+        if inserted is None:
+            existing = self._existing(order)
+            if existing is None:  # pragma: no cover - a conflict implies a row
+                raise RuntimeError(f"order {order.order_id} conflicted but cannot be found")
+            return existing
+        for event in order.events:
+            self._insert_event(order.order_id, event, at)
+        return order
+
+    def _existing(self, order: WorkOrder) -> WorkOrder | None:
+        found = self.get_order(order.order_id)
+        if found is None and order.incident_id is not None:
+            found = self.order_for_incident(order.incident_id)
+        if found is None and order.call_id is not None:
+            found = self._one(work_orders.c.call_id == order.call_id)
+        return found
+
+    def get_order(self, order_id: str, *, lock: bool = False) -> WorkOrder | None:
+        return self._one(work_orders.c.order_id == order_id, lock=lock)
+
+    def order_for_incident(self, incident_id: str) -> WorkOrder | None:
+        return self._one(work_orders.c.incident_id == incident_id)
+
+    def order_head(self, order_id: str, *, lock: bool = False) -> OrderHead | None:
+        c = work_orders.c
+        query = select(c.order_id, c.type, c.first_call_at, c.status, c.last_seq).where(
+            c.order_id == order_id
+        )
+        if lock:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        if row is None:
+            return None
+        return OrderHead(row[0], OrderType(row[1]), row[2], OrderStatus(row[3]), int(row[4]))
+
+    def has_call(self, order_id: str, call_id: str) -> bool:
+        found = self.conn.execute(
+            select(order_calls.c.call_id).where(
+                order_calls.c.order_id == order_id, order_calls.c.call_id == call_id
+            )
+        ).first()
+        if found is not None:
+            return True
+        # a ticket's own call is part of it without an attachment row
+        return (
+            self.conn.execute(
+                select(work_orders.c.order_id).where(
+                    work_orders.c.order_id == order_id, work_orders.c.call_id == call_id
+                )
+            ).first()
+            is not None
+        )
+
+    def append_call(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
+        stored = self._insert_event(order_id, event, at)
+        self.conn.execute(
+            update(work_orders)
+            .where(work_orders.c.order_id == order_id)
+            .values(last_seq=stored.seq, updated_at=at)
+        )
+        return stored
+
+    def order_for_call(self, call_id: str) -> WorkOrder | None:
+        found = self._one(work_orders.c.call_id == call_id)
+        if found is not None:
+            return found
+        order_id = self.conn.execute(
+            select(order_calls.c.order_id).where(order_calls.c.call_id == call_id).limit(1)
+        ).scalar()
+        return self.get_order(str(order_id)) if order_id is not None else None
+
+    def _one(self, condition: Any, *, lock: bool = False) -> WorkOrder | None:
+        query = select(work_orders).where(condition)
+        if lock:
+            query = query.with_for_update()
+        found = self._load(query)
+        return found[0] if found else None
+
+    def open_orders(
+        self, *, unit_id: str | None = None, types: Sequence[OrderType] | None = None
+    ) -> list[WorkOrder]:
+        conditions: list[ColumnElement[bool]] = [work_orders.c.closed_at.is_(None)]
+        if unit_id is not None:
+            conditions.append(work_orders.c.unit_id == unit_id)
+        if types is not None:
+            conditions.append(work_orders.c.type.in_([t.value for t in types]))
+        query = (
+            select(work_orders)
+            .where(and_(*conditions))
+            .order_by(work_orders.c.first_call_at, work_orders.c.order_id)
+        )
+        return self._load(query)
+
+    def _load(self, query: Select[Any]) -> list[WorkOrder]:
+        rows = self.conn.execute(query).mappings().all()
+        if not rows:
+            return []
+        ids = [r["order_id"] for r in rows]
+        events: dict[str, list[OrderEvent]] = {i: [] for i in ids}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            for e in self.conn.execute(
+                select(order_events)
+                .where(order_events.c.order_id.in_(chunk))
+                .order_by(order_events.c.order_id, order_events.c.seq)
+            ).mappings():
+                events[e["order_id"]].append(
+                    OrderEvent(
+                        type=EventType(e["type"]),
+                        at=e["at"],
+                        by=e["actor"],
+                        crew_id=e["crew_id"],
+                        data=_loaded_json(e["data"]),
+                        key=e["event_key"],
+                        seq=e["seq"],
+                        recorded_at=e["recorded_at"],
+                    )
+                )
+        return [
+            WorkOrder(
+                order_id=r["order_id"],
+                type=OrderType(r["type"]),
+                first_call_at=r["first_call_at"],
+                unit_id=_opened_with(events[r["order_id"]], "unit_id", r["unit_id"]),
+                area_class=_area(
+                    _opened_with(events[r["order_id"]], "area_class", r["area_class"])
+                ),
+                incident_id=r["incident_id"],
+                call_id=r["call_id"],
+                lon=r["lon"],
+                lat=r["lat"],
+                summary=r["summary"],
+                events=tuple(events[r["order_id"]]),
+            )
+            for r in rows
+        ]
+
+    def append_event(self, order: WorkOrder, at: datetime) -> OrderEvent:
+        event = order.events[-1]
+        stored = self._insert_event(order.order_id, event, at)
+        state = order.state
+        self.conn.execute(
+            update(work_orders)
+            .where(work_orders.c.order_id == order.order_id)
+            .values(
+                status=state.status.value,
+                crew_id=state.crew_id,
+                unit_id=state.unit_id,
+                area_class=state.area_class.value if state.area_class else None,
+                department=state.department,
+                closed_at=state.closed_at,
+                last_seq=stored.seq,
+                updated_at=at,
+            )
+        )
+        return stored
+
+    def _insert_event(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
+        if event.key is not None:
+            owner = self.conn.execute(
+                select(order_events.c.order_id).where(order_events.c.event_key == event.key)
+            ).scalar()
+            if owner is not None:
+                raise DuplicateKeyError(f"event key {event.key!r} is already used by {owner}")
+        result = self.conn.execute(
+            insert(order_events).values(
+                order_id=order_id,
+                seq=event.seq,
+                type=event.type.value,
+                at=event.at,
+                recorded_at=at,
+                actor=event.by,
+                crew_id=event.crew_id,
+                event_key=event.key,
+                data=_json_data(event.data),
+            )
+        )
+        event_id = int(result.inserted_primary_key[0]) if result.inserted_primary_key else 0
+        if event.type is EventType.CALLBACK:
+            self.conn.execute(
+                insert(callback_attempts).values(
+                    order_id=order_id,
+                    event_id=event_id,
+                    at=event.at,
+                    content=str(event.data.get("content") or ""),
+                    outcome=str(event.data.get("outcome")),
+                    failure_reason=event.data.get("failure_reason"),
+                )
+            )
+        elif event.type is EventType.CALL_ATTACHED:
+            self.conn.execute(
+                _insert_ignoring_conflicts(self.conn, order_calls).values(
+                    order_id=order_id,
+                    call_id=str(event.data["call_id"]),
+                    attached_at=event.at,
+                )
+            )
+        return replace(event, recorded_at=at)
+
+    # -- crews -----------------------------------------------------------------------------
+
+    def crews(self) -> list[CrewState]:
+        rows = self.conn.execute(select(crews).order_by(crews.c.crew_id)).mappings().all()
+        return [_crew_from_row(r) for r in rows]
+
+    def get_crew(self, crew_id: str, *, lock: bool = False) -> CrewState | None:
+        query = select(crews).where(crews.c.crew_id == crew_id)
+        if lock:
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
+        return _crew_from_row(row) if row is not None else None
+
+    def save_crew(self, state: CrewState, change: CrewChange | None = None) -> None:
+        values = _crew_values(state)
+        updated = self.conn.execute(
+            update(crews).where(crews.c.crew_id == state.crew_id).values(**values)
+        )
+        if updated.rowcount == 0:
+            self.conn.execute(insert(crews).values(crew_id=state.crew_id, **values))
+        if change is not None:
+            self.conn.execute(
+                insert(crew_events).values(
+                    crew_id=state.crew_id,
+                    at=change.at,
+                    status=state.status.value,
+                    order_id=change.order_id,
+                    actor=change.actor,
+                    note=change.note,
+                )
+            )
+
+    def add_position(
+        self, crew_id: str, lon: float, lat: float, at: datetime, source: str | None
+    ) -> None:
+        self.conn.execute(
+            insert(crew_positions).values(crew_id=crew_id, at=at, lon=lon, lat=lat, source=source)
+        )
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def add_route(self, order_id: str, route: Route, at: datetime) -> None:
+        self.conn.execute(
+            insert(order_routes).values(
+                order_id=order_id,
+                crew_id=route.crew_id,
+                computed_at=at,
+                travel_s=route.travel_s,
+                metres=route.metres,
+                method=route.method,
+                geom=WKTElement(route.wkt, srid=INTERNAL_SRID),
+            )
+        )
+
+    def latest_route(self, order_id: str) -> Route | None:
+        wkb = geometry_as_wkb(self.conn, "geom")
+        row = self.conn.execute(
+            text(
+                f"SELECT crew_id, travel_s, metres, method, {wkb} FROM order_routes "
+                "WHERE order_id = :order_id ORDER BY id DESC LIMIT 1"
+            ),
+            {"order_id": order_id},
+        ).first()
+        if row is None:
+            return None
+        line = shapely.from_wkb(bytes(row[4]))
+        coords = tuple((float(x), float(y)) for x, y in shapely.get_coordinates(line))
+        return Route(str(row[0]), float(row[1]), float(row[2]), row[3], coords)
+
+
+def _opened_with(events: Sequence[OrderEvent], key: str, current: Any) -> Any:
+    """A header value as the order was opened (the row holds the current one)."""
+    if events and events[0].type is EventType.CREATED and key in events[0].data:
+        return events[0].data[key]
+    return current
+
+
+def _area(value: Any) -> AreaClass | None:
+    return AreaClass(str(value)) if value else None
+
+
+def _crew_values(state: CrewState) -> dict[str, Any]:
+    crew = state.crew
+    job, nxt = state.job, state.next_job
+    return {
+        "unit_id": crew.unit_id,
+        "name": crew.name,
+        "head_count": crew.head_count,
+        "members": list(crew.members) if crew.members else None,
+        "base_lon": crew.base_lon,
+        "base_lat": crew.base_lat,
+        "status": state.status.value,
+        "lon": state.lon,
+        "lat": state.lat,
+        "position_at": state.position_at,
+        "job_order_id": job.order_id if job else None,
+        "job_lon": job.lon if job else None,
+        "job_lat": job.lat if job else None,
+        "next_order_id": nxt.order_id if nxt else None,
+        "next_lon": nxt.lon if nxt else None,
+        "next_lat": nxt.lat if nxt else None,
+        "free_at": state.free_at,
+        "updated_at": state.updated_at,
+        "geom": _point_wkt(state.lon, state.lat),
+    }
+
+
+def _crew_from_row(r: RowMapping) -> CrewState:
+    members = r["members"]
+    if isinstance(members, str):
+        members = json.loads(members)
+    crew = Crew(
+        crew_id=r["crew_id"],
+        unit_id=r["unit_id"],
+        name=r["name"],
+        head_count=r["head_count"],
+        members=tuple(str(m) for m in members or ()),
+        base_lon=r["base_lon"],
+        base_lat=r["base_lat"],
+    )
+    job = Job(r["job_order_id"], r["job_lon"], r["job_lat"]) if r["job_order_id"] else None
+    nxt = Job(r["next_order_id"], r["next_lon"], r["next_lat"]) if r["next_order_id"] else None
+    return CrewState(
+        crew=crew,
+        status=CrewStatus(r["status"]),
+        lon=r["lon"],
+        lat=r["lat"],
+        position_at=r["position_at"],
+        job=job,
+        next_job=nxt,
+        free_at=r["free_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+
+class MemoryDispatchRepository:
+    """The same repository in dictionaries: the uniqueness rules, none of the SQL."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, WorkOrder] = {}
+        self.crew_states: dict[str, CrewState] = {}
+        self.crew_history: list[tuple[str, CrewStatus, CrewChange]] = []
+        self.positions: list[tuple[str, float, float, datetime, str | None]] = []
+        self.routes: dict[str, list[Route]] = {}
+        self._keys: dict[str, str] = {}
+
+    def add_order(self, order: WorkOrder, at: datetime) -> WorkOrder:
+        for existing in self.orders.values():
+            if (
+                existing.order_id == order.order_id
+                or (order.incident_id is not None and existing.incident_id == order.incident_id)
+                or (order.call_id is not None and existing.call_id == order.call_id)
+            ):
+                return existing
+        for event in order.events:
+            self._claim(order.order_id, event)
+        stored = replace(order, events=tuple(replace(e, recorded_at=at) for e in order.events))
+        self.orders[order.order_id] = stored
+        return stored
+
+    def _claim(self, order_id: str, event: OrderEvent) -> None:
+        if event.key is None:
+            return
+        owner = self._keys.get(event.key)
+        if owner is not None:
+            raise DuplicateKeyError(f"event key {event.key!r} is already used by {owner}")
+        self._keys[event.key] = order_id
+
+    def get_order(self, order_id: str, *, lock: bool = False) -> WorkOrder | None:
+        return self.orders.get(order_id)
+
+    def order_for_incident(self, incident_id: str) -> WorkOrder | None:
+        return next((o for o in self.orders.values() if o.incident_id == incident_id), None)
+
+    def order_head(self, order_id: str, *, lock: bool = False) -> OrderHead | None:
+        order = self.orders.get(order_id)
+        if order is None:
+            return None
+        return OrderHead(
+            order.order_id, order.type, order.first_call_at, order.status, len(order.events)
+        )
+
+    def has_call(self, order_id: str, call_id: str) -> bool:
+        order = self.orders.get(order_id)
+        return order is not None and call_id in order.state.call_ids
+
+    def append_call(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
+        order = self.orders[order_id]
+        return self.append_event(order.record(event), at)
+
+    def order_for_call(self, call_id: str) -> WorkOrder | None:
+        for order in self.orders.values():
+            if order.call_id == call_id:
+                return order
+        for order in self.orders.values():
+            if call_id in order.state.call_ids:
+                return order
+        return None
+
+    def append_event(self, order: WorkOrder, at: datetime) -> OrderEvent:
+        event = replace(order.events[-1], recorded_at=at)
+        self._claim(order.order_id, event)
+        self.orders[order.order_id] = replace(order, events=(*order.events[:-1], event))
+        return event
+
+    def open_orders(
+        self, *, unit_id: str | None = None, types: Sequence[OrderType] | None = None
+    ) -> list[WorkOrder]:
+        found = [
+            o
+            for o in self.orders.values()
+            if o.is_open
+            and (unit_id is None or o.current_unit_id == unit_id)
+            and (types is None or o.type in types)
+        ]
+        return sorted(found, key=lambda o: (o.first_call_at, o.order_id))
+
+    def crews(self) -> list[CrewState]:
+        return [self.crew_states[k] for k in sorted(self.crew_states)]
+
+    def get_crew(self, crew_id: str, *, lock: bool = False) -> CrewState | None:
+        return self.crew_states.get(crew_id)
+
+    def save_crew(self, state: CrewState, change: CrewChange | None = None) -> None:
+        self.crew_states[state.crew_id] = state
+        if change is not None:
+            self.crew_history.append((state.crew_id, state.status, change))
+
+    def add_position(
+        self, crew_id: str, lon: float, lat: float, at: datetime, source: str | None
+    ) -> None:
+        self.positions.append((crew_id, lon, lat, at, source))
+
+    def add_route(self, order_id: str, route: Route, at: datetime) -> None:
+        self.routes.setdefault(order_id, []).append(route)
+
+    def latest_route(self, order_id: str) -> Route | None:
+        routes = self.routes.get(order_id)
+        return routes[-1] if routes else None
+
+
+def dispatch_on(conn: Connection, context: DispatchContext | None = None) -> DispatchService:
+    """The dispatch use cases inside the caller's transaction on ``conn``."""
+    return DispatchService(SqlDispatchRepository(conn), context)

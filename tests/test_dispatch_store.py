@@ -1,0 +1,263 @@
+"""Work orders and crews in the database: round trips and retries, on SpatiaLite and PostGIS."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from dispatch.clocks import AreaClass
+from dispatch.crews import Crew, CrewStatus, Job
+from dispatch.orders import EventType, OrderStatus, OrderType, WorkOrder
+from dispatch.routing import Route
+from dispatch.service import DispatchContext, DispatchService, DuplicateKeyError
+from dispatch.store import (
+    SqlDispatchRepository,
+    callback_attempts,
+    crew_events,
+    crew_positions,
+    dispatch_on,
+    order_calls,
+    order_events,
+    work_orders,
+)
+from dispatch.workdays import LOCAL_TZ
+from gis.db import write_transaction
+from outages.calls import Call, Category
+
+pytestmark = pytest.mark.db
+
+T0 = datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=LOCAL_TZ)
+MIN = timedelta(minutes=1)
+HERE = (114.8123456, 34.8234567)
+
+
+def count(engine: Engine, table: Any, *where: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def open_order(engine: Engine, incident: str = "INC1", call: str = "C1") -> WorkOrder:
+    with write_transaction(engine) as conn:
+        return dispatch_on(conn).open_repair_order(
+            incident, "U1", AreaClass.URBAN, T0, HERE, T0 + MIN, call_id=call, summary="停电"
+        )
+
+
+def load(engine: Engine, order_id: str) -> WorkOrder:
+    with engine.connect() as conn:
+        order = SqlDispatchRepository(conn).get_order(order_id)
+    assert order is not None
+    return order
+
+
+def test_an_order_and_its_log_round_trip(engine: Engine) -> None:
+    opened = open_order(engine)
+    with write_transaction(engine) as conn:
+        svc = dispatch_on(conn)
+        svc.load_roster([Crew("CR1", "U1", "一班", 4, ("张三", "李四"), 114.8, 34.8)], T0)
+        svc.assign(opened.order_id, "CR1", "dispatcher", T0 + 2 * MIN)
+        svc.arrive(opened.order_id, T0 + 30 * MIN, "CR1")
+        svc.find_cause(opened.order_id, "树枝搭线", T0 + 40 * MIN, "CR1")
+        svc.repaired(opened.order_id, T0 + 80 * MIN, "CR1")
+        svc.callback(
+            opened.order_id,
+            T0 + 100 * MIN,
+            "agent",
+            content="回访",
+            success=False,
+            failure_reason="无人接听",
+        )
+        expected = svc.callback(
+            opened.order_id, T0 + 120 * MIN, "agent", content="满意", success=True
+        )
+    loaded = load(engine, opened.order_id)
+    assert loaded == expected
+    assert loaded.first_call_at == T0 and loaded.first_call_at.tzinfo is not None
+    assert loaded.location == pytest.approx(HERE)
+    assert loaded.area_class is AreaClass.URBAN and loaded.summary == "停电"
+    assert loaded.status is OrderStatus.REPAIRED and loaded.crew_id == "CR1"
+    assert loaded.state.cause == "树枝搭线"
+    assert loaded.facts() == expected.facts()
+    assert all(e.recorded_at is not None for e in loaded.events)
+    with engine.connect() as conn:
+        row = (
+            conn.execute(select(work_orders).where(work_orders.c.order_id == opened.order_id))
+            .mappings()
+            .one()
+        )
+        assert (row["status"], row["crew_id"], row["last_seq"]) == (
+            "repaired",
+            "CR1",
+            len(loaded.events),
+        )
+        attempts = conn.execute(
+            select(callback_attempts.c.outcome, callback_attempts.c.failure_reason).order_by(
+                callback_attempts.c.at
+            )
+        ).all()
+    assert [tuple(a) for a in attempts] == [("failed", "无人接听"), ("success", None)]
+    assert count(engine, order_calls, order_calls.c.call_id == "C1") == 1
+
+
+def test_one_order_per_incident_and_per_ticket_call(engine: Engine) -> None:
+    first = open_order(engine)
+    second = open_order(engine, call="C2")  # a repeat call for the same incident
+    assert second.order_id == first.order_id
+    assert count(engine, work_orders) == 1
+    assert load(engine, first.order_id).state.call_ids == ("C1", "C2")
+    # a conflicting order under another id is not stored either
+    clash = replace(
+        WorkOrder.open_repair("INC1", "U9", AreaClass.RURAL, T0, T0, "other"),
+        order_id="WO-OTHER",
+    )
+    with write_transaction(engine) as conn:
+        stored = SqlDispatchRepository(conn).add_order(clash, T0 + MIN)
+    assert stored.order_id == first.order_id and count(engine, work_orders) == 1
+    call = Call("K7", T0, category=Category.REPORT, description="窃电")
+    for _ in range(2):
+        with write_transaction(engine) as conn:
+            ticket = dispatch_on(conn).open_ticket(call, T0 + MIN)
+    assert ticket is not None and ticket.type is OrderType.REPORT
+    assert count(engine, work_orders, work_orders.c.call_id == "K7") == 1
+    with engine.connect() as conn:
+        repo = SqlDispatchRepository(conn)
+        assert repo.order_for_call("C2") == load(engine, first.order_id)
+        assert repo.order_for_call("K7") == load(engine, ticket.order_id)
+        assert repo.order_for_call("NOPE") is None
+
+
+def test_a_retried_event_is_stored_once(engine: Engine) -> None:
+    order = open_order(engine)
+    with write_transaction(engine) as conn:
+        dispatch_on(conn).auto_dispatch(order.order_id, T0 + 2 * MIN)
+    for _ in range(3):
+        with write_transaction(engine) as conn:
+            dispatch_on(conn).accept(order.order_id, T0 + 3 * MIN, "crew-app", key="k-accept")
+    assert count(engine, order_events, order_events.c.event_key == "k-accept") == 1
+    other = open_order(engine, "INC2", "C9")
+    with pytest.raises(DuplicateKeyError), write_transaction(engine) as conn:
+        dispatch_on(conn).note(other.order_id, "x", T0 + 4 * MIN, "agent", key="k-accept")
+    assert load(engine, other.order_id).events[-1].type is EventType.CALL_ATTACHED
+
+
+def test_open_orders_by_unit(engine: Engine) -> None:
+    a = open_order(engine, "INC-A", "CA")
+    open_order(engine, "INC-B", "CB")
+    with write_transaction(engine) as conn:
+        repo = SqlDispatchRepository(conn)
+        svc = DispatchService(repo)
+        svc.open_repair_order("INC-C", "U2", "rural", T0, None, T0 + MIN)
+        svc.close(a.order_id, T0 + 5 * MIN, "agent", reason="客户内部故障, 转咨询")
+    with engine.connect() as conn:
+        repo = SqlDispatchRepository(conn)
+        assert [o.incident_id for o in repo.open_orders()] == ["INC-B", "INC-C"]
+        assert [o.incident_id for o in repo.open_orders(unit_id="U2")] == ["INC-C"]
+        assert repo.open_orders(types=[OrderType.COMPLAINT]) == []
+        closed = repo.get_order(a.order_id)
+    assert closed is not None and closed.state.close_reason == "客户内部故障, 转咨询"
+
+
+def test_a_transferred_order_keeps_its_opening_unit_and_lists_under_the_new(
+    engine: Engine,
+) -> None:
+    order = open_order(engine)
+    with write_transaction(engine) as conn:
+        dispatch_on(conn).transfer(
+            order.order_id, "U7", T0 + 2 * MIN, "intake", area_class="remote"
+        )
+    loaded = load(engine, order.order_id)
+    assert (loaded.unit_id, loaded.area_class) == ("U1", AreaClass.URBAN)
+    assert (loaded.current_unit_id, loaded.state.area_class) == ("U7", AreaClass.REMOTE)
+    with engine.connect() as conn:
+        repo = SqlDispatchRepository(conn)
+        assert [o.order_id for o in repo.open_orders(unit_id="U7")] == [order.order_id]
+        assert repo.open_orders(unit_id="U1") == []
+
+
+def test_crews_and_routes_round_trip(engine: Engine) -> None:
+    roster = [
+        Crew("CR1", "U1", "一班", 4, ("张三", "李四"), 114.80, 34.80),
+        Crew("CR2", "U2", "二班", None, (), None, None),
+    ]
+    with write_transaction(engine) as conn:
+        svc = dispatch_on(conn)
+        assert svc.load_roster(roster, T0) == 2
+        assert svc.load_roster(roster, T0) == 0
+        svc.crew_position("CR1", 114.81, 34.81, T0 + MIN)
+        repo = SqlDispatchRepository(conn)
+        state = repo.get_crew("CR1")
+        assert state is not None
+        busy = state.dispatched(Job("WO-1", 114.9, 34.9), T0 + 2 * MIN, T0 + 90 * MIN)
+        busy = busy.dispatched(Job("WO-2", 114.7, 34.7), T0 + 3 * MIN, None)
+        repo.save_crew(busy)
+        route = Route(
+            "CR1", 321.5, 2500.25, "road", ((114.81, 34.81), (114.85, 34.8123456), (114.9, 34.9))
+        )
+        order = svc.open_repair_order("INC1", "U1", "urban", T0, (114.9, 34.9), T0 + MIN)
+        repo.add_route(order.order_id, route, T0 + 2 * MIN)
+    with engine.connect() as conn:
+        repo = SqlDispatchRepository(conn)
+        crews = {c.crew_id: c for c in repo.crews()}
+        loaded_route = repo.latest_route("WO-INC1")
+    cr1 = crews["CR1"]
+    assert cr1 == busy
+    assert cr1.crew.members == ("张三", "李四") and cr1.status is CrewStatus.DISPATCHED
+    assert cr1.job == Job("WO-1", 114.9, 34.9) and cr1.next_job == Job("WO-2", 114.7, 34.7)
+    assert cr1.free_at == T0 + 90 * MIN and cr1.free_at.utcoffset() is not None
+    assert crews["CR2"].lon is None and crews["CR2"].crew.size is None
+    assert count(engine, crew_positions, crew_positions.c.crew_id == "CR1") == 1
+    assert count(engine, crew_events) == 2  # one roster line per crew
+    assert loaded_route is not None
+    assert (loaded_route.crew_id, loaded_route.method) == ("CR1", "road")
+    assert loaded_route.travel_s == route.travel_s and loaded_route.metres == route.metres
+    flat = [v for xy in loaded_route.coordinates for v in xy]
+    assert flat == pytest.approx([v for xy in route.coordinates for v in xy], abs=1e-7)
+
+
+def test_times_are_instants_whatever_the_zone(engine: Engine) -> None:
+    utc_first = T0.astimezone(UTC)
+    with write_transaction(engine) as conn:
+        dispatch_on(conn).open_repair_order("INC-Z", "U1", "remote", utc_first, None, utc_first)
+    loaded = load(engine, "WO-INC-Z")
+    assert loaded.first_call_at == T0  # equal instants, though written in UTC
+    assert loaded.events[0].at == T0
+
+
+@pytest.mark.parametrize("what", ["open", "attach"])
+def test_concurrent_writers_do_not_duplicate(engine: Engine, what: str) -> None:
+    """Two agents' processes at the same moment: one order, and every call attached once."""
+    if what == "attach":
+        open_order(engine)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(call_id: str) -> None:
+        try:
+            barrier.wait(timeout=10)
+            with write_transaction(engine) as conn:
+                svc = DispatchService(SqlDispatchRepository(conn), DispatchContext())
+                if what == "open":
+                    svc.open_repair_order(
+                        "INC-RACE", "U1", "urban", T0, HERE, T0 + MIN, call_id=call_id
+                    )
+                else:
+                    svc.attach_call("WO-INC1", call_id, T0 + 2 * MIN)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"RACE-{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    order_id = "WO-INC-RACE" if what == "open" else "WO-INC1"
+    assert count(engine, work_orders) == 1
+    order = load(engine, order_id)
+    assert set(order.state.call_ids) >= {"RACE-0", "RACE-1"}
+    assert [e.seq for e in order.events] == list(range(1, len(order.events) + 1))
