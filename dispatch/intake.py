@@ -54,6 +54,7 @@ class IntakeServices:
 
     @classmethod
     def build(cls, data: GridData, model: NetworkModel, **kwargs: Any) -> IntakeServices:
+        kwargs.setdefault("dispatch", DispatchContext.from_grid(data))
         return cls(data, model, Locator(data, model), ResponsibleUnits(data, model), **kwargs)
 
 
@@ -294,7 +295,9 @@ class Intake:
                     unit: str | None, area: str, location: Location) -> str:
         service = DispatchService(SqlDispatchRepository(conn), self.services.dispatch)
         by = self.taken_by or "intake"
-        at = call.received_at
+        # Calls reach the intake out of order across agents: an event is never dated before
+        # the order it belongs to was opened.
+        at = max(call.received_at, inc.opened_at)
         position = (
             (location.lon, location.lat)
             if location.lon is not None and location.lat is not None else None
@@ -319,11 +322,19 @@ class Intake:
             self._orders[inc.id] = survivor_order
             if self.auto_dispatch:
                 try:
-                    service.auto_dispatch(survivor_order, at)
-                except Exception:  # a failed proposal must not lose the call
+                    with conn.begin_nested():  # a failed proposal must not lose the call
+                        service.auto_dispatch(survivor_order, at)
+                except Exception:
                     logger.exception("auto-dispatch of %s failed", survivor_order)
         else:
             service.attach_call(survivor_order, call.call_id, at, by=by)
+            previous = self._units.get(f"order:{survivor_order}")
+            if previous is not None and unit is not None and previous[0] != unit:
+                # the inferred device moved into another unit's territory: 转派
+                service.transfer(survivor_order, unit, at, by, area_class=area,
+                                 reason=f"faulted device now inferred at {inc.device}")
+        if unit is not None:
+            self._units[f"order:{survivor_order}"] = (unit, area)
         for part_id in decision.split_into:
             part = self.grouping.incidents[part_id]
             p_unit, p_area = self._unit_for(None, part.device)

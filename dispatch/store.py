@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import shapely
@@ -30,8 +30,6 @@ from sqlalchemy import (
     JSON,
     Column,
     Connection,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
@@ -40,7 +38,6 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     and_,
     insert,
@@ -57,7 +54,7 @@ from dispatch.crews import Crew, CrewState, CrewStatus, Job
 from dispatch.orders import EventType, OrderEvent, OrderHead, OrderStatus, OrderType, WorkOrder
 from dispatch.routing import Route
 from dispatch.service import CrewChange, DispatchContext, DispatchService, DuplicateKeyError
-from gis.db import metadata
+from gis.db import UTCDateTime, metadata
 from gis.spatial_sql import INTERNAL_SRID, geometry_as_wkb
 
 __all__ = [
@@ -73,30 +70,6 @@ __all__ = [
     "order_routes",
     "work_orders",
 ]
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware instant on both databases: stored in UTC, returned aware.
-
-    SQLite has no time zones: SQLAlchemy stores the naive text and returns a naive value,
-    so instants are normalised to UTC on the way in and marked UTC on the way out.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()}: a timezone is required")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _point() -> Geometry:

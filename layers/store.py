@@ -20,7 +20,6 @@ from sqlalchemy import (
     JSON,
     Column,
     Connection,
-    DateTime,
     Engine,
     Float,
     Index,
@@ -32,7 +31,7 @@ from sqlalchemy import (
     text,
 )
 
-from gis.db import metadata
+from gis.db import UTCDateTime, metadata
 from gis.spatial_sql import bulk_insert, empty_table, geometry_as_wkb
 from layers.grid import GridData
 from layers.schema import LAYERS, LayerSpec
@@ -71,7 +70,7 @@ layer_imports = Table(
     "layer_imports",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("imported_at", UTCDateTime, nullable=False),
     Column("source", Text, nullable=False),
     Column("snap_tolerance_m", Float, nullable=False),
     Column("counts", JSON, nullable=False),

@@ -20,7 +20,6 @@ from sqlalchemy import (
     JSON,
     Column,
     Connection,
-    DateTime,
     Float,
     Index,
     Integer,
@@ -31,14 +30,14 @@ from sqlalchemy import (
     update,
 )
 
-from gis.db import metadata
+from gis.db import UTCDateTime, metadata
 from outages.grouping import Incident, Member, Observation
 
 calls = Table(
     "calls",
     metadata,
     Column("call_id", Text, primary_key=True),
-    Column("received_at", DateTime(timezone=True), nullable=True),
+    Column("received_at", UTCDateTime, nullable=True),
     Column("source", Text),
     Column("category", Text),
     Column("caller_phone", Text),
@@ -60,7 +59,7 @@ calls = Table(
     Column("answer", JSON, nullable=False),
     Column("idempotency_key", Text, unique=True),
     Column("taken_by", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 Index("ix_calls_received_at", calls.c.received_at)
 Index("ix_calls_incident_id", calls.c.incident_id)
@@ -73,10 +72,10 @@ incidents = Table(
     Column("device_id", Text),
     Column("feeder", Text),
     Column("state", Text, nullable=False),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("onset_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("restored_at", DateTime(timezone=True)),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("onset_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("restored_at", UTCDateTime),
     Column("merged_into", Text),
     Column("unit_id", Text),
     Column("area_class", Text),
@@ -96,7 +95,7 @@ incident_events = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("incident_id", Text, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
     Column("kind", Text, nullable=False),
     Column("actor", Text),
     Column("details", JSON),
@@ -117,13 +116,13 @@ planned_outages = Table(
     Column("id", Text, primary_key=True),
     Column("kind", Text, nullable=False),
     Column("switch_ids", JSON, nullable=False),
-    Column("start", DateTime(timezone=True), nullable=False),
-    Column("end", DateTime(timezone=True), nullable=False),
+    Column("start", UTCDateTime, nullable=False),
+    Column("end", UTCDateTime, nullable=False),
     Column("reason", Text),
     Column("late_reason", Text),
-    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
     Column("published_by", Text),
-    Column("cancelled_at", DateTime(timezone=True)),
+    Column("cancelled_at", UTCDateTime),
     Column("affected_transformers", JSON, nullable=False),
     Column("affected_service_points", Integer, nullable=False),
     Column("areas", JSON, nullable=False),

@@ -1,0 +1,166 @@
+"""Repeat grouping on simulated storms: gridcall against two baselines in the same run
+(same-transformer grouping and space-time DBSCAN), and replay throughput and per-call
+latency on SpatiaLite and PostGIS."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+from bench.common import Row, county, format_table
+
+
+def _prepare(scale: float) -> tuple[Any, Any]:
+    from layers.importer import prepare
+
+    data, model, problems = prepare(county(scale))
+    assert data is not None and model is not None, [str(p) for p in problems][:5]
+    return data, model
+
+
+def _engine(url: str | None, name: str) -> Any:
+    from api.dbadmin import upgrade
+    from gis.db import make_engine
+
+    if url is None:
+        db = str(Path(tempfile.mkdtemp()) / f"{name}.db")
+    else:
+        from bench.bench_layers import _fresh_pg
+
+        db = _fresh_pg(url, name)
+    engine = make_engine(db)
+    upgrade(engine)
+    return engine
+
+
+def quality(scale: float, seeds: list[int], faults: int) -> list[Row]:
+    from layers.store import save_grid
+    from gis.db import write_transaction
+    from outages.baselines import LocatedCall, dbscan, same_transformer
+    from outages.calls import Call, Category, parse_call
+    from outages.evaluate import score
+    from outages.storm import simulate_storm
+    from dispatch.intake import Intake, IntakeServices
+    from dispatch.replay import replay
+    import csv
+
+    data, model = _prepare(scale)
+    services = IntakeServices.build(data, model)
+    sums: dict[str, list[dict[str, Any]]] = {"gridcall": [], "same transformer": [],
+                                             "DBSCAN": []}
+    for seed in seeds:
+        storm = simulate_storm(data, model, faults=faults, hours=6, seed=seed)
+        out = Path(tempfile.mkdtemp())
+        calls_path, truth_path = storm.write(out)
+        engine = _engine(None, f"q{seed}")
+        with write_transaction(engine) as conn:
+            save_grid(conn, data, source="bench", snap_tolerance=1.0, warnings=[])
+        intake = Intake(engine, services, taken_by="bench")
+        buf = StringIO()
+        replay(intake, calls_path, buf)
+        lines = [json.loads(x) for x in buf.getvalue().splitlines()]
+        final = lines[-1]["final"]
+        truth = list(csv.DictReader(truth_path.open(encoding="utf-8")))
+        calls_rows = list(csv.DictReader(calls_path.open(encoding="utf-8")))
+        sums["gridcall"].append(score(lines[:-1], final, truth, calls_rows))
+        located: list[LocatedCall] = []
+        seen: set[str] = set()
+        for row in calls_rows:
+            c = parse_call(row)
+            if not isinstance(c, Call) or c.category is not Category.REPAIR or c.call_id in seen:
+                continue
+            seen.add(c.call_id)
+            located.append(LocatedCall(c, services.locator.locate(c)))
+        for name, lines_b in (("same transformer", same_transformer(located)),
+                              ("DBSCAN", dbscan(located, model))):
+            sums[name].append(score(lines_b[:-1], lines_b[-1]["final"], truth, calls_rows))
+        engine.dispose()
+
+    def mean(name: str, key: str) -> float:
+        return statistics.fmean(float(r[key] or 0) for r in sums[name])
+
+    rows = []
+    label = f"scale {scale:g}, {len(seeds)} storms of {faults} faults"
+    for key, goal in (("pairwise_f1", "≥ 0.95"), ("pairwise_precision", ""),
+                      ("pairwise_recall", ""), ("device_accuracy", "≥ 0.90 (faults ≥ 2 calls)")):
+        rows.append(Row("grouping", f"{key} ({label})", mean("gridcall", key), "",
+                        f"same transformer {mean('same transformer', key):.3f}; DBSCAN",
+                        mean("DBSCAN", key), goal))
+    for method in ("account", "pole", "gps", "address"):
+        values = [r["locate_accuracy_by_method"].get(method) for r in sums["gridcall"]]
+        values = [v for v in values if v is not None]
+        if values:
+            rows.append(Row("locate", f"right transformer, {method} ({label})",
+                            statistics.fmean(values), ""))
+    rows.append(Row("dispatch", f"unit accuracy ({label})", mean("gridcall", "unit_accuracy"),
+                    "", goal="≥ 0.98"))
+    return rows
+
+
+def throughput(scale: float, faults: int, postgres: str | None, seed: int = 7) -> list[Row]:
+    from layers.store import save_grid
+    from gis.db import write_transaction
+    from outages.storm import simulate_storm
+    from dispatch.intake import Intake, IntakeServices
+    from dispatch.replay import replay
+
+    data, model = _prepare(scale)
+    services = IntakeServices.build(data, model)
+    storm = simulate_storm(data, model, faults=faults, hours=6, seed=seed)
+    calls_path, _truth = storm.write(Path(tempfile.mkdtemp()))
+    rows = []
+    targets = [("SpatiaLite", None)] + ([("PostGIS", postgres)] if postgres else [])
+    for name, url in targets:
+        engine = _engine(url, f"bench_replay_{seed}")
+        with write_transaction(engine) as conn:
+            save_grid(conn, data, source="bench", snap_tolerance=1.0, warnings=[])
+        intake = Intake(engine, services, taken_by="bench")
+        timings: list[float] = []
+        original = intake.grouping.process
+
+        def timed_process(obs: Any, _orig: Any = original) -> Any:
+            t = time.perf_counter()
+            try:
+                return _orig(obs)
+            finally:
+                timings.append((time.perf_counter() - t) * 1000)
+
+        intake.grouping.process = timed_process  # type: ignore[method-assign]
+        buf = StringIO()
+        stats = replay(intake, calls_path, buf, measure=True)
+        lat = sorted(stats.latencies_ms or [0.0])
+        grp = sorted(timings) or [0.0]
+        sps = len(model.sp_ids)
+        label = f"{name}, {sps:,} SP, {stats.calls:,} calls"
+        rows.append(Row("replay", label, stats.per_second, "calls/s", goal="≥ 1,000 calls/s"))
+        rows.append(Row("replay", f"{label}: per call p50 / p99", lat[len(lat) // 2],
+                        f"ms / {lat[int(len(lat) * 0.99)]:.2f} ms (batches of 500)"))
+        rows.append(Row("grouping", f"{label}: grouping per call p50 / p99", grp[len(grp) // 2],
+                        f"ms / {grp[int(len(grp) * 0.99)]:.2f} ms", goal="< 1 ms"))
+        engine.dispose()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--faults", type=int, default=20)
+    p.add_argument("--throughput-scale", type=float, default=None)
+    p.add_argument("--throughput-faults", type=int, default=60)
+    p.add_argument("--postgres")
+    a = p.parse_args(argv)
+    rows = quality(a.scale, list(range(a.seeds)), a.faults)
+    if a.throughput_scale:
+        rows += throughput(a.throughput_scale, a.throughput_faults, a.postgres)
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""The intake and the replay on both databases: answers, idempotency, concurrency."""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from api.cli import main
+from gis.db import make_engine
+from layers.synthetic import synthetic_grid
+
+T0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def imported(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    grid = synthetic_grid(
+        9, substations=1, feeders_per_bus=2, sections_per_feeder=20, branch_probability=0.3,
+        transformers_per_feeder=8, service_points_per_transformer=12,
+    )
+    monkeypatch.setenv("GRIDCALL_DATABASE_URL", db_url)
+    assert main(["layers", "import", str(grid.write(tmp_path / "grid.gpkg"))]) == 0
+    return grid
+
+
+def _row(call_id: str, minutes: float, account: str | None = None, **kw: Any) -> dict[str, Any]:
+    return {"call_id": call_id, "received_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+            "account_no": account, **kw}
+
+
+def _write_calls(path: Path, rows: list[dict[str, Any]]) -> Path:
+    columns = ["call_id", "received_at", "source", "category", "caller_phone", "caller_name",
+               "account_no", "pole_no", "address", "lon", "lat", "coord_sys", "symptom",
+               "description"]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c) or "" for c in columns})
+    return path
+
+
+def test_replay_answers_every_call_once(
+    imported: Any, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sps = imported.rows["service_points"]
+    same_tr = [s for s in sps if s["transformer_id"] == sps[0]["transformer_id"]]
+    rows = [
+        _row("c1", 0, same_tr[0]["account_no"]),
+        _row("c2", 3, same_tr[1]["account_no"]),
+        _row("c2", 4, same_tr[2]["account_no"]),  # the same id again: one call
+        _row("c3", 5, same_tr[2]["account_no"], category="complaint", description="态度差"),
+        _row("c4", 6, same_tr[2]["account_no"], category="consult"),
+        {"call_id": "bad1", "received_at": "yesterday"},
+        {"call_id": "", "received_at": T0.isoformat()},
+        _row("bad2", 7, category="teleport"),
+        _row("c5", 8, same_tr[3]["account_no"], lat="999", lon="113.6"),
+    ]
+    calls = _write_calls(tmp_path / "calls.csv", rows)
+    out = tmp_path / "result.jsonl"
+    assert main(["replay", str(calls), "--out", str(out)]) == 0
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    final = lines[-1]["final"]["incidents"]
+    answers = lines[:-1]
+    assert len(answers) == len(rows)
+    by_id: dict[str | None, list[dict[str, Any]]] = {}
+    for a in answers:
+        by_id.setdefault(a["call_id"], []).append(a)
+    assert by_id["c1"][0]["status"] == "new"
+    assert by_id["c2"][0]["status"] == "merged"
+    assert by_id["c2"][0] == by_id["c2"][1]  # the repeat writes the first answer again
+    assert by_id["c2"][0]["incident_id"] == by_id["c1"][0]["incident_id"]
+    assert by_id["c2"][0]["work_order_id"] == by_id["c1"][0]["work_order_id"]
+    assert by_id["c3"][0]["status"] == "ticket" and by_id["c3"][0]["work_order_id"]
+    assert by_id["c4"][0]["status"] == "consult" and by_id["c4"][0]["work_order_id"] is None
+    assert by_id["bad1"][0]["status"] == "rejected" and "received_at" in by_id["bad1"][0]["reason"]
+    assert "row" in by_id["bad1"][0]["reason"]
+    assert by_id[None][0]["status"] == "rejected"
+    assert by_id["bad2"][0]["status"] == "rejected" and "category" in by_id["bad2"][0]["reason"]
+    c5 = by_id["c5"][0]
+    assert c5["status"] == "merged" and "position dropped" in c5["reason"]
+    incident = next(i for i in final if i["incident_id"] == by_id["c1"][0]["incident_id"])
+    assert set(incident["call_ids"]) == {"c1", "c2", "c5"}
+    # replaying the file again changes nothing and answers the same
+    out2 = tmp_path / "again.jsonl"
+    assert main(["replay", str(calls), "--out", str(out2)]) == 0
+    again = [json.loads(x) for x in out2.read_text(encoding="utf-8").splitlines()[:-1]]
+    assert [a for a in again if a["call_id"] == "c1"] == by_id["c1"][:1]
+    engine = make_engine(db_url)
+    from outages.store import calls as calls_table
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(calls_table)).scalar() == 7
+    engine.dispose()
+
+
+def _agent(db_url: str, rows: list[dict[str, Any]], start: Any, out: Any) -> None:
+    import gis  # noqa: F401
+    from api.bootstrap import intake_services
+    from dispatch.intake import Intake
+
+    engine = make_engine(db_url)
+    intake = Intake(engine, intake_services(engine), taken_by="agent")
+    start.wait()
+    answers = [intake.take(r) for r in rows]
+    out.put(answers)
+    engine.dispose()
+
+
+def test_two_agents_in_two_processes_open_one_incident(imported: Any, db_url: str) -> None:
+    sps = imported.rows["service_points"]
+    t = sps[0]["transformer_id"]
+    mine = [s for s in sps if s["transformer_id"] == t]
+    # many calls each, at the same moments, so that the two processes really race
+    a_rows = [_row(f"a{i}", i * 0.1, mine[i % len(mine)]["account_no"]) for i in range(25)]
+    b_rows = [_row(f"b{i}", i * 0.1, mine[-1 - i % len(mine)]["account_no"]) for i in range(25)]
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(2)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_agent, args=(db_url, rows, start, out))
+             for rows in (a_rows, b_rows)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    answers = [a for r in results for a in r]
+    assert len({a["incident_id"] for a in answers}) == 1
+    assert len({a["work_order_id"] for a in answers}) == 1
+    assert sum(a["status"] == "new" for a in answers) == 1
+    from dispatch.store import work_orders
+    from outages.store import incidents
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(incidents)).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(work_orders)).scalar() == 1
+    engine.dispose()
