@@ -40,15 +40,16 @@ def _engine(url: str | None, name: str) -> Any:
 
 
 def quality(scale: float, seeds: list[int], faults: int) -> list[Row]:
-    from layers.store import save_grid
+    import csv
+
+    from dispatch.intake import Intake, IntakeServices
+    from dispatch.replay import replay
     from gis.db import write_transaction
+    from layers.store import save_grid
     from outages.baselines import LocatedCall, dbscan, same_transformer
     from outages.calls import Call, Category, parse_call
     from outages.evaluate import score
     from outages.storm import simulate_storm
-    from dispatch.intake import Intake, IntakeServices
-    from dispatch.replay import replay
-    import csv
 
     data, model = _prepare(scale)
     services = IntakeServices.build(data, model)
@@ -104,11 +105,11 @@ def quality(scale: float, seeds: list[int], faults: int) -> list[Row]:
 
 
 def throughput(scale: float, faults: int, postgres: str | None, seed: int = 7) -> list[Row]:
-    from layers.store import save_grid
-    from gis.db import write_transaction
-    from outages.storm import simulate_storm
     from dispatch.intake import Intake, IntakeServices
     from dispatch.replay import replay
+    from gis.db import write_transaction
+    from layers.store import save_grid
+    from outages.storm import simulate_storm
 
     data, model = _prepare(scale)
     services = IntakeServices.build(data, model)

@@ -6,7 +6,6 @@ import csv
 import json
 import multiprocessing
 from datetime import UTC, datetime, timedelta
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
