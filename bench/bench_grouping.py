@@ -125,7 +125,7 @@ def throughput(scale: float, faults: int, postgres: str | None, seed: int = 7) -
         timings: list[float] = []
         original = intake.grouping.process
 
-        def timed_process(obs: Any, _orig: Any = original) -> Any:
+        def timed_process(obs: Any, _orig: Any = original, timings: list[float] = timings) -> Any:
             t = time.perf_counter()
             try:
                 return _orig(obs)

@@ -111,7 +111,7 @@ def bench_trace(scale: float, queries: int = 20_000) -> list[Row]:
     small = sample[:300]
     t = time.perf_counter()
     for eid in small:
-        kind, _edge, upper, lower = model._anchor(eid)
+        _kind, _edge, upper, lower = model._anchor(eid)
         start = lower if lower >= 0 else upper
         if start >= 0:
             nx.multi_source_dijkstra(graph, roots, target=start)
