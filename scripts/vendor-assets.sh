@@ -9,6 +9,7 @@ PACKAGES=(
     "bootstrap@5.2.2"
     "leaflet.awesome-markers@2.0.5"
     "@fortawesome/fontawesome-free@6.2.0"
+    "leaflet.markercluster@1.5.3"
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -33,6 +34,10 @@ for spec in "${PACKAGES[@]}"; do
         leaflet.awesome-markers) cp -r "$work/$short/package/dist/." "$DEST/$short/" ;;
         fontawesome-free)
             cp -r "$work/$short/package/css" "$work/$short/package/webfonts" "$DEST/$short/" ;;
+        leaflet.markercluster)
+            cp "$work/$short/package/dist/leaflet.markercluster.js" \
+                "$work/$short/package/dist/MarkerCluster.css" \
+                "$work/$short/package/dist/MarkerCluster.Default.css" "$DEST/$short/" ;;
     esac
     cp "$work/$short/package/LICENSE"* "$DEST/$short/" 2>/dev/null || true
 done
