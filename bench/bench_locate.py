@@ -351,7 +351,8 @@ def address_cases(data: GridData, rng: np.random.Generator, n: int) -> list[Case
             kinds.append("township homophone")
         g_text = ""
         if group is not None:
-            if rng.random() < 0.07:
+            if word == "组" and rng.random() < 0.07:
+                # (a lane dropped from a street address names another, real house: not noise)
                 kinds.append("no group")
             elif rng.random() < 0.25:
                 g_text = f"{cn_number(int(group))}{word}"

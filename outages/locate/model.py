@@ -29,6 +29,7 @@ class Candidate:
     element_id: str | None = None  # the network element matched (a pole's line, ...)
     admin_id: str | None = None
     evidence: tuple[str, ...] = ()
+    pole_id: str | None = None  # the pole a pole label named
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Location:
     evidence: tuple[str, ...] = ()
     reason: str | None = None  # why nothing better was found (method none / low confidence)
     extra: dict[str, Any] = field(default_factory=dict)
+    pole_id: str | None = None  # the pole a pole label named (element_id is its line section)
 
     def contract_dict(self) -> dict[str, Any]:
         """The ``location`` object of a replay line (CONTRACT section 3)."""
