@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -95,25 +95,34 @@ class LocalFrame:
             "+ellps=WGS84 +units=m +no_defs"
         )
 
+    @cached_property
+    def _to_local(self) -> Transformer:
+        return Transformer.from_crs(INTERNAL_CRS, self.crs, always_xy=True)
+
+    @cached_property
+    def _to_lonlat(self) -> Transformer:
+        return Transformer.from_crs(self.crs, INTERNAL_CRS, always_xy=True)
+
     def forward(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-        x, y = _transformer(INTERNAL_CRS.to_wkt(), self.crs.to_wkt()).transform(
+        x, y = self._to_local.transform(
             np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
         )
         return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
     def inverse(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-        lon, lat = _transformer(self.crs.to_wkt(), INTERNAL_CRS.to_wkt()).transform(
+        lon, lat = self._to_lonlat.transform(
             np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         )
         return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
 
     def forward_one(self, lon: float, lat: float) -> tuple[float, float]:
-        x, y = self.forward([lon], [lat])
-        return float(x[0]), float(y[0])
+        """One point, for the hot path: no arrays (a few microseconds)."""
+        x, y = self._to_local.transform(lon, lat)
+        return float(x), float(y)
 
     def inverse_one(self, x: float, y: float) -> tuple[float, float]:
-        lon, lat = self.inverse([x], [y])
-        return float(lon[0]), float(lat[0])
+        lon, lat = self._to_lonlat.transform(x, y)
+        return float(lon), float(lat)
 
 
 def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

@@ -8,7 +8,8 @@ query names its ``SpatialIndex`` table; PostGIS uses GiST for ``&&``), and empty
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Table, text
@@ -77,6 +78,32 @@ def _ewkb_hex(wkb: bytes, srid: int) -> str:
     geom_type = int.from_bytes(wkb[1:5], order)
     flagged = (geom_type | 0x20000000).to_bytes(4, order)
     return (wkb[:1] + flagged + srid.to_bytes(4, order) + wkb[5:]).hex()
+
+
+@contextmanager
+def spatial_index_suspended(conn: Connection, table: Table, column: str = "geom") -> Iterator[None]:
+    """Bulk loads without index upkeep row by row, the index built once afterwards.
+
+    SpatiaLite keeps its R*Tree with a trigger per inserted row: half a million points
+    load about twice as fast with the index rebuilt in one pass at the end. PostGIS's GiST
+    keeps up with ``COPY`` well enough, so nothing changes there.
+    """
+    if not _is_sqlite(conn):
+        yield
+        return
+    raw: Any = conn.connection.driver_connection
+    enabled = raw.execute(
+        "SELECT spatial_index_enabled FROM geometry_columns "
+        "WHERE lower(f_table_name) = lower(?) AND lower(f_geometry_column) = lower(?)",
+        (table.name, column),
+    ).fetchone()
+    if not enabled or not enabled[0]:
+        yield
+        return
+    raw.execute(f"SELECT DisableSpatialIndex('{table.name}', '{column}')")
+    raw.execute(f'DROP TABLE IF EXISTS "idx_{table.name}_{column}"')
+    yield
+    raw.execute(f"SELECT CreateSpatialIndex('{table.name}', '{column}')")
 
 
 def geometry_as_wkb(conn: Connection, column: str = "geom") -> str:

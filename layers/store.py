@@ -32,7 +32,12 @@ from sqlalchemy import (
 )
 
 from gis.db import UTCDateTime, metadata
-from gis.spatial_sql import bulk_insert, empty_table, geometry_as_wkb
+from gis.spatial_sql import (
+    bulk_insert,
+    empty_table,
+    geometry_as_wkb,
+    spatial_index_suspended,
+)
 from layers.grid import GridData
 from layers.schema import LAYERS, LayerSpec
 
@@ -120,7 +125,8 @@ def save_grid(
     for name, frame in data.frames.items():
         columns, rows = _rows(name, frame)
         srid = 4326 if LAYERS[name].has_crs else -1
-        counts[name] = bulk_insert(conn, LAYER_TABLES[name], columns, rows, srid=srid)
+        with spatial_index_suspended(conn, LAYER_TABLES[name]):
+            counts[name] = bulk_insert(conn, LAYER_TABLES[name], columns, rows, srid=srid)
         if progress:
             progress(name, counts[name])
     result = conn.execute(

@@ -191,16 +191,14 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
             continue
         starts, ends = _line_ends(data, layer)
         plane = planes[key]
+        given = {"from_node": frame["from_node"].tolist(), "to_node": frame["to_node"].tolist()}
+        finite = np.isfinite(starts).all(axis=1).tolist()
+        start_xy, end_xy = starts.tolist(), ends.tolist()
         for row in range(len(frame)):
-            if not np.isfinite(starts[row]).all():
+            if not finite[row]:
                 continue  # a line without usable geometry (already reported)
-            for end, pts, col in (("from", starts, "from_node"), ("to", ends, "to_node")):
-                m = plane.add(
-                    float(pts[row, 0]),
-                    float(pts[row, 1]),
-                    ("line", layer, row, end),
-                    frame[col].iat[row],
-                )
+            for end, pts, col in (("from", start_xy, "from_node"), ("to", end_xy, "to_node")):
+                m = plane.add(pts[row][0], pts[row][1], ("line", layer, row, end), given[col][row])
                 line_member[(layer, row, end)] = (key, m)
 
     # Substations: a point joins by distance; a polygon takes the line ends within it.
@@ -282,9 +280,18 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
     _split_switches(data, planes, sw_member, tr_in_cluster, line_member, claimed, (tx, ty))
 
     # Write the line and switch nodes back.
-    for (layer, row, end), (key, m) in line_member.items():
-        col = "from_node" if end == "from" else "to_node"
-        data.frames[layer].iat[row, data.frames[layer].columns.get_loc(col)] = planes[key].node[m]
+    for layer in ("mv_lines", "lv_lines"):
+        if layer not in data.frames:
+            continue
+        columns = {
+            "from_node": data.frames[layer]["from_node"].tolist(),
+            "to_node": data.frames[layer]["to_node"].tolist(),
+        }
+        for (lyr, row, end), (key, m) in line_member.items():
+            if lyr == layer:
+                columns["from_node" if end == "from" else "to_node"][row] = planes[key].node[m]
+        for col, values in columns.items():
+            data.set_column(layer, col, values)
 
     # Transformers: high-voltage side on the 10 kV plane, low-voltage side on the 400 V plane.
     if len(tr):

@@ -107,6 +107,7 @@ class Locator:
         sps = data.layer("service_points")
         trs = data.layer("transformers")
         self.sp_ids: list[str] = [str(v) for v in sps["id"].tolist()]
+        self._sp_account_list: list[str | None] = sps["account_no"].tolist()
         self.sp_lon, self.sp_lat = _point_coords(sps["geometry"].tolist())
         self._sp_lon_list: list[float] = self.sp_lon.tolist()
         self._sp_lat_list: list[float] = self.sp_lat.tolist()
@@ -178,6 +179,16 @@ class Locator:
                     dupes.setdefault(key, [index[key]]).append(row)
         self._accounts = index
         self._account_dupes = dupes
+        # The number a customer registered with the account: the hotline's caller id finds
+        # the account when the caller gives none (来电号码识别).
+        phones: dict[str, list[int]] = {}
+        if "phone" in sps.columns:
+            for row, phone in enumerate(sps["phone"].tolist()):
+                if phone:
+                    key = normalise_account(str(phone))
+                    if len(key) >= 7:
+                        phones.setdefault(key, []).append(row)
+        self._phones = phones
 
     def _build_poles(self, poles: pd.DataFrame) -> None:
         model = self.model
@@ -242,6 +253,10 @@ class Locator:
         failures: list[str] = []
         if call.account_no:
             _collect(self.by_account(call.account_no), found, failures)
+        elif call.caller_phone:
+            by_phone = self.by_phone(call.caller_phone)
+            if not isinstance(by_phone, str):  # an unknown number says nothing
+                found.append(by_phone)
         if call.lon is not None and call.lat is not None:
             _collect(self.by_position(call.lon, call.lat, call.coord_sys.value), found, failures)
         if call.address:
@@ -358,6 +373,32 @@ class Locator:
             conf = 0.9
         return _Found(Method.ACCOUNT, first.lon, first.lat, conf, 60.0, cands, evidence,
                       f"户号 {key}", first.service_point_id, first.transformer_id)
+
+    def by_phone(self, text: str) -> _Found | str:
+        """The accounts registered with the caller's number. Less sure than an account
+        number: a relative may call about their own home from a registered phone."""
+        key = normalise_account(text)
+        if key.startswith("86") and len(key) == 13:
+            key = key[2:]
+        rows = self._phones.get(key)
+        if not rows:
+            return f"caller number {text.strip()} is on no account"
+        share = 0.85 / len(rows)
+        cands = []
+        for r in rows[:10]:
+            tr = self._sp_tr_list[r]
+            tr_id = self.tr_ids[tr] if tr >= 0 else None
+            ev = (f"来电号码 {key} registered on 户号 {self._sp_account_list[r]} → "
+                  f"{self.tr_names[tr] if tr >= 0 else 'no transformer'}")
+            cands.append(Candidate(self._sp_lon_list[r], self._sp_lat_list[r], share,
+                                   Method.ACCOUNT, tr_id, self.sp_ids[r], evidence=(ev,)))
+        first = cands[0]
+        conf = 0.85 if len(rows) == 1 else 0.85 / len(rows)
+        evidence = [first.evidence[0]]
+        if len(rows) > 1:
+            evidence.append(f"来电号码 {key} is on {len(rows)} accounts")
+        return _Found(Method.ACCOUNT, first.lon, first.lat, conf, 80.0, cands, evidence,
+                      f"caller number {key}", first.service_point_id, first.transformer_id)
 
     # -- phone position ---------------------------------------------------------------------
 
