@@ -407,6 +407,36 @@ class Intake:
 
     # -- the end of a replay -------------------------------------------------------------
 
+    def settle(self, now: datetime) -> list[str]:
+        """Re-examines every open incident with all the silence up to ``now`` (the end of a
+        replay): split-off incidents get their own orders, and everything is written."""
+        with write_transaction(self.db) as conn:
+            self._sync(conn)
+            split = self.grouping.settle(now, force=True)
+            if split:
+                service = DispatchService(SqlDispatchRepository(conn), self.services.dispatch)
+                for part_id in split:
+                    part = self.grouping.incidents[part_id]
+                    unit, area = self._unit_for(None, part.device)
+                    order = service.open_repair_order(
+                        part.id, unit, AreaClass(area), part.onset, None,
+                        max(now, part.opened_at), by="settle",
+                        summary=f"incident {part.id} at {part.device}",
+                    )
+                    self._orders[part.id] = order.order_id
+                    self._units[part.id] = (unit, area)
+                    for cid in part.members:
+                        service.attach_call(order.order_id, cid, max(now, part.opened_at),
+                                            by="settle")
+            pending = _Pending()
+            pending.incidents.update(split)
+            pending.incidents.update(
+                i.id for i in self.grouping.incidents.values() if i.merged_into is None
+                and i.checked is not None and i.checked[0] == now
+            )
+            self._write(conn, pending)
+        return split
+
     def final(self) -> dict[str, Any]:
         incidents = []
         for inc in sorted(self.grouping.final(), key=lambda i: i.id):

@@ -48,6 +48,13 @@ def read_calls(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     return unreadable + [item for _k, item in readable]
 
 
+def _time(row: dict[str, Any]) -> datetime | None:
+    try:
+        return parse_datetime(str(row.get("received_at") or ""))
+    except ValueError:
+        return None
+
+
 def replay(intake: Intake, calls_path: str | Path, out: IO[str], *, batch: int = 500,
            measure: bool = False) -> ReplayStats:
     rows = read_calls(calls_path)
@@ -67,6 +74,10 @@ def replay(intake: Intake, calls_path: str | Path, out: IO[str], *, batch: int =
             now = time.perf_counter()
             stats.latencies_ms.append((now - last) * 1000)
             last = now
+    times = [t for _n, row in rows if (t := _time(row)) is not None]
+    if times:
+        # the last call's time is "now" for the final picture of the incidents
+        intake.settle(max(times))
     out.write(json.dumps(intake.final(), ensure_ascii=False) + "\n")
     stats.seconds = time.perf_counter() - started
     return stats

@@ -685,17 +685,20 @@ class GroupingEngine:
         )
         return absorbed
 
-    def settle(self, now: datetime) -> list[str]:
+    def settle(self, now: datetime, *, force: bool = False) -> list[str]:
         """Every few minutes of calls, re-examines the open incidents: silence that has
-        grown since a roll-up may now say it was several faults."""
-        if self._settled is not None and now - self._settled < timedelta(
+        grown since a roll-up may now say it was several faults. ``force`` examines every
+        open incident now (at the end of a replay, at a shift handover)."""
+        if not force and self._settled is not None and now - self._settled < timedelta(
             minutes=self.s.settle_minutes
         ):
             return []
         self._settled = now
         out: list[str] = []
         for inc in list(self.incidents.values()):
-            if inc.is_open and self._due(inc, now, self.s.settle_minutes * 3):
+            if inc.is_open and (
+                self._due(inc, now, 0.0 if force else self.s.settle_minutes * 3)
+            ):
                 out.extend(self._repartition(inc, now))
         return out
 
@@ -738,7 +741,33 @@ class GroupingEngine:
             parts.extend(episode_parts)
         if len(parts) < 2 or score - whole <= self.s.split_margin:
             return []
+        parts = self._without_renewed(inc, parts, now)
+        if len(parts) < 2:
+            return []
         return self._split(inc, parts, now, score - whole)
+
+    def _without_renewed(
+        self, inc: Incident, parts: list[tuple[str, list[Member]]], now: datetime
+    ) -> list[tuple[str, list[Member]]]:
+        """Puts back the parts that are customers calling again after a nested fault was
+        repaired (see :meth:`_renewed`): they are still out because of ``inc``."""
+        first = min(m.observation.at for _d, ms in parts for m in ms)
+        keep: list[Member] = []
+        out: list[tuple[str, list[Member]]] = []
+        for device, members in parts:
+            start = min(m.observation.at for m in members)
+            if start > first and self._renewed(inc, device, start):
+                keep.extend(members)
+            else:
+                out.append((device, members))
+        if keep:
+            holder = next((i for i, (_d, ms) in enumerate(out)
+                           if any(m.observation.at == first for m in ms)), 0)
+            device, members = out[holder]
+            merged = members + keep
+            out[holder] = (self._best_device({str(m.transformer) for m in merged}) or device,
+                           merged)
+        return out
 
     def _late_burst(
         self, inc: Incident, members: list[Member], now: datetime, whole: float
@@ -771,7 +800,7 @@ class GroupingEngine:
                 if len(late) < 2 or len(late) == len(members):
                     continue
                 sub = self._best_device({str(m.transformer) for m in late})
-                if sub is None:
+                if sub is None or self._renewed(inc, sub, late[0].observation.at):
                     continue
                 late_ids = {m.observation.call_id for m in late}
                 rest = [m for m in members if m.observation.call_id not in late_ids]
@@ -787,6 +816,20 @@ class GroupingEngine:
         rest = [m for m in members if m.observation.call_id not in late_ids]
         rest_device = self._best_device({str(m.transformer) for m in rest}) or device
         return self._split(inc, [(rest_device, rest), (sub, late)], now, gain)
+
+    def _renewed(self, inc: Incident, device: str, since: datetime) -> bool:
+        """Whether a late burst comes from the area of an earlier incident nested in ``inc``:
+        that fault was repaired, its customers are still dark because of ``inc``, and they
+        call again about it (not about a new fault)."""
+        chain = set(self.tree.device_chain(device))
+        for other in self.incidents.values():
+            if (other is inc or other.device is None or other.merged_into is not None
+                    or not other.members or other.onset >= since):
+                continue
+            if other.device in chain and other.device != inc.device and \
+                    inc.device in self.tree.device_chain(other.device):
+                return True
+        return False
 
     def _episodes(self, members: list[Member], now: datetime) -> list[list[Member]]:
         """Cuts the calls in time where a later burst is better explained as a new fault."""
