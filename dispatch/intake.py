@@ -11,6 +11,7 @@ transaction for speed; the live intake commits each call before it answers.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from sqlalchemy import Connection, Engine
 
 from dispatch.clocks import AreaClass
 from dispatch.service import DispatchContext, DispatchService
-from dispatch.store import SqlDispatchRepository
+from dispatch.store import BufferedDispatchRepository
 from gis.db import write_transaction
 from layers.grid import GridData
 from layers.network import NetworkModel
@@ -129,6 +130,8 @@ class Intake:
         self._keys: dict[str, dict[str, Any]] = {}
         self._orders: dict[str, str] = {}  # incident id -> work order id
         self._units: dict[str, tuple[str | None, str]] = {}
+        # per-call timings in milliseconds, when a benchmark asks for them
+        self.timings: dict[str, list[float]] | None = None
 
     # -- ids and state ---------------------------------------------------------------------
 
@@ -167,7 +170,7 @@ class Intake:
         """The live intake: one call, one transaction, committed before the answer."""
         with write_transaction(self.db) as conn:
             self._sync(conn)
-            pending = _Pending()
+            pending = _Pending(BufferedDispatchRepository(conn))
             answer = self._take(conn, row, row_number, idempotency_key, pending)
             self._write(conn, pending)
         return answer
@@ -187,13 +190,24 @@ class Intake:
     def _take_batch(self, items: list[tuple[int | None, dict[str, Any]]]) -> list[dict[str, Any]]:
         with write_transaction(self.db) as conn:
             self._sync(conn)
-            pending = _Pending()
+            pending = _Pending(BufferedDispatchRepository(conn))
             answers = [self._take(conn, row, n, None, pending) for n, row in items]
             self._write(conn, pending)
         return answers
 
     def _take(self, conn: Connection, row: dict[str, Any], row_number: int | None,
               key: str | None, pending: _Pending) -> dict[str, Any]:
+        started = time.perf_counter() if self.timings is not None else 0.0
+        try:
+            return self._take_timed(conn, row, row_number, key, pending)
+        finally:
+            if self.timings is not None:
+                self.timings.setdefault("call", []).append(
+                    (time.perf_counter() - started) * 1000
+                )
+
+    def _take_timed(self, conn: Connection, row: dict[str, Any], row_number: int | None,
+                    key: str | None, pending: _Pending) -> dict[str, Any]:
         parsed = parse_call(row, row_number)
         call_id = parsed.call_id
         if key is not None and key in self._keys:
@@ -216,7 +230,7 @@ class Intake:
             answer = _answer(call.call_id, "consult", reason=f"{call.category.value}: answered "
                              "by the agent, no order", unit_id=unit[0], location=location)
         elif call.category in TICKET_CATEGORIES:
-            answer = self._ticket(conn, call, location)
+            answer = self._ticket(pending, call, location)
         else:
             answer = self._repair(conn, call, location, pending)
         if call.notes:
@@ -244,9 +258,9 @@ class Intake:
         r = self.services.units.responsible(lon, lat, device)
         return r.unit_id, r.area_class
 
-    def _ticket(self, conn: Connection, call: Call, location: Location) -> dict[str, Any]:
+    def _ticket(self, pending: _Pending, call: Call, location: Location) -> dict[str, Any]:
         unit, _area = self._unit_for(location, None)
-        service = DispatchService(SqlDispatchRepository(conn), self.services.dispatch)
+        service = DispatchService(pending.repo, self.services.dispatch)
         order = service.open_ticket(
             call, call.received_at, unit_id=unit, by=self.taken_by or "intake"
         )
@@ -264,14 +278,19 @@ class Intake:
                            reason=f"planned outage notice {notice['id']} "
                            f"({notice['start']:%m-%d %H:%M}–{notice['end']:%m-%d %H:%M}): "
                            f"{notice.get('reason') or 'scheduled work'}")
+        started = time.perf_counter()
         decision = self.grouping.process(obs)
+        if self.timings is not None:
+            self.timings.setdefault("grouping", []).append(
+                (time.perf_counter() - started) * 1000
+            )
         inc = self.grouping.incidents[decision.incident_id]
         status = decision.status
         if status == MERGED and inc.state == "confirmed":
             status = "known_outage"
         unit, area = self._unit_for(location, inc.device)
         self._units[inc.id] = (unit, area)
-        order_id = self._orders_for(conn, call, decision, inc, unit, area, location)
+        order_id = self._orders_for(conn, pending, call, decision, inc, unit, area, location)
         reason = decision.reason
         if decision.customer_side_suspect:
             reason += ("; a lone call so far: if its neighbours stay quiet it may be the "
@@ -291,9 +310,10 @@ class Intake:
                 return notice
         return None
 
-    def _orders_for(self, conn: Connection, call: Call, decision: Decision, inc: Incident,
+    def _orders_for(self, conn: Connection, pending: _Pending, call: Call, decision: Decision,
+                    inc: Incident,
                     unit: str | None, area: str, location: Location) -> str:
-        service = DispatchService(SqlDispatchRepository(conn), self.services.dispatch)
+        service = DispatchService(pending.repo, self.services.dispatch)
         by = self.taken_by or "intake"
         # Calls reach the intake out of order across agents: an event is never dated before
         # the order it belongs to was opened.
@@ -388,6 +408,7 @@ class Intake:
         }
 
     def _write(self, conn: Connection, pending: _Pending) -> None:
+        pending.repo.flush()
         now = datetime.now(UTC)
         rows = []
         for inc_id in sorted(pending.incidents):
@@ -413,8 +434,9 @@ class Intake:
         with write_transaction(self.db) as conn:
             self._sync(conn)
             split = self.grouping.settle(now, force=True)
+            pending = _Pending(BufferedDispatchRepository(conn))
             if split:
-                service = DispatchService(SqlDispatchRepository(conn), self.services.dispatch)
+                service = DispatchService(pending.repo, self.services.dispatch)
                 for part_id in split:
                     part = self.grouping.incidents[part_id]
                     unit, area = self._unit_for(None, part.device)
@@ -428,7 +450,6 @@ class Intake:
                     for cid in part.members:
                         service.attach_call(order.order_id, cid, max(now, part.opened_at),
                                             by="settle")
-            pending = _Pending()
             pending.incidents.update(split)
             pending.incidents.update(
                 i.id for i in self.grouping.incidents.values() if i.merged_into is None
@@ -455,6 +476,7 @@ class Intake:
 
 @dataclass
 class _Pending:
+    repo: BufferedDispatchRepository
     calls: list[dict[str, Any]] = field(default_factory=list)
     incidents: set[str] = field(default_factory=set)
     events: list[dict[str, Any]] = field(default_factory=list)

@@ -716,3 +716,112 @@ class MemoryDispatchRepository:
 def dispatch_on(conn: Connection, context: DispatchContext | None = None) -> DispatchService:
     """The dispatch use cases inside the caller's transaction on ``conn``."""
     return DispatchService(SqlDispatchRepository(conn), context)
+
+
+class BufferedDispatchRepository(SqlDispatchRepository):
+    """A SQL repository that holds the calls attached to orders until :meth:`flush`.
+
+    A storm replay attaches thousands of repeat calls to a few orders; each attachment is
+    an event row, an ``order_calls`` row and a head update. Held and written with
+    ``executemany`` once per transaction they cost a fraction of one statement each. Any
+    other use of the repository writes the held calls first, so reads always see them.
+    The caller flushes before its transaction commits.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self._heads: dict[str, OrderHead] = {}
+        self._calls: dict[str, set[str]] = {}
+        self._held: list[tuple[str, OrderEvent, datetime]] = []
+
+    def flush(self) -> None:
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        self.conn.execute(
+            insert(order_events),
+            [
+                {"order_id": oid, "seq": e.seq, "type": e.type.value, "at": e.at,
+                 "recorded_at": at, "actor": e.by, "crew_id": e.crew_id,
+                 "event_key": e.key, "data": _json_data(e.data)}
+                for oid, e, at in held
+            ],
+        )
+        self.conn.execute(
+            _insert_ignoring_conflicts(self.conn, order_calls),
+            [{"order_id": oid, "call_id": str(e.data["call_id"]), "attached_at": e.at}
+             for oid, e, _at in held],
+        )
+        last: dict[str, tuple[int, datetime]] = {}
+        for oid, e, at in held:
+            last[oid] = (int(e.seq or 0), at)
+        for oid, (seq, at) in last.items():
+            self.conn.execute(
+                update(work_orders).where(work_orders.c.order_id == oid)
+                .values(last_seq=seq, updated_at=at)
+            )
+        self._heads.clear()
+        self._calls.clear()
+
+    def order_head(self, order_id: str, *, lock: bool = False) -> OrderHead | None:
+        head = self._heads.get(order_id)
+        if head is None:
+            head = super().order_head(order_id, lock=lock)
+            if head is not None:
+                self._heads[order_id] = head
+        return head
+
+    def has_call(self, order_id: str, call_id: str) -> bool:
+        calls = self._calls.get(order_id)
+        if calls is None:
+            calls = {
+                str(r[0]) for r in self.conn.execute(
+                    select(order_calls.c.call_id).where(order_calls.c.order_id == order_id)
+                )
+            }
+            own = self.conn.execute(
+                select(work_orders.c.call_id).where(work_orders.c.order_id == order_id)
+            ).scalar()
+            if own:
+                calls.add(str(own))
+            self._calls[order_id] = calls
+        return call_id in calls
+
+    def append_call(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
+        if event.key is not None:  # a client key must be checked now: write through
+            self.flush()
+            return super().append_call(order_id, event, at)
+        self._held.append((order_id, event, at))
+        head = self._heads.get(order_id)
+        if head is not None:
+            self._heads[order_id] = replace(head, last_seq=int(event.seq or head.last_seq))
+        self._calls.setdefault(order_id, set()).add(str(event.data["call_id"]))
+        return replace(event, recorded_at=at)
+
+    # everything else reads or writes the log directly: write the held calls first
+
+    def add_order(self, order: WorkOrder, at: datetime) -> WorkOrder:
+        self.flush()
+        return super().add_order(order, at)
+
+    def get_order(self, order_id: str, *, lock: bool = False) -> WorkOrder | None:
+        self.flush()
+        return super().get_order(order_id, lock=lock)
+
+    def order_for_incident(self, incident_id: str) -> WorkOrder | None:
+        self.flush()
+        return super().order_for_incident(incident_id)
+
+    def order_for_call(self, call_id: str) -> WorkOrder | None:
+        self.flush()
+        return super().order_for_call(call_id)
+
+    def open_orders(
+        self, *, unit_id: str | None = None, types: Sequence[OrderType] | None = None
+    ) -> list[WorkOrder]:
+        self.flush()
+        return super().open_orders(unit_id=unit_id, types=types)
+
+    def append_event(self, order: WorkOrder, at: datetime) -> OrderEvent:
+        self.flush()
+        return super().append_event(order, at)

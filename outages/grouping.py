@@ -70,11 +70,12 @@ def _minutes(at: datetime) -> float:
 class Stats:
     """What the likelihood of a group of calls needs, kept up to date call by call."""
 
-    __slots__ = ("anonymous", "customers", "first", "n", "partial", "sum_logf", "sum_loglik",
-                 "times")
+    __slots__ = ("anonymous", "customers", "first", "first_at", "n", "partial", "sum_logf",
+                 "sum_loglik", "times")
 
     def __init__(self) -> None:
         self.first = math.inf  # minutes
+        self.first_at: datetime | None = None
         self.times: list[float] = []
         self.sum_logf = 0.0  # delay densities relative to first - lead
         self.sum_loglik = 0.0
@@ -106,6 +107,9 @@ class Incident:
 
     @property
     def onset(self) -> datetime:
+        """The first call's time (the fault was shortly before)."""
+        if self.stats.first_at is not None and self.stats.n == len(self.members):
+            return self.stats.first_at
         return min(m.observation.at for m in self.members.values())
 
     @property
@@ -315,6 +319,7 @@ class GroupingEngine:
     def _stats(self, members: Iterable[Member]) -> Stats:
         st = Stats()
         customers = st.customers
+        members = list(members)
         for m in members:
             st.times.append(m.minute)
             st.sum_loglik += math.log(m.likelihood) if m.likelihood < 1.0 else 0.0
@@ -326,6 +331,10 @@ class GroupingEngine:
             st.partial += o.power_present
         st.n = len(st.times)
         self._stats_recompute(st)
+        for m in members:
+            if m.minute == st.first:
+                st.first_at = m.observation.at
+                break
         return st
 
     def _stats_add(self, st: Stats, m: Member, *, recompute: bool = True) -> None:
@@ -341,6 +350,7 @@ class GroupingEngine:
         st.n += 1
         if t < st.first:
             st.first = t
+            st.first_at = o.at
             if recompute:
                 self._stats_recompute(st)
         elif recompute:
@@ -710,7 +720,10 @@ class GroupingEngine:
         if inc.checked is None:
             return True
         at, n = inc.checked
-        if n != len(inc.members) and (len(inc.members) < 12 or now - at >= timedelta(minutes=1)):
+        size = len(inc.members)
+        # a large incident changes little with one more call: look again less often
+        every = timedelta(minutes=0 if size < 12 else 1 + size / 25)
+        if n != size and now - at >= every:
             return True
         return now - at >= timedelta(minutes=minutes)
 
