@@ -247,6 +247,7 @@ class GroupingEngine:
         self._by_phone: dict[str, tuple[str, datetime]] = {}
         self._member_incident: dict[str, str] = {}  # call id -> incident now holding it
         self._settled: datetime | None = None
+        self._kinds: dict[str, str] = {}
         self._unlocated: set[str] = set()
         self._counter = 0
         self._new_id = new_id or self._next_id
@@ -712,10 +713,16 @@ class GroupingEngine:
                 out.extend(self._repartition(inc, now))
         return out
 
+    def _is_transformer(self, device: str) -> bool:
+        kind = self._kinds.get(device)
+        if kind is None:
+            kind = self._kinds[device] = self.tree.model.kind_of(device)
+        return kind == "transformer"
+
     def _due(self, inc: Incident, now: datetime, minutes: float) -> bool:
         """Whether an incident is worth re-examining: it spans several transformers, and it
         has new calls or enough time has passed since it was last examined."""
-        if inc.device is None or inc.device in inc.transformers() or len(inc.members) < 2:
+        if inc.device is None or len(inc.members) < 2 or self._is_transformer(inc.device):
             return False
         if inc.checked is None:
             return True
