@@ -65,3 +65,8 @@ class GroupingSettings(BaseSettings):
     same_caller_hours: float = Field(12.0, gt=0, description="repeat calls from one phone")
     unlocated_radius_m: float = Field(1500.0, gt=0, description="space-time grouping radius")
     unlocated_minutes: float = Field(60.0, gt=0, description="space-time grouping window")
+    dominant_share: float = Field(
+        0.5, gt=0, le=1.0, description="a call that nothing places joins the outage that took "
+        "at least this share of the located calls of the last minutes (storm mode)"
+    )
+    dominant_minutes: float = Field(20.0, gt=0)

@@ -23,7 +23,7 @@ Every decision records why, in words an agent can read to the caller.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -247,6 +247,7 @@ class GroupingEngine:
         self._by_phone: dict[str, tuple[str, datetime]] = {}
         self._member_incident: dict[str, str] = {}  # call id -> incident now holding it
         self._settled: datetime | None = None
+        self._recent: deque[tuple[datetime, str]] = deque()  # located calls: time, incident
         self._kinds: dict[str, str] = {}
         self._unlocated: set[str] = set()
         self._counter = 0
@@ -499,6 +500,7 @@ class GroupingEngine:
             split_into=split,
         )
         decision.customer_side_suspect = self._lone(survivor)
+        self._recent.append((obs.at, survivor.id))
         return decision
 
     def _survivor(self, inc: Incident) -> Incident:
@@ -972,6 +974,8 @@ class GroupingEngine:
         reason = f"same caller phone as an earlier call of {join}" if join else ""
         if join is None and obs.lon is not None and obs.lat is not None:
             join, reason = self._near_incident(obs)
+        if join is None:
+            join, reason = self._dominant_incident(obs)
         if join is not None:
             inc = self.incidents[join]
             self._add(inc, Member(obs, None, 1.0))
@@ -987,6 +991,24 @@ class GroupingEngine:
         why = "not located on the network: a new incident to place by hand"
         inc.evidence.append(f"{obs.at:%H:%M} call {obs.call_id}: {why}")
         return Decision(obs.call_id, inc.id, NEW, None, None, why)
+
+    def _dominant_incident(self, obs: Observation) -> tuple[str | None, str]:
+        """In a storm most calls are about its largest outage: a call that nothing places
+        joins the outage taking most of the calls right now, when it takes most of them."""
+        window = timedelta(minutes=self.s.dominant_minutes)
+        while self._recent and obs.at - self._recent[0][0] > window:
+            self._recent.popleft()
+        if len(self._recent) < 5:
+            return None, ""
+        counts: dict[str, int] = defaultdict(int)
+        for _at, inc_id in self._recent:
+            counts[self._survivor(self.incidents[inc_id]).id] += 1
+        top, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+        share = n / len(self._recent)
+        if share < self.s.dominant_share or not self.incidents[top].is_open:
+            return None, ""
+        return top, (f"not located; joined the outage taking {share:.0%} of the calls of the "
+                     f"last {self.s.dominant_minutes:.0f} min (storm mode): confirm the place")
 
     def _near_incident(self, obs: Observation) -> tuple[str | None, str]:
         assert obs.lon is not None and obs.lat is not None
