@@ -180,6 +180,109 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_password() -> str:
+    """The password from standard input: asked twice on a terminal, else the first line
+    (so that ``printf '%s\\n' "$PW" | gridcall users add ...`` works in scripts)."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("password: ")
+        if first and getpass.getpass("again: ") != first:
+            raise ValueError("the two passwords differ")
+        return first
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from api.auth import PasswordPolicyError, Role, create_user
+    from api.auth_store import UserExistsError
+    from api.dbadmin import upgrade
+
+    try:
+        password = _read_password()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if not password.strip():
+        print(
+            "error: empty password: give the password on standard input, e.g.\n"
+            f"  printf '%s\\n' 'a-long-secret' | gridcall users add {args.name} --role {args.role}",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    settings = load_settings()
+    with _engine() as engine:
+        upgrade(engine)
+        try:
+            user = create_user(
+                engine,
+                args.name,
+                password,
+                Role(args.role),
+                by="cli",
+                rounds=settings.bcrypt_rounds,
+            )
+        except (PasswordPolicyError, UserExistsError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+    print(f"added user {user.name} ({user.role.value})")
+    return EXIT_OK
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from api.auth_store import list_users
+    from api.dbadmin import upgrade
+
+    with _engine() as engine:
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = list_users(conn)
+    for row in rows:
+        state = "disabled" if row["disabled"] else "enabled"
+        print(f"{row['name']}\t{row['role']}\t{state}\t{row['created_at']:%Y-%m-%d %H:%M}")
+    return EXIT_OK
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    from api.auth_store import UnknownUserError, set_disabled
+    from api.dbadmin import upgrade
+
+    with _engine() as engine:
+        upgrade(engine)
+        try:
+            with engine.begin() as conn:
+                set_disabled(conn, args.name, not args.enable, by="cli")
+        except UnknownUserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+    print(f"{'enabled' if args.enable else 'disabled'} user {args.name}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.dbadmin import upgrade
+    from api.settings import InsecureSettingsError
+
+    settings = load_settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    try:
+        settings.check_for_serving()
+    except InsecureSettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    with _engine() as engine:
+        upgrade(engine)
+    app = create_app(settings)
+    print(f"gridcall on http://{host}:{port} (API docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level=args.log_level)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gridcall",
@@ -243,6 +346,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", type=int, default=20)
     p.add_argument("--hours", type=float, default=6.0)
     p.set_defaults(func=cmd_demo_data)
+
+    users = sub.add_parser("users", help="staff logins").add_subparsers(
+        dest="users_command", required=True
+    )
+    p = users.add_parser("add", help="add a user; the password is read from standard input")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=["agent", "dispatcher", "supervisor", "admin"])
+    p.set_defaults(func=cmd_users_add)
+    p = users.add_parser("list", help="list the users")
+    p.set_defaults(func=cmd_users_list)
+    p = users.add_parser("disable", help="disable a user (users are never deleted)")
+    p.add_argument("name")
+    p.add_argument("--enable", action="store_true", help="enable the user again")
+    p.set_defaults(func=cmd_users_disable)
+
+    p = sub.add_parser("serve", help="the web app and map")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -190,9 +190,7 @@ class AdminAreas:
         if exact:
             return exact
         for i, town in enumerate(self.areas):
-            if town.level == "township" and key.startswith(town.name) and len(key) > len(
-                town.name
-            ):
+            if town.level == "township" and key.startswith(town.name) and len(key) > len(town.name):
                 rest = key[len(town.name) :]
                 hits = [
                     j
@@ -428,9 +426,9 @@ class NoticeRepository:
         """PO + the local date + a number: short enough to read out on the phone."""
         stem = f"PO{published_at.astimezone(LOCAL_TZ):%Y%m%d}"
         count = self.conn.execute(
-            select(func.count()).select_from(planned_outages).where(
-                planned_outages.c.id.like(f"{stem}%")
-            )
+            select(func.count())
+            .select_from(planned_outages)
+            .where(planned_outages.c.id.like(f"{stem}%"))
         ).scalar_one()
         return f"{stem}{int(count) + 1:03d}"
 

@@ -61,8 +61,10 @@ class PublicSettings(BaseSettings):
         150.0, gt=0, description="a position belongs to the nearest customer this close"
     )
     service_area_m: float = Field(
-        3000.0, gt=0, description="positions farther from every customer and transformer are "
-        "outside the service area"
+        3000.0,
+        gt=0,
+        description="positions farther from every customer and transformer are "
+        "outside the service area",
     )
     min_calls: int = Field(1, ge=1, description="calls before a fault is shown to the public")
 
@@ -144,8 +146,11 @@ class PublicOutages:
         self._sp_tree = self._tree(sps["geometry"].tolist())
         trs = self.data.layer("transformers")
         self._network_tree = self._tree(sps["geometry"].tolist() + trs["geometry"].tolist())
-        tr_geoms = [(str(t), g) for t, g in zip(trs["id"].tolist(), trs["geometry"].tolist(),
-                                                 strict=True) if g is not None]
+        tr_geoms = [
+            (str(t), g)
+            for t, g in zip(trs["id"].tolist(), trs["geometry"].tolist(), strict=True)
+            if g is not None
+        ]
         self._transformer_ids = [t for t, _g in tr_geoms]
         self._transformer_tree = shapely.STRtree([g for _t, g in tr_geoms])
         self._incident_cache: dict[str, tuple[frozenset[str], tuple[str, ...], Any, Any, int]] = {}
@@ -193,8 +198,12 @@ class PublicOutages:
     def _incident_views(self, conn: Connection, now: datetime) -> list[OutageView]:
         rows = conn.execute(
             select(
-                incidents.c.id, incidents.c.device_id, incidents.c.onset_at,
-                incidents.c.opened_at, incidents.c.area_class, incidents.c.call_count,
+                incidents.c.id,
+                incidents.c.device_id,
+                incidents.c.onset_at,
+                incidents.c.opened_at,
+                incidents.c.area_class,
+                incidents.c.call_count,
             ).where(
                 incidents.c.merged_into.is_(None),
                 incidents.c.restored_at.is_(None),

@@ -1,0 +1,182 @@
+"""The web app: ``create_app()`` wires settings, database, network and routes together.
+
+The lifespan opens the database engine and builds, once, everything that lives as long as
+the process: the network model and the intake's indexes, the outage planner and the public
+query. Routes reach them through :data:`api.deps.ContextDep`. Errors are one hierarchy
+(:mod:`api.deps` and the domain's own), mapped to status codes in :data:`STATUS_CODES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from api import (
+    auth_store,
+    ogc,
+    routes_auth,
+    routes_calls,
+    routes_orders,
+    routes_planned,
+    routes_public,
+)
+from api.auth import AuthError, PasswordPolicyError
+from api.deps import (
+    AppContext,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NoNetwork,
+    NotFound,
+    utc_now,
+)
+from api.settings import Settings, load_settings
+from dispatch.crews import CrewStateError
+from dispatch.intake import IntakeServices
+from dispatch.orders import TransitionError
+from dispatch.service import DuplicateKeyError, UnknownCrewError, UnknownOrderError
+from outages.planned import NoticeError, NoticeStateError, OutagePlanner, UnknownNoticeError
+from outages.public import PublicOutages, UnknownAccountError, UnknownAreaError
+
+logger = logging.getLogger(__name__)
+
+# The one table from errors to status codes; a subclass takes its nearest listed ancestor's.
+STATUS_CODES: dict[type[Exception], int] = {
+    BadRequest: 400,
+    AuthError: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    UnknownAccountError: 404,
+    UnknownAreaError: 404,
+    UnknownNoticeError: 404,
+    UnknownOrderError: 404,
+    UnknownCrewError: 404,
+    Conflict: 409,
+    TransitionError: 409,
+    CrewStateError: 409,
+    DuplicateKeyError: 409,
+    NoticeStateError: 409,
+    auth_store.UserExistsError: 409,
+    NoticeError: 422,
+    PasswordPolicyError: 422,
+    NoNetwork: 503,
+}
+
+DESCRIPTION = """
+Outage and repair dispatch for a county 95598 call centre.
+
+* **Staff** log in at `POST /api/auth/token` (OAuth2 password flow) and send
+  `Authorization: Bearer <token>`. Roles: agent < dispatcher < supervisor < admin.
+* **Customers** ask `GET /api/public/outages` without logging in.
+* **GIS clients** read the layers at `/ogc` (OGC API - Features, GeoJSON).
+"""
+
+
+def _status_of(exc: Exception) -> int:
+    for klass in type(exc).__mro__:
+        if klass in STATUS_CODES:
+            return STATUS_CODES[klass]
+    return 500
+
+
+def _detail(exc: Exception) -> str:
+    detail = getattr(exc, "detail", None)
+    return detail if isinstance(detail, str) else str(exc)
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    status = _status_of(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": _detail(exc)}, status_code=status, headers=headers)
+
+
+def build_context(
+    settings: Settings,
+    services: IntakeServices | None,
+    engine: Engine | None,
+    clock: Callable[[], datetime],
+) -> AppContext:
+    """Everything the routes share. Without an imported network the app still serves logins,
+    notices' lists and the OGC layers; what needs the network answers 503."""
+    from api.bootstrap import NoNetworkError, database, intake_services
+
+    engine = engine or database(settings)
+    if services is None:
+        try:
+            services = intake_services(engine)
+        except NoNetworkError as exc:
+            logger.warning("%s; the app starts without it", exc)
+    context = AppContext(settings=settings, engine=engine, services=services, clock=clock)
+    if services is not None:
+        context.planner = OutagePlanner(services.model)
+        context.public = PublicOutages(context.planner)
+    return context
+
+
+def _static_dir() -> Path | None:
+    try:
+        import map_ui
+    except ModuleNotFoundError:
+        return None
+    static = Path(map_ui.__file__).parent / "static"
+    return static if static.is_dir() else None
+
+
+def create_app(
+    settings: Settings | None = None,
+    services: IntakeServices | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """The app. ``services`` (and ``engine``) may be given to share them (tests build the
+    network once); ``clock`` replaces the wall clock (tests of the 7-day rule)."""
+    settings = settings or load_settings()
+    settings.check_for_serving()
+    own_engine = engine is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = build_context(settings, services, engine, clock or utc_now)
+        app.state.context = context
+        try:
+            yield
+        finally:
+            if own_engine:
+                context.engine.dispose()
+
+    app = FastAPI(
+        title="gridcall",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    for klass in STATUS_CODES:
+        app.add_exception_handler(klass, _handle)
+    app.include_router(routes_auth.router)
+    app.include_router(routes_calls.router)
+    app.include_router(routes_planned.router)
+    app.include_router(routes_orders.router)
+    app.include_router(routes_public.router)
+    app.include_router(ogc.router)
+
+    static = _static_dir()
+    if static is not None:
+        app.mount("/static", StaticFiles(directory=static), name="static")
+    try:
+        pages = importlib.import_module("api.pages")
+    except ModuleNotFoundError as exc:
+        if exc.name != "api.pages":
+            raise
+    else:
+        app.include_router(pages.router)
+    return app

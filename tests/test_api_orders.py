@@ -1,0 +1,92 @@
+"""``/api/orders``: the open orders, one order's log, assigning a crew, recording steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+from test_api_support import Api, api_fixture
+
+from api.auth import Role
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def api(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    yield from api_fixture(engine, tmp_path_factory, NOW)
+
+
+def open_incident(api: Api) -> dict[str, str]:
+    sps = api.services.data.layer("service_points")
+    account = str(sps["account_no"].iat[0])
+    r = api.client.post(
+        "/api/calls",
+        headers=api.headers(Role.AGENT),
+        json={
+            "call_id": "o1",
+            "received_at": (NOW - timedelta(minutes=5)).isoformat(),
+            "account_no": account,
+            "symptom": "no_power",
+        },
+    )
+    answer: dict[str, str] = r.json()
+    assert answer["status"] == "new"
+    return answer
+
+
+def test_open_orders_and_one_order(api: Api) -> None:
+    answer = open_incident(api)
+    dispatcher = api.headers(Role.DISPATCHER)
+    orders = api.client.get("/api/orders", headers=dispatcher)
+    assert orders.status_code == 200
+    [order] = orders.json()
+    assert order["order_id"] == answer["work_order_id"]
+    assert order["incident_id"] == answer["incident_id"]
+    assert order["type"] == "repair"
+    assert "o1" in order["call_ids"]
+    assert api.client.get("/api/orders", headers=api.headers(Role.AGENT)).status_code == 403
+    one = api.client.get(f"/api/orders/{order['order_id']}", headers=api.headers(Role.AGENT))
+    assert one.status_code == 200
+    assert one.json()["events"][0]["type"] == "created"
+    assert api.client.get("/api/orders/WO-NOPE", headers=dispatcher).status_code == 404
+    assert api.client.get("/api/orders?unit_id=elsewhere", headers=dispatcher).json() == []
+
+
+def test_assign_a_crew_and_record_the_repair(api: Api) -> None:
+    order_id = open_incident(api)["work_order_id"]
+    crew = str(api.services.data.layer("crews")["id"].iat[0])
+    headers = {**api.headers(Role.DISPATCHER), "Idempotency-Key": "assign-1"}
+    r = api.client.post(f"/api/orders/{order_id}/assign", json={"crew_id": crew}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["crew_id"] == crew
+    assert r.json()["status"] == "dispatched"
+    again = api.client.post(
+        f"/api/orders/{order_id}/assign", json={"crew_id": crew}, headers=headers
+    )
+    assert len(again.json()["events"]) == len(r.json()["events"])
+    plain = api.headers(Role.DISPATCHER)
+    unknown = api.client.post(
+        f"/api/orders/{order_id}/assign", json={"crew_id": "CR-NONE"}, headers=plain
+    )
+    assert unknown.status_code == 404
+    for step in ("accepted", "departed", "arrived"):
+        r = api.client.post(f"/api/orders/{order_id}/events", json={"type": step}, headers=plain)
+        assert r.status_code == 200, r.text
+    r = api.client.post(
+        f"/api/orders/{order_id}/events",
+        json={"type": "repaired", "note": "更换熔丝"},
+        headers=plain,
+    )
+    assert r.json()["status"] == "repaired"
+    events = r.json()["events"]
+    assert [e["by"] for e in events[-4:]] == ["dispatcher"] * 4
+    # a step the order's state does not allow
+    r = api.client.post(f"/api/orders/{order_id}/events", json={"type": "departed"}, headers=plain)
+    assert r.status_code == 409
+    r = api.client.post(
+        f"/api/orders/{order_id}/events", json={"type": "teleported"}, headers=plain
+    )
+    assert r.status_code == 422
