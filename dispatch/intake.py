@@ -132,6 +132,7 @@ class Intake:
         self._units: dict[str, tuple[str | None, str]] = {}
         # per-call timings in milliseconds, when a benchmark asks for them
         self.timings: dict[str, list[float]] | None = None
+        self._notices: list[dict[str, Any]] = []
 
     # -- ids and state ---------------------------------------------------------------------
 
@@ -146,6 +147,8 @@ class Intake:
             self._reload(conn)
         self._version = version
         self._seq = max(self._seq, seq)
+        # published notices are few: read once per transaction, matched per call in memory
+        self._notices = store.published_notices(conn)
 
     def _reload(self, conn: Connection) -> None:
         fresh = GroupingEngine(self.services.model, self.services.grouping,
@@ -161,7 +164,7 @@ class Intake:
         self._orders = {r.id: r.work_order_id for r in rows if r.work_order_id}
 
     def _notices_at(self, conn: Connection, at: datetime) -> list[dict[str, Any]]:
-        return store.active_notices(conn, at)
+        return [n for n in self._notices if n["start"] <= at <= n["end"]]
 
     # -- the call ----------------------------------------------------------------------------
 

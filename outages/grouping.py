@@ -57,10 +57,18 @@ class Member:
     observation: Observation
     transformer: str | None
     likelihood: float
-    minute: float = field(init=False, repr=False)  # call time in minutes, cached
+    # what the likelihoods read of a member, computed once
+    minute: float = field(init=False, repr=False)
+    log_likelihood: float = field(init=False, repr=False)
+    customer_key: str | None = field(init=False, repr=False)
+    partial: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.minute = self.observation.at.timestamp() / 60.0
+        self.log_likelihood = math.log(max(self.likelihood, 1e-6)) if self.likelihood < 1.0 \
+            else 0.0
+        self.customer_key = self.observation.customer or None
+        self.partial = int(self.observation.power_present)
 
 
 def _minutes(at: datetime) -> float:
@@ -320,23 +328,27 @@ class GroupingEngine:
 
     def _stats(self, members: Iterable[Member]) -> Stats:
         st = Stats()
-        customers = st.customers
         members = list(members)
+        if not members:
+            return st
+        times = st.times
+        loglik = 0.0
+        customers: list[str] = []
+        partial = 0
         for m in members:
-            st.times.append(m.minute)
-            st.sum_loglik += math.log(m.likelihood) if m.likelihood < 1.0 else 0.0
-            o = m.observation
-            if o.customer:
-                customers.add(o.customer)
-            else:
-                st.anonymous += 1
-            st.partial += o.power_present
-        st.n = len(st.times)
+            times.append(m.minute)
+            loglik += m.log_likelihood
+            if m.customer_key is not None:
+                customers.append(m.customer_key)
+            partial += m.partial
+        st.customers = set(customers)
+        st.anonymous = len(members) - len(customers)
+        st.sum_loglik = loglik
+        st.partial = partial
+        st.n = len(times)
         self._stats_recompute(st)
-        for m in members:
-            if m.minute == st.first:
-                st.first_at = m.observation.at
-                break
+        first = min(members, key=lambda m: m.minute)
+        st.first_at = first.observation.at
         return st
 
     def _stats_add(self, st: Stats, m: Member, *, recompute: bool = True) -> None:
@@ -917,7 +929,11 @@ class GroupingEngine:
         # One branch apart from the rest: a nested fault that started earlier or later, or
         # calls placed on the wrong branch, must not drag the whole incident's device.
         if len(groups) > 2:
-            for child in groups:
+            total = len(members)
+            for child, ms in groups.items():
+                # only a small branch can be the odd one out (a nested fault, misplaced calls)
+                if len(ms) * 3 > total:
+                    continue
                 rest = [m for c, g in groups.items() if c != child for m in g]
                 rest_device = self._best_device({str(m.transformer) for m in rest}) or device
                 sc = self._group_loglik(rest_device, rest, now) + child_best[child][0]

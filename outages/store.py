@@ -288,6 +288,22 @@ def load_open_incidents(conn: Connection) -> list[Incident]:
     return [incident_from_row(r) for r in result]
 
 
+def published_notices(conn: Connection) -> list[dict[str, Any]]:
+    """Every notice not cancelled, with its affected transformers as a set."""
+    rows = conn.execute(
+        select(planned_outages).where(planned_outages.c.cancelled_at.is_(None))
+    ).mappings()
+    out = []
+    for r in rows:
+        d = dict(r)
+        affected = d.get("affected_transformers") or []
+        if isinstance(affected, str):
+            affected = json.loads(affected)
+        d["affected_transformers"] = set(affected)
+        out.append(d)
+    return out
+
+
 def active_notices(conn: Connection, at: datetime) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(planned_outages).where(
