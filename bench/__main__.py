@@ -11,15 +11,15 @@ import argparse
 import datetime as dt
 import os
 import sys
-from types import SimpleNamespace
 
 from bench import bench_dispatch, bench_grouping, bench_layers, bench_locate
 from bench.common import Row, format_table, machine
 
 
 def locate_rows(scale: float, calls: int) -> list[Row]:
-    report = bench_locate.report(SimpleNamespace(scale=scale, calls=calls, seed=0,
-                                                 synthetic=False))
+    report = bench_locate.report(
+        argparse.Namespace(scale=scale, calls=calls, seed=0, synthetic=False)
+    )
     sps = report["service_points"]
     goals = {"account": "≥ 20,000/s, 99 %", "pole": "≥ 20,000/s, 99 % right pole",
              "gps": "≥ 20,000/s, 97 % where not interleaved",

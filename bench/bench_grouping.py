@@ -8,7 +8,6 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from io import StringIO
 from pathlib import Path
 from typing import Any

@@ -38,13 +38,16 @@ def _import_child(package: str, url: str) -> dict[str, float]:
         "  'service_points': report.counts.get('service_points', 0),\n"
         "  'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
-    return json.loads(run_child([sys.executable, "-c", code]).strip().splitlines()[-1])
+    result: dict[str, float] = json.loads(
+        run_child([sys.executable, "-c", code]).strip().splitlines()[-1]
+    )
+    return result
 
 
 def bench_import(scale: float, postgres_url: str | None) -> list[Row]:
     package = str(county(scale))
     rows: list[Row] = []
-    targets = [("SpatiaLite", None)]
+    targets: list[tuple[str, str | None]] = [("SpatiaLite", None)]
     if postgres_url:
         targets.append(("PostGIS", postgres_url))
     for name, url in targets:
@@ -93,7 +96,7 @@ def bench_trace(scale: float, queries: int = 20_000) -> list[Row]:
     from layers.importer import prepare
 
     data, model, _problems = prepare(county(scale))
-    assert model is not None
+    assert model is not None and data is not None
     rng = random.Random(1)
     ids = (model.sp_ids[:: max(1, len(model.sp_ids) // 5000)] + model.transformer_ids
            + model.switch_ids + list(data.layer("mv_lines")["id"][::7]))

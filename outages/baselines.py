@@ -90,8 +90,8 @@ def dbscan(
     groups: dict[str, list[LocatedCall]] = defaultdict(list)
     if located:
         frame = model.data.frame
-        x, y = frame.forward([lc.location.lon for lc in located],
-                             [lc.location.lat for lc in located])
+        x, y = frame.forward([float(lc.location.lon or 0.0) for lc in located],
+                             [float(lc.location.lat or 0.0) for lc in located])
         t0 = min(lc.call.received_at for lc in located)
         minutes = np.asarray([(lc.call.received_at - t0).total_seconds() / 60 for lc in located])
         features = np.column_stack([x, y, minutes * metres_per_minute])

@@ -133,7 +133,9 @@ def _counts(db_url: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def imported(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, dict]:
+def imported(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, dict[str, int]]:
     """A database that already holds a good network, which a failed import must not touch."""
     monkeypatch.setenv("GRIDCALL_DATABASE_URL", db_url)
     assert main(["layers", "import", str(_grid().write(tmp_path / "good.gpkg"))]) == 0
@@ -144,7 +146,7 @@ def imported(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> tu
 def test_each_defect_is_named_and_nothing_is_imported(
     defect: str,
     tmp_path: Path,
-    imported: tuple[str, dict],
+    imported: tuple[str, dict[str, int]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     db_url, before = imported
@@ -163,7 +165,7 @@ def test_each_defect_is_named_and_nothing_is_imported(
 
 def test_several_defects_at_once_are_all_listed(
     tmp_path: Path,
-    imported: tuple[str, dict],
+    imported: tuple[str, dict[str, int]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     db_url, before = imported
@@ -190,7 +192,7 @@ def test_several_defects_at_once_are_all_listed(
 
 def test_shapefile_without_prj_needs_a_crs(
     tmp_path: Path,
-    imported: tuple[str, dict],
+    imported: tuple[str, dict[str, int]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     db_url, before = imported
@@ -207,7 +209,7 @@ def test_shapefile_without_prj_needs_a_crs(
 
 
 def test_unknown_package_path(
-    tmp_path: Path, imported: tuple[str, dict], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, imported: tuple[str, dict[str, int]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["layers", "import", str(tmp_path / "missing.gpkg")]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from reference_trace import ReferenceTracer
 
 from api.cli import main
 from layers.importer import prepare
-from layers.synthetic import synthetic_grid
+from layers.network import NetworkModel
+from layers.synthetic import SyntheticGrid, synthetic_grid
 
-SHAPES = {
+SHAPES: dict[str, dict[str, Any]] = {
     "straight feeders": dict(branch_probability=0.0, sections_per_feeder=10, ties=1),
     "bushy trees": dict(branch_probability=0.5, sections_per_feeder=30, ties=2),
     "two substations, two buses": dict(
@@ -30,7 +32,7 @@ SHAPES = {
 NETWORK_LAYERS = ("mv_lines", "switches", "transformers", "service_points", "poles", "lv_lines")
 
 
-def _compare(model, grid) -> list[str]:
+def _compare(model: NetworkModel, grid: SyntheticGrid) -> list[str]:
     ref = ReferenceTracer(grid.rows)
     diffs = []
     for layer in NETWORK_LAYERS:
@@ -102,7 +104,7 @@ def _import(path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, *extra: st
 
 def _trace(
     element: str, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, dict | None]:
+) -> tuple[int, dict[str, Any] | None]:
     monkeypatch.setenv("GRIDCALL_DATABASE_URL", db_url)
     capsys.readouterr()
     code = main(["network", "trace", element])

@@ -16,7 +16,7 @@ from gis.db import metadata
 def _include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     if type_ == "table" and reflected and compare_to is None:
         return False  # the spatial extensions' own tables
-    return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
+    return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))  # type: ignore[no-untyped-call]
 
 
 def test_migrated_database_matches_the_declared_tables(engine: Any) -> None:

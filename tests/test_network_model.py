@@ -7,11 +7,15 @@ from reference_trace import ReferenceTracer
 
 from layers.importer import prepare
 from layers.network import NetworkModel, UnknownElementError
-from layers.synthetic import synthetic_grid
+from layers.synthetic import SyntheticGrid, synthetic_grid
+
+GridAndModel = tuple[SyntheticGrid, NetworkModel]
 
 
 @pytest.fixture(scope="module")
-def grid_and_model(tmp_path_factory: pytest.TempPathFactory):
+def grid_and_model(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[SyntheticGrid, NetworkModel]:
     grid = synthetic_grid(
         21, substations=2, feeders_per_bus=2, sections_per_feeder=16, branch_probability=0.3, ties=2
     )
@@ -21,7 +25,9 @@ def grid_and_model(tmp_path_factory: pytest.TempPathFactory):
     return grid, model
 
 
-def _energised_traces_agree(model: NetworkModel, grid, states: dict[str, str]) -> None:
+def _energised_traces_agree(
+    model: NetworkModel, grid: SyntheticGrid, states: dict[str, str]
+) -> None:
     ref = ReferenceTracer(grid.rows, states)
     for layer in ("mv_lines", "transformers", "service_points", "switches"):
         for row in grid.rows[layer]:
@@ -33,7 +39,7 @@ def _energised_traces_agree(model: NetworkModel, grid, states: dict[str, str]) -
             assert got == ref.trace(eid), eid
 
 
-def test_opening_a_recloser_deenergises_what_it_feeds(grid_and_model) -> None:
+def test_opening_a_recloser_deenergises_what_it_feeds(grid_and_model: GridAndModel) -> None:
     grid, model = grid_and_model
     recloser = next(s["id"] for s in grid.rows["switches"] if s["kind"] == "recloser")
     below = model.downstream_transformers(recloser)
@@ -53,7 +59,7 @@ def test_opening_a_recloser_deenergises_what_it_feeds(grid_and_model) -> None:
     assert model.downstream_transformers(recloser) == below
 
 
-def test_closing_a_tie_and_opening_the_trunk_transfers_load(grid_and_model) -> None:
+def test_closing_a_tie_and_opening_the_trunk_transfers_load(grid_and_model: GridAndModel) -> None:
     grid, model = grid_and_model
     tie = next(s for s in grid.rows["switches"] if s["normal_state"] == "open")
     feeder_a = model.feeder_of(tie["id"])
@@ -72,7 +78,7 @@ def test_closing_a_tie_and_opening_the_trunk_transfers_load(grid_and_model) -> N
     _energised_traces_agree(switched, grid, states)
 
 
-def test_open_tie_is_answered_for_the_side_that_feeds_it(grid_and_model) -> None:
+def test_open_tie_is_answered_for_the_side_that_feeds_it(grid_and_model: GridAndModel) -> None:
     grid, model = grid_and_model
     tie = next(s for s in grid.rows["switches"] if s["normal_state"] == "open")
     trace = model.trace(tie["id"])
@@ -82,7 +88,7 @@ def test_open_tie_is_answered_for_the_side_that_feeds_it(grid_and_model) -> None
     assert trace.protective_device_id is not None
 
 
-def test_unknown_switch_state_changes_are_refused(grid_and_model) -> None:
+def test_unknown_switch_state_changes_are_refused(grid_and_model: GridAndModel) -> None:
     _grid, model = grid_and_model
     with pytest.raises(UnknownElementError):
         model.with_switch_states({"NO-SUCH": "open"})
@@ -91,7 +97,7 @@ def test_unknown_switch_state_changes_are_refused(grid_and_model) -> None:
         model.with_switch_states({breaker: "ajar"})
 
 
-def test_protective_chain_and_substation_trace(grid_and_model) -> None:
+def test_protective_chain_and_substation_trace(grid_and_model: GridAndModel) -> None:
     grid, model = grid_and_model
     sp = grid.rows["service_points"][0]
     chain = model.protective_chain(sp["id"])

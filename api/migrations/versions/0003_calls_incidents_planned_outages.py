@@ -7,10 +7,8 @@ Create Date: 2026-11-28 17:53:25.217776
 
 from collections.abc import Sequence
 
-import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = '0003'
 down_revision: str | None = '0002'
