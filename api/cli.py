@@ -260,6 +260,12 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from api.demo import run
+
+    return run(args)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -360,6 +366,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--enable", action="store_true", help="enable the user again")
     p.set_defaults(func=cmd_users_disable)
+
+    p = sub.add_parser("demo", help="build, load and serve the demo county with a storm")
+    p.add_argument("--dir", default="demo-data", help="where the demo's files go")
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--faults", type=int, default=20)
+    p.add_argument("--hours", type=float, default=6.0)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--rebuild", action="store_true", help="build the county again")
+    p.add_argument("--force", action="store_true",
+                   help="replace ./gridcall.db even when it is not a demo database")
+    p.add_argument("--no-serve", action="store_true", help="stop before serving")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("serve", help="the web app and map")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")

@@ -318,9 +318,14 @@ class Intake:
                     unit: str | None, area: str, location: Location) -> str:
         service = DispatchService(pending.repo, self.services.dispatch)
         by = self.taken_by or "intake"
-        # Calls reach the intake out of order across agents: an event is never dated before
-        # the order it belongs to was opened.
+        # Calls reach the intake out of order (across agents, or typed in late): an event
+        # is never dated before the first call of the order it is written to.
         at = max(call.received_at, inc.opened_at)
+
+        def when(order_id: str) -> datetime:
+            head = pending.repo.order_head(order_id)
+            return max(at, head.first_call_at) if head is not None else at
+
         position = (
             (location.lon, location.lat)
             if location.lon is not None and location.lat is not None else None
@@ -335,10 +340,11 @@ class Intake:
                 survivor_order = old
                 self._orders[inc.id] = old
                 continue
-            service.merge_orders(old, survivor_order, at, by=by)
+            service.merge_orders(old, survivor_order, max(when(old), when(survivor_order)),
+                                 by=by)
         if survivor_order is None:
             order = service.open_repair_order(
-                inc.id, unit, AreaClass(area), inc.onset, position, at, by=by,
+                inc.id, unit, AreaClass(area), inc.onset, position, max(at, inc.onset), by=by,
                 call_id=call.call_id, summary=f"incident {inc.id} at {inc.device}",
             )
             survivor_order = order.order_id
@@ -350,25 +356,27 @@ class Intake:
                 except Exception:
                     logger.exception("auto-dispatch of %s failed", survivor_order)
         else:
-            service.attach_call(survivor_order, call.call_id, at, by=by)
+            service.attach_call(survivor_order, call.call_id, when(survivor_order), by=by)
             previous = self._units.get(f"order:{survivor_order}")
             if previous is not None and unit is not None and previous[0] != unit:
                 # the inferred device moved into another unit's territory: 转派
-                service.transfer(survivor_order, unit, at, by, area_class=area,
+                service.transfer(survivor_order, unit, when(survivor_order), by,
+                                 area_class=area,
                                  reason=f"faulted device now inferred at {inc.device}")
         if unit is not None:
             self._units[f"order:{survivor_order}"] = (unit, area)
         for part_id in decision.split_into:
             part = self.grouping.incidents[part_id]
             p_unit, p_area = self._unit_for(None, part.device)
+            part_at = max(at, part.onset)
             order = service.open_repair_order(
-                part.id, p_unit, AreaClass(p_area), part.onset, None, at, by=by,
+                part.id, p_unit, AreaClass(p_area), part.onset, None, part_at, by=by,
                 summary=f"incident {part.id} at {part.device} (split from {inc.id})",
             )
             self._orders[part.id] = order.order_id
             self._units[part.id] = (p_unit, p_area)
             for cid in part.members:
-                service.attach_call(order.order_id, cid, at, by=by)
+                service.attach_call(order.order_id, cid, part_at, by=by)
         return survivor_order
 
     # -- writing -----------------------------------------------------------------------------
@@ -445,14 +453,14 @@ class Intake:
                     unit, area = self._unit_for(None, part.device)
                     order = service.open_repair_order(
                         part.id, unit, AreaClass(area), part.onset, None,
-                        max(now, part.opened_at), by="settle",
+                        max(now, part.opened_at, part.onset), by="settle",
                         summary=f"incident {part.id} at {part.device}",
                     )
                     self._orders[part.id] = order.order_id
                     self._units[part.id] = (unit, area)
                     for cid in part.members:
-                        service.attach_call(order.order_id, cid, max(now, part.opened_at),
-                                            by="settle")
+                        service.attach_call(order.order_id, cid,
+                                            max(now, part.opened_at, part.onset), by="settle")
             pending.incidents.update(split)
             pending.incidents.update(
                 i.id for i in self.grouping.incidents.values() if i.merged_into is None

@@ -143,3 +143,20 @@ def test_two_agents_in_two_processes_open_one_incident(imported: Any, db_url: st
         assert conn.execute(select(func.count()).select_from(incidents)).scalar() == 1
         assert conn.execute(select(func.count()).select_from(work_orders)).scalar() == 1
     engine.dispose()
+
+
+def test_a_call_typed_in_late_joins_without_error(imported: Any, db_url: str) -> None:
+    """An agent enters a call received before the incident's first call: it is merged, and
+    the order's events are never dated before the order."""
+    from api.bootstrap import intake_services
+    from dispatch.intake import Intake
+
+    sps = imported.rows["service_points"]
+    mine = [s for s in sps if s["transformer_id"] == sps[0]["transformer_id"]]
+    engine = make_engine(db_url)
+    intake = Intake(engine, intake_services(engine), taken_by="agent")
+    first = intake.take(_row("L1", 30, mine[0]["account_no"]))
+    late = intake.take(_row("L2", 5, mine[1]["account_no"]))
+    assert late["incident_id"] == first["incident_id"]
+    assert late["work_order_id"] == first["work_order_id"]
+    engine.dispose()
