@@ -735,7 +735,11 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self._held: list[tuple[str, OrderEvent, datetime]] = []
 
     def flush(self) -> None:
+        """Writes the held calls and forgets the cached heads (anything may change them
+        after this: a merge, a transfer, a dispatch)."""
         if not self._held:
+            self._heads.clear()
+            self._calls.clear()
             return
         held, self._held = self._held, []
         self.conn.execute(

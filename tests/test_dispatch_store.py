@@ -261,3 +261,33 @@ def test_concurrent_writers_do_not_duplicate(engine: Engine, what: str) -> None:
     order = load(engine, order_id)
     assert set(order.state.call_ids) >= {"RACE-0", "RACE-1"}
     assert [e.seq for e in order.events] == list(range(1, len(order.events) + 1))
+
+
+def test_buffered_attachments_interleave_with_other_events(engine: Any) -> None:
+    """Held call attachments, then a merge and a dispatch on the same order, then more
+    attachments: every event gets the next number, none is lost."""
+    from dispatch.service import DispatchService
+    from dispatch.store import BufferedDispatchRepository, order_events
+
+    t0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
+    with write_transaction(engine) as conn:
+        repo = BufferedDispatchRepository(conn)
+        svc = DispatchService(repo)
+        a = svc.open_repair_order("I1", "U1", "rural", t0, None, t0, call_id="c1")
+        b = svc.open_repair_order("I2", "U1", "rural", t0, None, t0, call_id="c2")
+        svc.attach_call(a.order_id, "c3", t0 + timedelta(minutes=1))
+        repo.flush()
+        head_before = repo.order_head(a.order_id)  # cached: the merge must not leave it stale
+        assert head_before is not None
+        svc.merge_orders(b.order_id, a.order_id, t0 + timedelta(minutes=2))
+        svc.attach_call(a.order_id, "c4", t0 + timedelta(minutes=3))
+        svc.attach_call(a.order_id, "c5", t0 + timedelta(minutes=3))
+        repo.flush()
+        seqs = [r[0] for r in conn.execute(
+            select(order_events.c.seq).where(order_events.c.order_id == a.order_id)
+            .order_by(order_events.c.seq))]
+        assert seqs == list(range(1, len(seqs) + 1))
+        calls = conn.execute(select(func.count()).select_from(order_events).where(
+            order_events.c.order_id == a.order_id, order_events.c.type == "call_attached")
+        ).scalar()
+        assert calls == 5  # c1 (opening), c3, c2 (merged from I2), c4, c5
