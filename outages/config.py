@@ -21,7 +21,9 @@ class GroupingSettings(BaseSettings):
 
     call_rate_min: float = Field(0.05, gt=0, lt=1, description="share of out customers who call")
     call_rate_max: float = Field(0.15, gt=0, lt=1)
-    fault_prior: float = Field(0.02, gt=0, lt=1, description="prior of a fault at a device")
+    fault_prior: float = Field(
+        0.05, gt=0, lt=1, description="prior of a fault at a device during a storm"
+    )
     delay_fast_minutes: float = Field(12.0, gt=0)
     delay_slow_minutes: float = Field(90.0, gt=0)
     delay_fast_share: float = Field(0.8, gt=0, lt=1)
@@ -29,9 +31,10 @@ class GroupingSettings(BaseSettings):
     onset_resolution_minutes: float = Field(
         10.0, gt=0, description="how precisely calls date a fault's onset"
     )
-    storm_hours: float = Field(
-        6.0, gt=0, description="the span over which a storm's faults are spread: separate "
-        "faults that start within minutes of each other are a coincidence"
+    cluster_minutes: float = Field(
+        30.0, gt=0, description="storms put several faults on one feeder within minutes "
+        "(a squall line crosses it): separate faults whose onsets fall within the calls' "
+        "resolution of each other are that much less of a coincidence"
     )
     merge_window_minutes: float = Field(
         45.0, gt=0, description="incidents whose onsets differ more are separate faults"

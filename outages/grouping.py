@@ -273,7 +273,7 @@ class GroupingEngine:
         self._log_rate_weight = -math.log(steps)
         # Each further fault must also have started when its calls say: faults spread over
         # a storm rarely start within the same few minutes by chance.
-        self._log_onset = math.log(s.onset_resolution_minutes / (s.storm_hours * 60))
+        self._log_onset = math.log(min(1.0, s.onset_resolution_minutes / s.cluster_minutes))
 
     # -- the evidence model ------------------------------------------------------------
 
