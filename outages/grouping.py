@@ -27,6 +27,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import shapely
@@ -78,12 +79,13 @@ def _minutes(at: datetime) -> float:
 class Stats:
     """What the likelihood of a group of calls needs, kept up to date call by call."""
 
-    __slots__ = ("anonymous", "customers", "first", "first_at", "n", "partial", "sum_logf",
-                 "sum_loglik", "times")
+    __slots__ = ("anonymous", "customers", "first", "first_at", "last_at", "n", "partial",
+                 "sum_logf", "sum_loglik", "times")
 
     def __init__(self) -> None:
         self.first = math.inf  # minutes
         self.first_at: datetime | None = None
+        self.last_at: datetime | None = None
         self.times: list[float] = []
         self.sum_logf = 0.0  # delay densities relative to first - lead
         self.sum_loglik = 0.0
@@ -122,6 +124,8 @@ class Incident:
 
     @property
     def last_call(self) -> datetime:
+        if self.stats.last_at is not None and self.stats.n == len(self.members):
+            return self.stats.last_at
         return max(m.observation.at for m in self.members.values())
 
     @property
@@ -149,6 +153,75 @@ class Decision:
     absorbed: list[str] = field(default_factory=list)  # incidents merged into this one now
     split_into: list[str] = field(default_factory=list)  # incidents split off this one now
     customer_side_suspect: bool = False
+
+
+class _Scorer:
+    """The likelihood of any subset of one incident's calls, from arrays built once: the
+    repartition of a large incident scores hundreds of subsets."""
+
+    def __init__(self, engine: GroupingEngine, members: list[Member], now: datetime,
+                 inc_id: str) -> None:
+        self.engine = engine
+        self.members = members
+        self.now = now
+        self.group = {inc_id}
+        self.t = np.asarray([m.minute for m in members], dtype=np.float64)
+        self.ll = np.asarray([m.log_likelihood for m in members], dtype=np.float64)
+        codes: dict[str, int] = {}
+        cust = []
+        for i, m in enumerate(members):
+            key = m.customer_key
+            cust.append(codes.setdefault(key, len(codes)) if key is not None else -1 - i)
+        self.cust = np.asarray(cust, dtype=np.int64)
+        self.partial = np.asarray([m.partial for m in members], dtype=np.int64)
+        self.t_list: list[float] = self.t.tolist()
+        self.ll_list: list[float] = self.ll.tolist()
+        self.cust_list: list[int] = self.cust.tolist()
+        self.partial_list: list[int] = self.partial.tolist()
+        self.transformers = [str(m.transformer) for m in members]
+        self.chains = [engine.tree.chain(t) for t in self.transformers]
+        self._devices: dict[bytes, str | None] = {}
+
+    def at(self, idx: np.ndarray[Any, Any]) -> datetime:
+        return self.members[int(idx[np.argmin(self.t[idx])])].observation.at
+
+    def device_of(self, idx: np.ndarray[Any, Any]) -> str | None:
+        key = np.sort(idx).tobytes()
+        if key not in self._devices:
+            self._devices[key] = self.engine._best_device(
+                {self.transformers[i] for i in idx.tolist()}
+            )
+        return self._devices[key]
+
+    def score(self, device: str, idx: np.ndarray[Any, Any]) -> float:
+        e = self.engine
+        s = e.s
+        lead = s.onset_lead_minutes
+        if len(idx) < 24:  # small subsets: plain Python beats numpy's per-call overhead
+            ids = idx.tolist()
+            times = [self.t_list[i] for i in ids]
+            first = min(times)
+            total = sum(e._delay_pdf_log(x - first + lead) for x in times)
+            total += sum(self.ll_list[i] for i in ids)
+            callers = len({self.cust_list[i] for i in ids})
+            partial = sum(self.partial_list[i] for i in ids)
+        else:
+            t = self.t[idx]
+            first = float(t.min())
+            m = np.maximum(t - first + lead, 0.0)
+            dens = (s.delay_fast_share / s.delay_fast_minutes
+                    * np.exp(-m / s.delay_fast_minutes)
+                    + (1 - s.delay_fast_share) / s.delay_slow_minutes
+                    * np.exp(-m / s.delay_slow_minutes))
+            total = float(np.log(dens + 1e-300).sum()) + float(self.ll[idx].sum())
+            callers = len(np.unique(self.cust[idx]))
+            partial = int(self.partial[idx].sum())
+        since = _minutes(self.now) - first + lead
+        customers = e.tree.customers(device) - e._already_out(device, self.group, first)
+        total += e._calls_loglik(callers, customers, since)
+        if 0 < partial < len(idx):
+            total -= 2.0 * partial
+        return total + e._fault_log_prior(device)
 
 
 class DeviceTree:
@@ -312,15 +385,17 @@ class GroupingEngine:
     def _fault_log_prior(self, device: str) -> float:
         return self.tree.log_prior(device, self.s.fault_prior) + self._log_onset
 
-    def _already_out(self, device: str, group: set[str], onset: datetime) -> int:
+    def _already_out(self, device: str, group: set[str], onset: float) -> int:
         """Customers below ``device`` who were already out, under older open incidents that
-        are not part of the group: a new fault there cannot make them call."""
-        devices = {
-            str(self.incidents[i].device)
-            for i in self._below.get(device, ())
-            if i not in group and self.incidents[i].onset < onset
-            and self.incidents[i].device != device
-        }
+        are not part of the group (``onset`` in minutes): a new fault there cannot make
+        them call."""
+        devices = set()
+        for i in self._below.get(device, ()):
+            if i in group:
+                continue
+            other = self.incidents[i]
+            if other.device != device and other.stats.first < onset:
+                devices.add(str(other.device))
         if not devices:
             return 0
         top = {d for d in devices if not any(a in devices for a in self.tree.device_chain(d)[1:])}
@@ -349,6 +424,7 @@ class GroupingEngine:
         self._stats_recompute(st)
         first = min(members, key=lambda m: m.minute)
         st.first_at = first.observation.at
+        st.last_at = max(members, key=lambda m: m.minute).observation.at
         return st
 
     def _stats_add(self, st: Stats, m: Member, *, recompute: bool = True) -> None:
@@ -362,6 +438,8 @@ class GroupingEngine:
             st.anonymous += 1
         st.partial += o.power_present
         st.n += 1
+        if st.last_at is None or o.at > st.last_at:
+            st.last_at = o.at
         if t < st.first:
             st.first = t
             st.first_at = o.at
@@ -393,8 +471,9 @@ class GroupingEngine:
         if st.n == 0:
             return 0.0
         since = _minutes(now) - st.first + self.s.onset_lead_minutes
-        first = datetime.fromtimestamp(st.first * 60.0, tz=now.tzinfo)
-        customers = self.tree.customers(device) - self._already_out(device, group or set(), first)
+        customers = self.tree.customers(device) - self._already_out(
+            device, group or set(), st.first
+        )
         total = st.sum_logf + st.sum_loglik + self._calls_loglik(st.callers, customers, since)
         if 0 < st.partial < st.n:
             total -= 2.0 * st.partial
@@ -560,8 +639,7 @@ class GroupingEngine:
         new_customer = obs.customer is None or obs.customer not in st.customers
         callers = st.callers + (1 if new_customer else 0)
         since = _minutes(now) - st.first + lead
-        first = datetime.fromtimestamp(st.first * 60.0, tz=now.tzinfo)
-        customers = self.tree.customers(device) - self._already_out(device, {inc.id}, first)
+        customers = self.tree.customers(device) - self._already_out(device, {inc.id}, st.first)
         with_call = (
             st.sum_logf + self._delay_pdf_log(t - st.first + lead) + st.sum_loglik
             + self._calls_loglik(callers, customers, since) + self._fault_log_prior(device)
@@ -761,27 +839,29 @@ class GroupingEngine:
         members = [m for m in inc.members.values() if m.transformer]
         if len(members) < 2:
             return []
-        whole = (self._incident_loglik(inc, now) if len(members) == len(inc.members)
-                 else self._group_loglik(str(inc.device), members, now))
-        late = self._late_burst(inc, members, now, whole)
+        sc = _Scorer(self, members, now, inc.id)
+        everyone = np.arange(len(members))
+        whole = sc.score(str(inc.device), everyone)
+        late = self._late_burst(inc, sc, whole)
         if late is not None:
             return late
-        episodes = self._episodes(members, now)
-        parts: list[tuple[str, list[Member]]] = []
-        score = 0.0
-        for episode in episodes:
-            episode_score, episode_parts = self._partition(episode, str(inc.device), now, inc.id)
-            score += episode_score
+        parts: list[tuple[str, np.ndarray[Any, Any]]] = []
+        total = 0.0
+        for episode in self._episodes(sc, everyone):
+            episode_score, episode_parts = self._partition(sc, episode, str(inc.device))
+            total += episode_score
             parts.extend(episode_parts)
-        if len(parts) < 2 or score - whole <= self.s.split_margin:
+        if len(parts) < 2 or total - whole <= self.s.split_margin:
             return []
-        parts = self._without_renewed(inc, parts, now)
-        if len(parts) < 2:
+        member_parts = self._without_renewed(
+            inc, [(d, [members[i] for i in idx.tolist()]) for d, idx in parts]
+        )
+        if len(member_parts) < 2:
             return []
-        return self._split(inc, parts, now, score - whole)
+        return self._split(inc, member_parts, now, total - whole)
 
     def _without_renewed(
-        self, inc: Incident, parts: list[tuple[str, list[Member]]], now: datetime
+        self, inc: Incident, parts: list[tuple[str, list[Member]]]
     ) -> list[tuple[str, list[Member]]]:
         """Puts back the parts that are customers calling again after a nested fault was
         repaired (see :meth:`_renewed`): they are still out because of ``inc``."""
@@ -803,53 +883,51 @@ class GroupingEngine:
                            merged)
         return out
 
-    def _late_burst(
-        self, inc: Incident, members: list[Member], now: datetime, whole: float
-    ) -> list[str] | None:
+    def _late_burst(self, inc: Incident, sc: _Scorer, whole: float) -> list[str] | None:
         """Splits off the calls of a branch that started calling long after the incident:
         the incident's fault was likely restored, and a fault below it (a nested one, or a
         new one) is still out there. Calls of that branch from before stay where they are."""
-        late_after = inc.onset + timedelta(minutes=self.s.new_burst_minutes)
+        late_after = _minutes(inc.onset) + self.s.new_burst_minutes
         device = str(inc.device)
-        by_branch: dict[str, list[Member]] = defaultdict(list)
-        for m in members:
-            if m.observation.at < late_after:
-                continue
-            chain = self.tree.chain(str(m.transformer))
+        by_branch: dict[str, list[int]] = defaultdict(list)
+        for i in np.flatnonzero(sc.t >= late_after).tolist():
+            chain = sc.chains[i]
             if device not in chain:
                 continue
             for d in chain[: chain.index(device)]:
-                by_branch[d].append(m)
-        best: tuple[float, list[Member], str] | None = None
-        gap = timedelta(minutes=10)
-        for _branch, branch_calls in by_branch.items():
-            ordered = sorted(branch_calls, key=lambda m: m.observation.at)
+                by_branch[d].append(i)
+        best: tuple[float, np.ndarray[Any, Any], str] | None = None
+        n = len(sc.t)
+        for branch_calls in by_branch.values():
+            ordered = sorted(branch_calls, key=lambda i: sc.t[i])
             # the burst starts after a lull in this branch's calls (or at its first late call)
             starts = [0] + [
-                i for i in range(1, len(ordered))
-                if ordered[i].observation.at - ordered[i - 1].observation.at >= gap
+                k for k in range(1, len(ordered))
+                if sc.t[ordered[k]] - sc.t[ordered[k - 1]] >= 10.0
             ]
             for start in starts[-3:]:
-                late = ordered[start:]
-                if len(late) < 2 or len(late) == len(members):
+                late = np.asarray(ordered[start:], dtype=np.int64)
+                if len(late) < 2 or len(late) == n:
                     continue
-                sub = self._best_device({str(m.transformer) for m in late})
-                if sub is None or self._renewed(inc, sub, late[0].observation.at):
+                sub = sc.device_of(late)
+                if sub is None or self._renewed(inc, sub, sc.at(late)):
                     continue
-                late_ids = {m.observation.call_id for m in late}
-                rest = [m for m in members if m.observation.call_id not in late_ids]
-                rest_device = self._best_device({str(m.transformer) for m in rest}) or device
-                gain = (self._group_loglik(rest_device, rest, now)
-                        + self._group_loglik(sub, late, now) - whole)
+                rest = np.setdiff1d(np.arange(n), late)
+                rest_device = sc.device_of(rest) or device
+                gain = sc.score(rest_device, rest) + sc.score(sub, late) - whole
                 if gain > self.s.split_margin and (best is None or gain > best[0]):
                     best = (gain, late, sub)
         if best is None:
             return None
         gain, late, sub = best
-        late_ids = {m.observation.call_id for m in late}
-        rest = [m for m in members if m.observation.call_id not in late_ids]
-        rest_device = self._best_device({str(m.transformer) for m in rest}) or device
-        return self._split(inc, [(rest_device, rest), (sub, late)], now, gain)
+        rest = np.setdiff1d(np.arange(n), late)
+        rest_device = sc.device_of(rest) or device
+        return self._split(
+            inc,
+            [(rest_device, [sc.members[i] for i in rest.tolist()]),
+             (sub, [sc.members[i] for i in late.tolist()])],
+            sc.now, gain,
+        )
 
     def _renewed(self, inc: Incident, device: str, since: datetime) -> bool:
         """Whether a late burst comes from the area of an earlier incident nested in ``inc``:
@@ -865,80 +943,81 @@ class GroupingEngine:
                 return True
         return False
 
-    def _episodes(self, members: list[Member], now: datetime) -> list[list[Member]]:
+    def _episodes(
+        self, sc: _Scorer, idx: np.ndarray[Any, Any]
+    ) -> list[np.ndarray[Any, Any]]:
         """Cuts the calls in time where a later burst is better explained as a new fault."""
-        ordered = sorted(members, key=lambda m: m.observation.at)
-        best: tuple[float, int] | None = None
-        device_all = self._best_device({str(m.transformer) for m in ordered})
-        if device_all is None:
+        ordered = idx[np.argsort(sc.t[idx], kind="stable")]
+        device_all = sc.device_of(ordered)
+        if device_all is None or len(ordered) < 3:
             return [ordered]
-        whole = self._group_loglik(device_all, ordered, now)
-        gap = timedelta(minutes=15)
-        for i in range(1, len(ordered) - 1):
-            if ordered[i].observation.at - ordered[i - 1].observation.at < gap:
+        whole = sc.score(device_all, ordered)
+        times = sc.t[ordered]
+        best: tuple[float, int] | None = None
+        for i in np.flatnonzero(np.diff(times) >= 15.0).tolist():
+            cut = i + 1
+            if cut >= len(ordered) - 1:
                 continue
-            early, late = ordered[:i], ordered[i:]
-            d1 = self._best_device({str(m.transformer) for m in early})
-            d2 = self._best_device({str(m.transformer) for m in late})
+            early, late = ordered[:cut], ordered[cut:]
+            d1, d2 = sc.device_of(early), sc.device_of(late)
             if d1 is None or d2 is None:
                 continue
-            gain = (self._group_loglik(d1, early, now) + self._group_loglik(d2, late, now)
-                    - whole)
+            gain = sc.score(d1, early) + sc.score(d2, late) - whole
             if gain > self.s.split_margin and (best is None or gain > best[0]):
-                best = (gain, i)
+                best = (gain, cut)
         if best is None:
             return [ordered]
         return [ordered[: best[1]], ordered[best[1]:]]
 
     def _partition(
-        self, members: list[Member], device: str, now: datetime, inc_id: str
-    ) -> tuple[float, list[tuple[str, list[Member]]]]:
+        self, sc: _Scorer, idx: np.ndarray[Any, Any], device: str
+    ) -> tuple[float, list[tuple[str, np.ndarray[Any, Any]]]]:
         """The most likely split of the calls below ``device`` into faults, one per subtree
         (dynamic programming over the protective devices)."""
-        groups: dict[str, list[Member]] = defaultdict(list)
+        groups: dict[str, list[int]] = defaultdict(list)
         flat = False
-        for m in members:
-            chain = self.tree.chain(str(m.transformer))
+        for i in idx.tolist():
+            chain = sc.chains[i]
             if device not in chain:
                 flat = True
                 break
-            i = chain.index(device)
-            if i == 0:
+            k = chain.index(device)
+            if k == 0:
                 flat = True
                 break
-            groups[chain[i - 1]].append(m)
+            groups[chain[k - 1]].append(i)
         if not flat and len(groups) == 1:
             child, ms = next(iter(groups.items()))
-            return self._partition(ms, child, now, inc_id)
-        transformers = {str(m.transformer) for m in members}
-        single_device = self._best_device(transformers) or device
-        single = self._group_loglik(single_device, members, now)
+            return self._partition(sc, np.asarray(ms, dtype=np.int64), child)
+        single_device = sc.device_of(idx) or device
+        single = sc.score(single_device, idx)
         if flat:
-            return single, [(single_device, members)]
+            return single, [(single_device, idx)]
         combined = 0.0
-        parts: list[tuple[str, list[Member]]] = []
-        child_best: dict[str, tuple[float, list[tuple[str, list[Member]]]]] = {}
-        for child, ms in groups.items():
-            sc, ps = self._partition(ms, child, now, inc_id)
-            child_best[child] = (sc, ps)
-            combined += sc
+        parts: list[tuple[str, np.ndarray[Any, Any]]] = []
+        child_best: dict[str, tuple[float, list[tuple[str, np.ndarray[Any, Any]]]]] = {}
+        arrays = {c: np.asarray(ms, dtype=np.int64) for c, ms in groups.items()}
+        for child, arr in arrays.items():
+            score, ps = self._partition(sc, arr, child)
+            child_best[child] = (score, ps)
+            combined += score
             parts.extend(ps)
-        best_score, best_parts = single, [(single_device, members)]
+        best_score, best_parts = single, [(single_device, idx)]
         if combined > best_score:
             best_score, best_parts = combined, parts
         # One branch apart from the rest: a nested fault that started earlier or later, or
         # calls placed on the wrong branch, must not drag the whole incident's device.
         if len(groups) > 2:
-            total = len(members)
-            for child, ms in groups.items():
+            total = len(idx)
+            for child, arr in arrays.items():
                 # only a small branch can be the odd one out (a nested fault, misplaced calls)
-                if len(ms) * 3 > total:
+                if len(arr) * 3 > total:
                     continue
-                rest = [m for c, g in groups.items() if c != child for m in g]
-                rest_device = self._best_device({str(m.transformer) for m in rest}) or device
-                sc = self._group_loglik(rest_device, rest, now) + child_best[child][0]
-                if sc > best_score:
-                    best_score = sc
+                rest = np.concatenate([a for c, a in arrays.items() if c != child])
+                rest_device = sc.device_of(rest) or device
+                score = sc.score(rest_device, rest) + child_best[child][0]
+                if score > best_score:
+                    best_score = score
                     best_parts = [(rest_device, rest), *child_best[child][1]]
         return best_score, best_parts
 
