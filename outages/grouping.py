@@ -821,7 +821,7 @@ class GroupingEngine:
         at, n = inc.checked
         size = len(inc.members)
         # a large incident changes little with one more call: look again less often
-        every = timedelta(minutes=0 if size < 12 else 1 + size / 25)
+        every = timedelta(minutes=0 if size < 8 else 2 + size / 10)
         if n != size and now - at >= every:
             return True
         return now - at >= timedelta(minutes=minutes)
