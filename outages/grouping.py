@@ -1009,10 +1009,13 @@ class GroupingEngine:
         # calls placed on the wrong branch, must not drag the whole incident's device.
         if len(groups) > 2:
             total = len(idx)
-            for child, arr in arrays.items():
-                # only a small branch can be the odd one out (a nested fault, misplaced calls)
-                if len(arr) * 3 > total:
-                    continue
+            start = float(sc.t[idx].min())
+            # only a small branch can be the odd one out (a nested fault, misplaced calls);
+            # the likeliest are those whose calls began at another time than the rest's
+            small = [c for c, a in arrays.items() if len(a) * 3 <= total]
+            small.sort(key=lambda c: -abs(float(sc.t[arrays[c]].min()) - start))
+            for child in small[:4]:
+                arr = arrays[child]
                 rest = np.concatenate([a for c, a in arrays.items() if c != child])
                 rest_device = sc.device_of(rest) or device
                 score = sc.score(rest_device, rest) + child_best[child][0]
