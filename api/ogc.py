@@ -40,7 +40,7 @@ from api.schemas import (
     Link,
     SpatialExtent,
 )
-from gis.spatial_sql import INTERNAL_SRID, bbox_filter, geometry_as_wkb
+from gis.spatial_sql import bbox_filter, geometry_as_wkb, intersects_wkt, layer_extent
 from layers.schema import LAYERS
 from layers.store import DERIVED_COLUMNS, LAYER_TABLES
 
@@ -91,20 +91,7 @@ def _table(layer: str) -> Table:
 
 
 def _extent(conn: Connection, table: Table) -> tuple[float, float, float, float] | None:
-    """The layer's bounding box, or None when it has no rows. SpatiaLite answers from its
-    R*Tree (boxes rounded outward to single precision: fine for an extent), PostGIS with
-    ST_Extent."""
-    if conn.dialect.name == "sqlite":
-        sql = f'SELECT min(xmin), min(ymin), max(xmax), max(ymax) FROM "idx_{table.name}_geom"'
-    else:
-        sql = (
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-            f'(SELECT ST_Extent(geom) AS e FROM "{table.name}") AS x'
-        )
-    row = conn.execute(text(sql)).first()
-    if row is None or row[0] is None:
-        return None
-    return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+    return layer_extent(conn, table)
 
 
 def _collection(request: Request, layer: str, bbox: Sequence[float]) -> Collection:
@@ -326,9 +313,7 @@ def items(
             # the index finds the candidates, ST_Intersects keeps those that really meet the
             # box (a line's bounding box may cross it while the line does not); SpatiaLite's
             # ST_Intersects answers 1, 0 or -1 (invalid), PostGIS's a boolean
-            exact = f"ST_Intersects(geom, ST_GeomFromText(:box, {INTERNAL_SRID}))"
-            if conn.dialect.name == "sqlite":
-                exact += " = 1"
+            exact = intersects_wkt(conn, "geom", ":box")
             where = f"{bbox_filter(conn, table, box)} AND {exact}"
         quoted = ", ".join(f'"{c}"' for c in columns)
         select_sql = (

@@ -147,3 +147,32 @@ def dwithin_metres(conn: Connection, column: str, lon: float, lat: float, metres
         f"ST_SetSRID(ST_MakePoint({float(lon)}, {float(lat)}), {INTERNAL_SRID})::geography, "
         f"{float(metres)})"
     )
+
+
+def layer_extent(conn: Connection, table: Table, column: str = "geom") -> (
+    tuple[float, float, float, float] | None
+):
+    """A layer's bounding box, or None when it has no rows. SpatiaLite answers from its
+    R*Tree (boxes rounded outward to single precision: fine for an extent), PostGIS with
+    ST_Extent."""
+    if _is_sqlite(conn):
+        sql = (
+            f'SELECT min(xmin), min(ymin), max(xmax), max(ymax) '
+            f'FROM "idx_{table.name}_{column}"'
+        )
+    else:
+        sql = (
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+            f'(SELECT ST_Extent({column}) AS e FROM "{table.name}") AS x'
+        )
+    row = conn.execute(text(sql)).first()
+    if row is None or row[0] is None:
+        return None
+    return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
+def intersects_wkt(conn: Connection, column: str, param: str) -> str:
+    """A WHERE clause: the geometry meets a WKT geometry bound to ``param`` (lon/lat).
+    SpatiaLite's ST_Intersects answers 1, 0 or -1 (invalid), PostGIS's a boolean."""
+    clause = f"ST_Intersects({column}, ST_GeomFromText({param}, {INTERNAL_SRID}))"
+    return clause + " = 1" if _is_sqlite(conn) else clause
