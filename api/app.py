@@ -119,7 +119,25 @@ def build_context(
     if services is not None:
         context.planner = OutagePlanner(services.model)
         context.public = PublicOutages(context.planner)
+        _roster(engine, services, clock())
     return context
+
+
+def _roster(engine: Engine, services: IntakeServices, now: datetime) -> None:
+    """The crews of the imported layer, registered once (a dispatcher changes them later):
+    without them no order could be given to a crew."""
+    from sqlalchemy import func, select
+
+    from dispatch.crews import crews_from_layer
+    from dispatch.store import crews, dispatch_on
+    from gis.db import write_transaction
+
+    with write_transaction(engine) as conn:
+        if conn.execute(select(func.count()).select_from(crews)).scalar():
+            return
+        roster = crews_from_layer(services.data.layer("crews"))
+        if roster:
+            dispatch_on(conn).load_roster(roster, now)
 
 
 def _static_dir() -> Path | None:

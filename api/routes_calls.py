@@ -52,7 +52,9 @@ def take_call(
     with context.intake_lock:
         intake = context.intake
         if intake is None:
-            intake = context.intake = Intake(context.engine, services)
+            intake = context.intake = Intake(
+                context.engine, services, auto_dispatch=context.settings.auto_dispatch
+            )
         intake.taken_by = user.name
         try:
             answer = intake.take(call.row(), idempotency_key=idempotency_key)

@@ -90,3 +90,16 @@ def test_assign_a_crew_and_record_the_repair(api: Api) -> None:
         f"/api/orders/{order_id}/events", json={"type": "teleported"}, headers=plain
     )
     assert r.status_code == 422
+
+
+def test_a_new_order_goes_to_the_nearest_crew_at_once(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Article 23: with auto-dispatch (the default) the crews of the imported layer are on
+    the roster at start-up and the new order is dispatched before the answer."""
+    for api in api_fixture(engine, tmp_path_factory, NOW, auto_dispatch=True):
+        answer = open_incident(api)
+        order = api.client.get(f"/api/orders/{answer['work_order_id']}",
+                               headers=api.headers(Role.DISPATCHER)).json()
+        assert order["status"] == "dispatched"
+        assert order["crew_id"] in set(api.services.data.layer("crews")["id"])

@@ -109,6 +109,8 @@ def settings_for(engine: Engine, **overrides: Any) -> Settings:
         "environment": "test",
         "secret_key": SECRET,
         "bcrypt_rounds": 4,
+        # most API tests drive the order steps by hand; one test checks auto-dispatch
+        "auto_dispatch": False,
     }
     values.update(overrides)
     return Settings(**values)
@@ -157,13 +159,14 @@ class Api:
 
 
 def api_fixture(
-    engine: Engine, tmp_path_factory: pytest.TempPathFactory, now: datetime | None = None
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory, now: datetime | None = None,
+    **settings: Any,
 ) -> Iterator[Api]:
     """A running app on the test database with the grid and one user per role."""
     services = load_grid(engine, grid_package(tmp_path_factory))
     add_users(engine)
     clock = Clock(now or datetime.now(UTC))
-    with TestClient(make_app(engine, services, clock)) as client:
+    with TestClient(make_app(engine, services, clock, **settings)) as client:
         yield Api(client, engine, services, clock)
 
 
