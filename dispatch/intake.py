@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from dispatch.clocks import AreaClass
+from dispatch.orders import TransitionError
 from dispatch.service import DispatchContext, DispatchService
 from dispatch.store import BufferedDispatchRepository
 from gis.db import write_transaction
@@ -324,7 +325,9 @@ class Intake:
 
         def when(order_id: str) -> datetime:
             head = pending.repo.order_head(order_id)
-            return max(at, head.first_call_at) if head is not None else at
+            if head is None:
+                return at
+            return max(at, head.first_call_at, head.last_at or at)
 
         position = (
             (location.lon, location.lat)
@@ -340,8 +343,16 @@ class Intake:
                 survivor_order = old
                 self._orders[inc.id] = old
                 continue
-            service.merge_orders(old, survivor_order, max(when(old), when(survivor_order)),
-                                 by=by)
+            pending.repo.flush()  # held calls must not sit in a savepoint that may roll back
+            try:
+                with conn.begin_nested():
+                    service.merge_orders(old, survivor_order,
+                                         max(when(old), when(survivor_order)), by=by)
+            except TransitionError:
+                # an order's log refuses the step (closed meanwhile by a dispatcher): the
+                # incidents are merged all the same, the orders are left for the dispatcher
+                logger.exception("merging order %s into %s", old, survivor_order)
+            pending.repo.flush()
         if survivor_order is None:
             order = service.open_repair_order(
                 inc.id, unit, AreaClass(area), inc.onset, position, max(at, inc.onset), by=by,
@@ -350,6 +361,7 @@ class Intake:
             survivor_order = order.order_id
             self._orders[inc.id] = survivor_order
             if self.auto_dispatch:
+                pending.repo.flush()
                 try:
                     with conn.begin_nested():  # a failed proposal must not lose the call
                         service.auto_dispatch(survivor_order, at)
@@ -360,9 +372,15 @@ class Intake:
             previous = self._units.get(f"order:{survivor_order}")
             if previous is not None and unit is not None and previous[0] != unit:
                 # the inferred device moved into another unit's territory: 转派
-                service.transfer(survivor_order, unit, when(survivor_order), by,
-                                 area_class=area,
-                                 reason=f"faulted device now inferred at {inc.device}")
+                pending.repo.flush()
+                try:
+                    with conn.begin_nested():
+                        service.transfer(survivor_order, unit, when(survivor_order), by,
+                                         area_class=area,
+                                         reason=f"faulted device now inferred at {inc.device}")
+                except TransitionError:
+                    logger.exception("transferring order %s to %s", survivor_order, unit)
+                pending.repo.flush()
         if unit is not None:
             self._units[f"order:{survivor_order}"] = (unit, area)
         for part_id in decision.split_into:

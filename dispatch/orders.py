@@ -546,6 +546,7 @@ class OrderHead:
     first_call_at: datetime
     status: OrderStatus
     last_seq: int
+    last_at: datetime | None = None  # when its log was last written (an event's time)
 
 
 def call_attachment(

@@ -295,15 +295,16 @@ class SqlDispatchRepository:
 
     def order_head(self, order_id: str, *, lock: bool = False) -> OrderHead | None:
         c = work_orders.c
-        query = select(c.order_id, c.type, c.first_call_at, c.status, c.last_seq).where(
-            c.order_id == order_id
-        )
+        query = select(
+            c.order_id, c.type, c.first_call_at, c.status, c.last_seq, c.updated_at
+        ).where(c.order_id == order_id)
         if lock:
             query = query.with_for_update()
         row = self.conn.execute(query).first()
         if row is None:
             return None
-        return OrderHead(row[0], OrderType(row[1]), row[2], OrderStatus(row[3]), int(row[4]))
+        return OrderHead(row[0], OrderType(row[1]), row[2], OrderStatus(row[3]), int(row[4]),
+                         row[5])
 
     def has_call(self, order_id: str, call_id: str) -> bool:
         found = self.conn.execute(
@@ -651,7 +652,8 @@ class MemoryDispatchRepository:
         if order is None:
             return None
         return OrderHead(
-            order.order_id, order.type, order.first_call_at, order.status, len(order.events)
+            order.order_id, order.type, order.first_call_at, order.status, len(order.events),
+            max((e.at for e in order.events), default=None),
         )
 
     def has_call(self, order_id: str, call_id: str) -> bool:
@@ -798,7 +800,10 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self._held.append((order_id, event, at))
         head = self._heads.get(order_id)
         if head is not None:
-            self._heads[order_id] = replace(head, last_seq=int(event.seq or head.last_seq))
+            self._heads[order_id] = replace(
+                head, last_seq=int(event.seq or head.last_seq),
+                last_at=max(event.at, head.last_at) if head.last_at else event.at,
+            )
         self._calls.setdefault(order_id, set()).add(str(event.data["call_id"]))
         return replace(event, recorded_at=at)
 
