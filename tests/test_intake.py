@@ -160,3 +160,18 @@ def test_a_call_typed_in_late_joins_without_error(imported: Any, db_url: str) ->
     assert late["incident_id"] == first["incident_id"]
     assert late["work_order_id"] == first["work_order_id"]
     engine.dispose()
+
+
+def test_two_storms_of_the_same_night_replay_into_one_database(
+    imported: Any, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Storms overlapping in time, replayed one after the other: the second meets the
+    first's open incidents and orders, and every call is still answered."""
+    for seed in (1, 2):
+        storm = tmp_path / f"storm{seed}"
+        assert main(["simulate-storm", str(storm), "--seed", str(seed), "--faults", "6"]) == 0
+        out = tmp_path / f"result{seed}.jsonl"
+        assert main(["replay", str(storm / "calls.csv"), "--out", str(out)]) == 0
+        lines = out.read_text(encoding="utf-8").splitlines()
+        rows = (storm / "calls.csv").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == len(rows)  # one answer per row (header excluded) + the final
