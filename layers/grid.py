@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 
 from gis.crs import LocalFrame
-from layers.schema import LAYERS
+from layers.schema import LAYERS, NETWORK_LAYERS
 
 
 def empty_layer(name: str) -> pd.DataFrame:
@@ -61,17 +61,7 @@ class GridData:
     @cached_property
     def _element_rows(self) -> dict[str, tuple[str, int]]:
         out: dict[str, tuple[str, int]] = {}
-        for name in (
-            "substations",
-            "mv_lines",
-            "switches",
-            "transformers",
-            "lv_lines",
-            "poles",
-            "service_points",
-            "units",
-            "crews",
-        ):
+        for name in (*NETWORK_LAYERS, "units", "crews"):
             if self.has(name):
                 for row, eid in enumerate(self.frames[name]["id"].tolist()):
                     if eid is not None:

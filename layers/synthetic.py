@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 
 from gis.crs import LocalFrame, parse_crs
+from layers.schema import LAYERS
 
 NODE_COLUMNS = {
     "substations": (),
@@ -115,27 +116,7 @@ def synthetic_grid(
     """A random radial grid. ``branch_probability`` 0 gives straight feeders; 0.5 bushy trees."""
     rng = np.random.default_rng(seed)
     frame = LocalFrame(*center)
-    g = SyntheticGrid(
-        frame,
-        {
-            k: []
-            for k in (
-                "substations",
-                "mv_lines",
-                "switches",
-                "transformers",
-                "lv_lines",
-                "poles",
-                "service_points",
-                "units",
-                "territories",
-                "crews",
-                "admin_areas",
-                "places",
-                "roads",
-            )
-        },
-    )
+    g = SyntheticGrid(frame, {k: [] for k in LAYERS if k != "schematic"})
     p = prefix
     unit = {"id": f"{p}U1", "name": f"{p}Unit one", "geometry": shapely.Point(0, -300)}
     g.rows["units"].append(unit)

@@ -35,27 +35,14 @@ from layers.demo import feeders as fd
 from layers.demo import geography as geo_mod
 from layers.demo import names as nm
 from layers.demo import settlements as st
+from layers.schema import LAYERS
 
 CRS_EPSG = 4490  # CGCS2000 geographic
 SEAT_LON, SEAT_LAT = 114.82, 34.82  # 兰考县城
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-LAYER_ORDER = (
-    "substations",
-    "mv_lines",
-    "switches",
-    "transformers",
-    "lv_lines",
-    "poles",
-    "service_points",
-    "units",
-    "territories",
-    "crews",
-    "admin_areas",
-    "places",
-    "roads",
-)
+LAYER_ORDER = tuple(name for name in LAYERS if name != "schematic")
 
 
 @dataclass(frozen=True)
