@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_grouping.quality(1.0, [0, 1, 2], 20)
     if "replay" in want:
         if a.large:
-            rows += bench_grouping.throughput(8.4, 20, a.postgres)
+            rows += bench_grouping.throughput(8.4, 40, a.postgres)
         else:
             rows += bench_grouping.throughput(1.0, 20, a.postgres)
     print(f"gridcall benchmarks, {dt.datetime.now():%Y-%m-%d %H:%M}")
