@@ -737,11 +737,9 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self._held: list[tuple[str, OrderEvent, datetime]] = []
 
     def flush(self) -> None:
-        """Writes the held calls and forgets the cached heads (anything may change them
-        after this: a merge, a transfer, a dispatch)."""
+        """Writes the held calls. The cached heads stay right: they already counted them;
+        whatever else writes an order's log forgets that order's head (:meth:`_forget`)."""
         if not self._held:
-            self._heads.clear()
-            self._calls.clear()
             return
         held, self._held = self._held, []
         self.conn.execute(
@@ -766,8 +764,10 @@ class BufferedDispatchRepository(SqlDispatchRepository):
                 update(work_orders).where(work_orders.c.order_id == oid)
                 .values(last_seq=seq, updated_at=at)
             )
-        self._heads.clear()
-        self._calls.clear()
+
+    def _forget(self, order_id: str) -> None:
+        self._heads.pop(order_id, None)
+        self._calls.pop(order_id, None)
 
     def order_head(self, order_id: str, *, lock: bool = False) -> OrderHead | None:
         head = self._heads.get(order_id)
@@ -796,6 +796,7 @@ class BufferedDispatchRepository(SqlDispatchRepository):
     def append_call(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
         if event.key is not None:  # a client key must be checked now: write through
             self.flush()
+            self._forget(order_id)
             return super().append_call(order_id, event, at)
         self._held.append((order_id, event, at))
         head = self._heads.get(order_id)
@@ -833,4 +834,5 @@ class BufferedDispatchRepository(SqlDispatchRepository):
 
     def append_event(self, order: WorkOrder, at: datetime) -> OrderEvent:
         self.flush()
+        self._forget(order.order_id)
         return super().append_event(order, at)
