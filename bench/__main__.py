@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="PostGIS template database URL (make bench passes it)")
     p.add_argument("--only", nargs="*", default=None,
                    help="some of: layers locate dispatch grouping replay")
+    p.add_argument("--out", help="also write the table as Markdown to this file")
     a = p.parse_args(argv)
     want = set(a.only or ["layers", "locate", "dispatch", "grouping", "replay"])
     rows: list[Row] = []
@@ -79,11 +80,18 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_grouping.throughput(8.4, 40, a.postgres)
         else:
             rows += bench_grouping.throughput(1.0, 20, a.postgres)
-    print(f"gridcall benchmarks, {dt.datetime.now():%Y-%m-%d %H:%M}")
-    print(f"machine: {machine()}")
-    print(f"command: python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}")
-    print()
-    print(format_table(rows))
+    command = " ".join(argv if argv is not None else sys.argv[1:])
+    text = (
+        f"gridcall benchmarks, {dt.datetime.now():%Y-%m-%d %H:%M}\n\n"
+        f"machine: {machine()}\n\n"
+        f"command: `python -m bench {command}`\n\n"
+        + format_table(rows) + "\n"
+    )
+    print(text)
+    if a.out:
+        from pathlib import Path
+
+        Path(a.out).write_text("# Benchmarks\n\n" + text, encoding="utf-8")
     return 0
 
 
