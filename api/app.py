@@ -186,6 +186,7 @@ def create_app(
     app.include_router(routes_orders.router)
     app.include_router(routes_public.router)
     app.include_router(ogc.router)
+    app.include_router(importlib.import_module("api.routes_report").router)
 
     static = _static_dir()
     if static is not None:

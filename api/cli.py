@@ -260,6 +260,12 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from api.report import run_report
+
+    return run_report(args.dir, args.date_from, args.date_to)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from api.demo import run
 
@@ -366,6 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--enable", action="store_true", help="enable the user again")
     p.set_defaults(func=cmd_users_disable)
+
+    p = sub.add_parser("report", help="the periodic analysis: summary.json, CSV tables, charts")
+    p.add_argument("dir")
+    p.add_argument("--from", dest="date_from", metavar="DATE",
+                   help="first day (local time) or ISO datetime (default: 30 days before --to)")
+    p.add_argument("--to", dest="date_to", metavar="DATE",
+                   help="last day, included (local time), or ISO datetime (default: now)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="build, load and serve the demo county with a storm")
     p.add_argument("--dir", default="demo-data", help="where the demo's files go")

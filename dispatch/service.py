@@ -620,14 +620,14 @@ class DispatchService:
         if absorbed_id == into_id:
             return self._order(into_id)
         absorbed = self._locked(absorbed_id)
-        survivor = self._locked(into_id)
+        # One attachment per call through the repository's batched path: a storm's merge
+        # may move hundreds of calls, and replaying the survivor's log for each was the
+        # slowest step of a large replay.
         for call_id in absorbed.state.call_ids:
-            if call_id not in survivor.state.call_ids:
-                survivor = survivor.attach_call(call_id, at, by)
-                survivor = self._append(survivor, at)
+            self.attach_call(into_id, call_id, at, by=by)
         if absorbed.is_open:
             self.close(absorbed_id, at, by, reason=f"merged into {into_id}")
-        return survivor
+        return self._order(into_id)
 
     # -- clocks ----------------------------------------------------------------------------
 
