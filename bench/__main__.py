@@ -76,10 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     if "grouping" in want:
         rows += bench_grouping.quality(1.0, [0, 1, 2], 20)
     if "replay" in want:
+        rows += bench_grouping.throughput(1.0, 20, a.postgres)
         if a.large:
             rows += bench_grouping.throughput(8.4, 40, a.postgres)
-        else:
-            rows += bench_grouping.throughput(1.0, 20, a.postgres)
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = (
         f"gridcall benchmarks, {dt.datetime.now():%Y-%m-%d %H:%M}\n\n"

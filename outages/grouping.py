@@ -427,6 +427,27 @@ class GroupingEngine:
         st.last_at = max(members, key=lambda m: m.minute).observation.at
         return st
 
+    def _stats_union(self, parts: Iterable[Stats]) -> Stats:
+        """The stats of several groups' calls together, from their own stats: a roll-up
+        weighs hundreds of calls at each ancestor, and going back to the calls was its
+        cost."""
+        st = Stats()
+        for p in parts:
+            if p.n == 0:
+                continue
+            st.times.extend(p.times)
+            st.sum_loglik += p.sum_loglik
+            st.customers |= p.customers
+            st.anonymous += p.anonymous
+            st.partial += p.partial
+            st.n += p.n
+            if p.first < st.first:
+                st.first, st.first_at = p.first, p.first_at
+            if st.last_at is None or (p.last_at is not None and p.last_at > st.last_at):
+                st.last_at = p.last_at
+        self._stats_recompute(st)
+        return st
+
     def _stats_add(self, st: Stats, m: Member, *, recompute: bool = True) -> None:
         o = m.observation
         t = m.minute
@@ -746,14 +767,17 @@ class GroupingEngine:
             )
             if bound <= 0:
                 continue
-            members = list(inc.members.values())
+            parts = [inc.stats]
+            ids = {inc.id}
             separate = own[inc.id]
             for g in others:
                 if g.id not in own:
                     own[g.id] = self._incident_loglik(g, now)
-                members.extend(g.members.values())
+                parts.append(g.stats)
+                ids.add(g.id)
                 separate += own[g.id]
-                gain = self._group_loglik(ancestor, members, now) - separate
+                together = self._stats_union(parts)
+                gain = self._stats_loglik(ancestor, together, now, ids) - separate
                 if gain > self.s.roll_up_margin and (best is None or gain > best[0]):
                     prefix = others[: others.index(g) + 1]
                     best = (gain, ancestor, [inc, *prefix])
