@@ -80,7 +80,7 @@ class Stats:
     """What the likelihood of a group of calls needs, kept up to date call by call."""
 
     __slots__ = ("anonymous", "customers", "first", "first_at", "last_at", "n", "partial",
-                 "sum_logf", "sum_loglik", "times")
+                 "sum_logf", "sum_loglik", "times", "transformers")
 
     def __init__(self) -> None:
         self.first = math.inf  # minutes
@@ -90,6 +90,7 @@ class Stats:
         self.sum_logf = 0.0  # delay densities relative to first - lead
         self.sum_loglik = 0.0
         self.customers: set[str] = set()
+        self.transformers: set[str] = set()
         self.anonymous = 0
         self.partial = 0
         self.n = 0
@@ -133,6 +134,8 @@ class Incident:
         return self.restored_at is None and self.merged_into is None
 
     def transformers(self) -> set[str]:
+        if self.stats.n == len(self.members):
+            return set(self.stats.transformers)
         return {m.transformer for m in self.members.values() if m.transformer}
 
     def callers(self) -> int:
@@ -331,6 +334,7 @@ class GroupingEngine:
         self._recent: deque[tuple[datetime, str]] = deque()  # located calls: time, incident
         self._kinds: dict[str, str] = {}
         self._unlocated: set[str] = set()
+        self._restored: set[str] = set()  # restored incidents with a device (see _renewed)
         self._counter = 0
         self._new_id = new_id or self._next_id
         s = self.s
@@ -417,6 +421,7 @@ class GroupingEngine:
                 customers.append(m.customer_key)
             partial += m.partial
         st.customers = set(customers)
+        st.transformers = {m.transformer for m in members if m.transformer}
         st.anonymous = len(members) - len(customers)
         st.sum_loglik = loglik
         st.partial = partial
@@ -438,6 +443,7 @@ class GroupingEngine:
             st.times.extend(p.times)
             st.sum_loglik += p.sum_loglik
             st.customers |= p.customers
+            st.transformers |= p.transformers
             st.anonymous += p.anonymous
             st.partial += p.partial
             st.n += p.n
@@ -457,6 +463,8 @@ class GroupingEngine:
             st.customers.add(o.customer)
         else:
             st.anonymous += 1
+        if m.transformer:
+            st.transformers.add(m.transformer)
         st.partial += o.power_present
         st.n += 1
         if st.last_at is None or o.at > st.last_at:
@@ -958,7 +966,8 @@ class GroupingEngine:
         that fault was repaired, its customers are still dark because of ``inc``, and they
         call again about it (not about a new fault)."""
         chain = set(self.tree.device_chain(device))
-        for other in self.incidents.values():
+        for other_id in self._below.get(str(inc.device), set()) | self._restored:
+            other = self.incidents[other_id]
             if (other is inc or other.device is None or other.merged_into is not None
                     or not other.members or other.onset >= since):
                 continue
@@ -1176,6 +1185,8 @@ class GroupingEngine:
                 self._by_phone[m.observation.phone] = (inc.id, m.observation.at)
         if inc.is_open:
             self._register(inc)
+        elif inc.restored_at is not None and inc.merged_into is None and inc.device is not None:
+            self._restored.add(inc.id)
 
     def restore(self, incident_id: str, at: datetime) -> None:
         """The crew restored supply: later calls below the device start a new incident."""
@@ -1183,6 +1194,8 @@ class GroupingEngine:
         if inc.is_open:
             self._unregister(inc)
         inc.restored_at = at
+        if inc.device is not None:
+            self._restored.add(inc.id)
         inc.state = "restored"
         inc.evidence.append(f"{at:%H:%M} restored")
 
