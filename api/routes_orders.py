@@ -20,6 +20,7 @@ from dispatch.orders import EventType, WorkOrder
 from dispatch.service import DispatchContext, DispatchService, UnknownOrderError
 from dispatch.store import SqlDispatchRepository
 from gis.db import write_transaction
+from outages.store import restore_incident
 
 router = APIRouter(prefix="/api/orders", tags=["work orders"])
 
@@ -203,9 +204,13 @@ def record_event(
         data["cause"] = body.cause
     if body.note:
         data["note" if body.type != "closed" else "reason"] = body.note
-    with _service(context, write=True) as service:
+    with write_transaction(context.engine) as conn:
+        service = DispatchService(SqlDispatchRepository(conn), _dispatch_context(context))
         service.record(
             order_id, EventType(body.type), at, user.name, data=data, key=idempotency_key
         )
         order = _order(service, order_id)
+        if body.type in ("repaired", "closed") and order.incident_id is not None:
+            # supply is back (or the dispatcher ended the order): the fault is over
+            restore_incident(conn, order.incident_id, at, user.name)
     return _detail(order)

@@ -279,6 +279,28 @@ def insert_events(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
         conn.execute(incident_events.insert(), batch)
 
 
+def restore_incident(conn: Connection, incident_id: str, at: datetime, actor: str) -> bool:
+    """The crew reports supply back: the incident ends, so the public outage query drops it,
+    the reliability figures stop its clock, and a later call there is a new fault.
+
+    Taken under the intake lock and bumping its version, so that every intake process
+    reloads its open incidents before its next call instead of writing this one back.
+    Returns whether the incident was open."""
+    version, seq = lock_intake(conn)
+    done = conn.execute(
+        update(incidents)
+        .where(incidents.c.id == incident_id, incidents.c.restored_at.is_(None),
+               incidents.c.merged_into.is_(None))
+        .values(restored_at=at, state="restored", updated_at=at)
+    ).rowcount
+    if not done:
+        return False
+    insert_events(conn, [{"incident_id": incident_id, "at": at, "kind": "restored",
+                          "actor": actor, "details": {}}])
+    bump_intake(conn, version + 1, seq)
+    return True
+
+
 def load_open_incidents(conn: Connection) -> list[Incident]:
     result = conn.execute(
         select(incidents).where(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -103,3 +104,28 @@ def test_a_new_order_goes_to_the_nearest_crew_at_once(
                                headers=api.headers(Role.DISPATCHER)).json()
         assert order["status"] == "dispatched"
         assert order["crew_id"] in set(api.services.data.layer("crews")["id"])
+
+
+def test_a_repair_ends_the_incident_and_a_later_call_is_a_new_fault(api: Api) -> None:
+    """Once the crew reports supply back, the incident is restored (it leaves the public
+    outage list) and the same customer calling again is about a new fault, not merged."""
+    answer = open_incident(api)
+    plain = api.headers(Role.DISPATCHER)
+    order_id = answer["work_order_id"]
+    crew = str(api.services.data.layer("crews")["id"].iat[0])
+    api.client.post(f"/api/orders/{order_id}/assign", json={"crew_id": crew}, headers=plain)
+    for step in ("accepted", "departed", "arrived", "repaired"):
+        r = api.client.post(f"/api/orders/{order_id}/events", json={"type": step},
+                            headers=plain)
+        assert r.status_code == 200, r.text
+    still_open = api.client.get("/api/map/incidents", headers=plain).json()
+    assert answer["incident_id"] not in json.dumps(still_open)
+    sps = api.services.data.layer("service_points")
+    again = api.client.post(
+        "/api/calls",
+        headers=api.headers(Role.AGENT),
+        json={"call_id": "o2", "received_at": NOW.isoformat(),
+              "account_no": str(sps["account_no"].iat[0]), "symptom": "no_power"},
+    ).json()
+    assert again["status"] == "new"
+    assert again["incident_id"] != answer["incident_id"]
