@@ -614,11 +614,12 @@ class DispatchService:
 
     def merge_orders(
         self, absorbed_id: str, into_id: str, at: datetime, *, by: str = "intake"
-    ) -> WorkOrder:
+    ) -> None:
         """Two incidents turned out to be one fault: the absorbed order is closed and its
-        calls are attached to the surviving order (第二十四条)."""
+        calls are attached to the surviving order (第二十四条). Returns nothing: the
+        survivor of a storm's incident has a long log, and the intake does not read it."""
         if absorbed_id == into_id:
-            return self._order(into_id)
+            return
         absorbed = self._locked(absorbed_id)
         # One attachment per call through the repository's batched path: a storm's merge
         # may move hundreds of calls, and replaying the survivor's log for each was the
@@ -627,7 +628,6 @@ class DispatchService:
             self.attach_call(into_id, call_id, at, by=by)
         if absorbed.is_open:
             self.close(absorbed_id, at, by, reason=f"merged into {into_id}")
-        return self._order(into_id)
 
     # -- clocks ----------------------------------------------------------------------------
 

@@ -535,8 +535,9 @@ def test_escalations_are_recorded_once_per_level(service: DispatchService) -> No
 def test_merging_two_orders_keeps_every_call(service: DispatchService) -> None:
     a = _open(service, "INC-A")
     b = service.open_repair_order("INC-B", "U1", AreaClass.RURAL, T0, None, T0 + MIN, call_id="C-9")
-    survivor = service.merge_orders(b.order_id, a.order_id, T0 + 5 * MIN)
-    assert survivor.state.call_ids == ("C-1", "C-9")
+    service.merge_orders(b.order_id, a.order_id, T0 + 5 * MIN)
+    survivor = service.repo.get_order(a.order_id)
+    assert survivor is not None and survivor.state.call_ids == ("C-1", "C-9")
     absorbed = service.repo.get_order(b.order_id)
     assert absorbed is not None and absorbed.status is OrderStatus.CLOSED
     assert absorbed.state.close_reason == f"merged into {a.order_id}"
