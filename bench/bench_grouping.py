@@ -38,7 +38,53 @@ def _engine(url: str | None, name: str) -> Any:
     return engine
 
 
-def quality(scale: float, seeds: list[int], faults: int) -> list[Row]:
+# Grids of other shapes, CRSs, formats and topology sources than the demo county: what a
+# utility's own package may look like.
+UNSEEN: tuple[tuple[str, dict[str, Any], str, str, bool], ...] = (
+    ("straight feeders, CGCS2000 GK EPSG:4547, GeoPackage",
+     {"substations": 2, "feeders_per_bus": 6, "branch_probability": 0.0}, "gpkg", "EPSG:4547",
+     True),
+    ("bushy trees, CGCS2000 EPSG:4490, GeoJSON, nodes derived",
+     {"substations": 2, "feeders_per_bus": 6, "branch_probability": 0.5}, "geojson",
+     "EPSG:4490", False),
+    ("no reclosers, UTM 49N EPSG:32649, Shapefile",
+     {"substations": 3, "feeders_per_bus": 4, "reclosers": False, "ties": 3}, "shp",
+     "EPSG:32649", True),
+)
+
+
+def unseen_grid(seed: int, shape: dict[str, Any], fmt: str, crs: str,
+                explicit: bool) -> tuple[Any, Any]:
+    from layers.importer import prepare
+    from layers.synthetic import synthetic_grid
+
+    # feeders of about the demo county's size (some 40 transformers of 40 customers); the
+    # storm's faults are then scaled to the feeder count (see quality_unseen)
+    g = synthetic_grid(seed, sections_per_feeder=60, transformers_per_feeder=40,
+                       service_points_per_transformer=40, **shape)
+    out = Path(tempfile.mkdtemp(prefix="bench_unseen_"))
+    path = g.write(out / ("grid.gpkg" if fmt == "gpkg" else "grid"), fmt=fmt, crs=crs,
+                   explicit_nodes=explicit)
+    data, model, problems = prepare(path)
+    errors = [str(p) for p in problems if p.severity == "error"]
+    assert data is not None and model is not None and not errors, errors[:5]
+    return data, model
+
+
+def quality_unseen(seeds: list[int], faults_per_feeder: float = 2 / 3) -> list[Row]:
+    """Grouping, device and unit accuracy on the grids above, each beside the baselines;
+    storms as dense as the demo county's (20 faults on its 30 feeders)."""
+    rows = []
+    for i, (name, shape, fmt, crs, explicit) in enumerate(UNSEEN):
+        grid = unseen_grid(100 + i, shape, fmt, crs, explicit)
+        feeders = int(grid[0].layer("mv_lines")["feeder"].nunique())
+        faults = max(2, round(feeders * faults_per_feeder))
+        rows += quality(1.0, seeds, faults, grid=grid, label=f"{name}, {feeders} feeders")
+    return rows
+
+
+def quality(scale: float, seeds: list[int], faults: int, *,
+            grid: tuple[Any, Any] | None = None, label: str | None = None) -> list[Row]:
     import csv
 
     from dispatch.intake import Intake, IntakeServices
@@ -50,7 +96,7 @@ def quality(scale: float, seeds: list[int], faults: int) -> list[Row]:
     from outages.evaluate import score
     from outages.storm import simulate_storm
 
-    data, model = _prepare(scale)
+    data, model = grid if grid is not None else _prepare(scale)
     services = IntakeServices.build(data, model)
     sums: dict[str, list[dict[str, Any]]] = {"gridcall": [], "same transformer": [],
                                              "DBSCAN": []}
@@ -86,7 +132,7 @@ def quality(scale: float, seeds: list[int], faults: int) -> list[Row]:
         return statistics.fmean(float(r[key] or 0) for r in sums[name])
 
     rows = []
-    label = f"scale {scale:g}, {len(seeds)} storms of {faults} faults"
+    label = f"{label or f'demo county scale {scale:g}'}: {len(seeds)} storms of {faults} faults"
     for key, goal in (("pairwise_f1", "≥ 0.95"), ("pairwise_precision", ""),
                       ("pairwise_recall", ""), ("device_accuracy", "≥ 0.90 (faults ≥ 2 calls)")):
         rows.append(Row("grouping", f"{key} ({label})", mean("gridcall", key), "",
@@ -145,8 +191,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--throughput-scale", type=float, default=None)
     p.add_argument("--throughput-faults", type=int, default=60)
     p.add_argument("--postgres")
+    p.add_argument("--unseen", action="store_true",
+                   help="also synthetic grids of other shapes, CRSs and formats")
     a = p.parse_args(argv)
     rows = quality(a.scale, list(range(a.seeds)), a.faults)
+    if a.unseen:
+        rows += quality_unseen(list(range(a.seeds)))
     if a.throughput_scale:
         rows += throughput(a.throughput_scale, a.throughput_faults, a.postgres)
     print(format_table(rows))
