@@ -112,31 +112,40 @@ def synthetic_grid(
     section_m: float = 120.0,
     center: tuple[float, float] = (113.6, 34.7),
     prefix: str = "",
+    units: int = 1,
 ) -> SyntheticGrid:
-    """A random radial grid. ``branch_probability`` 0 gives straight feeders; 0.5 bushy trees."""
+    """A random radial grid. ``branch_probability`` 0 gives straight feeders; 0.5 bushy trees.
+    ``units`` repair units share it in strips."""
     rng = np.random.default_rng(seed)
     frame = LocalFrame(*center)
     g = SyntheticGrid(frame, {k: [] for k in LAYERS if k != "schematic"})
     p = prefix
-    unit = {"id": f"{p}U1", "name": f"{p}Unit one", "geometry": shapely.Point(0, -300)}
-    g.rows["units"].append(unit)
-    g.rows["territories"].append(
-        {
-            "id": f"{p}TER1",
-            "unit_id": f"{p}U1",
-            "area_class": "rural",
-            "geometry": shapely.box(-50_000, -50_000, 50_000, 50_000),
-        }
-    )
-    g.rows["crews"].append(
-        {
-            "id": f"{p}CR1",
-            "unit_id": f"{p}U1",
-            "name": "crew 1",
-            "members": 4,
-            "geometry": shapely.Point(0, -300),
-        }
-    )
+    # ``units`` strips side by side (west to east); feeders cross their borders, as real
+    # feeders cross a county's township lines, and lines keep U1 as their owner
+    width = 100_000.0 / units
+    for u in range(units):
+        west = -50_000.0 + u * width
+        home = (0.0, -300.0) if units == 1 else (west + width / 2, -300.0)
+        uid = f"{p}U{u + 1}"
+        g.rows["units"].append({"id": uid, "name": f"{p}Unit {u + 1}",
+                                "geometry": shapely.Point(*home)})
+        g.rows["territories"].append(
+            {
+                "id": f"{p}TER{u + 1}",
+                "unit_id": uid,
+                "area_class": ("rural", "urban", "remote")[u % 3],
+                "geometry": shapely.box(west, -50_000, west + width, 50_000),
+            }
+        )
+        g.rows["crews"].append(
+            {
+                "id": f"{p}CR{u + 1}",
+                "unit_id": uid,
+                "name": f"crew {u + 1}",
+                "members": 4,
+                "geometry": shapely.Point(*home),
+            }
+        )
     node_xy: dict[str, tuple[float, float]] = {}
     feeder_ends: list[tuple[str, str, tuple[float, float], float]] = []  # feeder, node, xy, angle
     counter = {"line": 0, "sw": 0, "tr": 0, "sp": 0, "lv": 0, "pole": 0}

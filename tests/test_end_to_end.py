@@ -56,14 +56,15 @@ def test_a_storm_end_to_end(
 def test_a_storm_on_a_grid_the_project_never_saw(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Not the demo county: bushy feeders with many fuses, CGCS2000 geographic coordinates,
-    a folder of GeoJSON without node columns (connectivity derived), English names. The
-    floors sit below what it reaches today (bench: ``python -m bench --only grouping``)."""
+    """Not the demo county: bushy feeders with many fuses, three repair units, CGCS2000
+    geographic coordinates, a folder of GeoJSON without node columns (connectivity
+    derived), English names. The floors sit below what it reaches today (bench:
+    ``python -m bench --only grouping``)."""
     from layers.synthetic import synthetic_grid
 
     grid = synthetic_grid(11, substations=2, feeders_per_bus=4, branch_probability=0.5,
                           sections_per_feeder=60, transformers_per_feeder=40,
-                          service_points_per_transformer=40)
+                          service_points_per_transformer=40, units=3)
     package = grid.write(tmp_path / "package", fmt="geojson", crs="EPSG:4490",
                          explicit_nodes=False)
     monkeypatch.setenv("GRIDCALL_DATABASE_URL", str(tmp_path / "gridcall.db"))
