@@ -155,9 +155,10 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings, services, engine=engine)
     app.mount("/storm", StaticFiles(directory=storm_dir, html=True), name="storm")
     base = f"http://{args.host}:{args.port}"
+    if args.no_serve:
+        print(f"\nready (not serving): `gridcall serve` serves the app on {base}", flush=True)
+        return 0
     print(f"\nserving on {base}  (public map /, agent console /agent, dispatcher board "
           f"/dispatch, storm map /storm/)\n", flush=True)
-    if args.no_serve:
-        return 0
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
