@@ -164,8 +164,6 @@ class Intake:
                                    store.incidents.c.unit_id, store.incidents.c.area_class))
         self._orders = {r.id: r.work_order_id for r in rows if r.work_order_id}
 
-    def _notices_at(self, conn: Connection, at: datetime) -> list[dict[str, Any]]:
-        return [n for n in self._notices if n["start"] <= at <= n["end"]]
 
     # -- the call ----------------------------------------------------------------------------
 
@@ -275,7 +273,7 @@ class Intake:
     def _repair(self, conn: Connection, call: Call, location: Location,
                 pending: _Pending) -> dict[str, Any]:
         obs = observation(call, location, self.services.grouping)
-        notice = self._planned(conn, call, obs)
+        notice = self._planned(call, obs)
         if notice is not None:
             unit, _ = self._unit_for(location, None)
             return _answer(call.call_id, "known_outage", unit_id=unit, location=location,
@@ -304,13 +302,15 @@ class Intake:
                        work_order_id=order_id, device=inc.device, unit_id=unit,
                        location=location)
 
-    def _planned(self, conn: Connection, call: Call, obs: Observation) -> dict[str, Any] | None:
+    def _planned(self, call: Call, obs: Observation) -> dict[str, Any] | None:
+        """The published notice in effect now whose area holds the call's likeliest
+        transformer."""
         if not obs.candidates:
             return None
-        for notice in self._notices_at(conn, call.received_at):
-            affected = set(notice.get("affected_transformers") or ())
-            best = obs.candidates[0][0]
-            if best in affected:
+        best, at = obs.candidates[0][0], call.received_at
+        for notice in self._notices:
+            if notice["start"] <= at <= notice["end"] and \
+                    best in (notice.get("affected_transformers") or ()):
                 return notice
         return None
 
@@ -383,19 +383,24 @@ class Intake:
                 pending.repo.flush()
         if unit is not None:
             self._units[f"order:{survivor_order}"] = (unit, area)
-        for part_id in decision.split_into:
+        self._open_parts(service, decision.split_into, at, by, f" (split from {inc.id})")
+        return survivor_order
+
+    def _open_parts(self, service: DispatchService, part_ids: Iterable[str], at: datetime,
+                    by: str, note: str = "") -> None:
+        """Incidents split off another get orders of their own, holding their calls."""
+        for part_id in part_ids:
             part = self.grouping.incidents[part_id]
-            p_unit, p_area = self._unit_for(None, part.device)
-            part_at = max(at, part.onset)
+            unit, area = self._unit_for(None, part.device)
+            part_at = max(at, part.opened_at, part.onset)
             order = service.open_repair_order(
-                part.id, p_unit, AreaClass(p_area), part.onset, None, part_at, by=by,
-                summary=f"incident {part.id} at {part.device} (split from {inc.id})",
+                part.id, unit, AreaClass(area), part.onset, None, part_at, by=by,
+                summary=f"incident {part.id} at {part.device}{note}",
             )
             self._orders[part.id] = order.order_id
-            self._units[part.id] = (p_unit, p_area)
+            self._units[part.id] = (unit, area)
             for cid in part.members:
                 service.attach_call(order.order_id, cid, part_at, by=by)
-        return survivor_order
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -466,19 +471,7 @@ class Intake:
             pending = _Pending(BufferedDispatchRepository(conn))
             if split:
                 service = DispatchService(pending.repo, self.services.dispatch)
-                for part_id in split:
-                    part = self.grouping.incidents[part_id]
-                    unit, area = self._unit_for(None, part.device)
-                    order = service.open_repair_order(
-                        part.id, unit, AreaClass(area), part.onset, None,
-                        max(now, part.opened_at, part.onset), by="settle",
-                        summary=f"incident {part.id} at {part.device}",
-                    )
-                    self._orders[part.id] = order.order_id
-                    self._units[part.id] = (unit, area)
-                    for cid in part.members:
-                        service.attach_call(order.order_id, cid,
-                                            max(now, part.opened_at, part.onset), by="settle")
+                self._open_parts(service, split, now, "settle")
             pending.incidents.update(split)
             pending.incidents.update(
                 i.id for i in self.grouping.incidents.values() if i.merged_into is None

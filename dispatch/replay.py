@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +19,6 @@ class ReplayStats:
     calls: int = 0
     rejected: int = 0
     seconds: float = 0.0
-    latencies_ms: list[float] | None = None
 
     @property
     def per_second(self) -> float:
@@ -48,36 +46,28 @@ def read_calls(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     return unreadable + [item for _k, item in readable]
 
 
+def replay(intake: Intake, calls_path: str | Path, out: IO[str], *, batch: int = 500
+           ) -> ReplayStats:
+    rows = read_calls(calls_path)
+    stats = ReplayStats()
+    started = time.perf_counter()
+    for answer in intake.take_many(rows, batch=batch):
+        out.write(json.dumps(answer, ensure_ascii=False, default=str) + "\n")
+        stats.calls += 1
+        if answer["status"] == "rejected":
+            stats.rejected += 1
+    # rows are in time order, unreadable times first: the last row's time is the latest,
+    # "now" for the final picture of the incidents
+    last = _time(rows[-1][1]) if rows else None
+    if last is not None:
+        intake.settle(last)
+    out.write(json.dumps(intake.final(), ensure_ascii=False) + "\n")
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
 def _time(row: dict[str, Any]) -> datetime | None:
     try:
         return parse_datetime(str(row.get("received_at") or ""))
     except ValueError:
         return None
-
-
-def replay(intake: Intake, calls_path: str | Path, out: IO[str], *, batch: int = 500,
-           measure: bool = False) -> ReplayStats:
-    rows = read_calls(calls_path)
-    stats = ReplayStats(latencies_ms=[] if measure else None)
-    started = time.perf_counter()
-    last = started
-
-    def items() -> Iterator[tuple[int | None, dict[str, Any]]]:
-        yield from rows
-
-    for answer in intake.take_many(items(), batch=batch):
-        out.write(json.dumps(answer, ensure_ascii=False, default=str) + "\n")
-        stats.calls += 1
-        if answer["status"] == "rejected":
-            stats.rejected += 1
-        if stats.latencies_ms is not None:
-            now = time.perf_counter()
-            stats.latencies_ms.append((now - last) * 1000)
-            last = now
-    times = [t for _n, row in rows if (t := _time(row)) is not None]
-    if times:
-        # the last call's time is "now" for the final picture of the incidents
-        intake.settle(max(times))
-    out.write(json.dumps(intake.final(), ensure_ascii=False) + "\n")
-    stats.seconds = time.perf_counter() - started
-    return stats

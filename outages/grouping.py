@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -198,33 +198,22 @@ class _Scorer:
 
     def score(self, device: str, idx: np.ndarray[Any, Any]) -> float:
         e = self.engine
-        s = e.s
-        lead = s.onset_lead_minutes
         if len(idx) < 24:  # small subsets: plain Python beats numpy's per-call overhead
             ids = idx.tolist()
             times = [self.t_list[i] for i in ids]
             first = min(times)
-            total = sum(e._delay_pdf_log(x - first + lead) for x in times)
+            total = e._delay_log_sum(times, first)
             total += sum(self.ll_list[i] for i in ids)
             callers = len({self.cust_list[i] for i in ids})
             partial = sum(self.partial_list[i] for i in ids)
         else:
             t = self.t[idx]
             first = float(t.min())
-            m = np.maximum(t - first + lead, 0.0)
-            dens = (s.delay_fast_share / s.delay_fast_minutes
-                    * np.exp(-m / s.delay_fast_minutes)
-                    + (1 - s.delay_fast_share) / s.delay_slow_minutes
-                    * np.exp(-m / s.delay_slow_minutes))
-            total = float(np.log(dens + 1e-300).sum()) + float(self.ll[idx].sum())
+            total = e._delay_log_sum(t, first) + float(self.ll[idx].sum())
             callers = len(np.unique(self.cust[idx]))
             partial = int(self.partial[idx].sum())
-        since = _minutes(self.now) - first + lead
-        customers = e.tree.customers(device) - e._already_out(device, self.group, first)
-        total += e._calls_loglik(callers, customers, since)
-        if 0 < partial < len(idx):
-            total -= 2.0 * partial
-        return total + e._fault_log_prior(device)
+        return e._fault_loglik(device, total, first, len(idx), callers, partial, self.now,
+                               self.group)
 
 
 class DeviceTree:
@@ -367,6 +356,23 @@ class GroupingEngine:
         )
         return math.log(fast + slow + 1e-300)
 
+    def _delay_log_sum(
+        self, times: Sequence[float] | np.ndarray[Any, Any], first: float
+    ) -> float:
+        """Sum of the log delay densities of calls at ``times`` (minutes) after a fault just
+        before ``first``: plain Python for a few calls (numpy's call overhead), numpy for
+        many."""
+        lead = self.s.onset_lead_minutes
+        if len(times) < 24:
+            return sum(self._delay_pdf_log(t - first + lead) for t in times)
+        s = self.s
+        m = np.maximum(np.asarray(times) - first + lead, 0.0)
+        fast = s.delay_fast_share / s.delay_fast_minutes * np.exp(-m / s.delay_fast_minutes)
+        slow = (1 - s.delay_fast_share) / s.delay_slow_minutes * np.exp(
+            -m / s.delay_slow_minutes
+        )
+        return float(np.log(fast + slow + 1e-300).sum())
+
     def _delay_cdf(self, minutes: float) -> float:
         s = self.s
         m = max(minutes, 0.0)
@@ -481,17 +487,7 @@ class GroupingEngine:
         if not st.times:
             return
         st.first = min(st.times)
-        lead = self.s.onset_lead_minutes
-        if len(st.times) < 24:
-            st.sum_logf = sum(self._delay_pdf_log(t - st.first + lead) for t in st.times)
-            return
-        s = self.s
-        m = np.maximum(np.asarray(st.times) - st.first + lead, 0.0)
-        fast = s.delay_fast_share / s.delay_fast_minutes * np.exp(-m / s.delay_fast_minutes)
-        slow = (1 - s.delay_fast_share) / s.delay_slow_minutes * np.exp(
-            -m / s.delay_slow_minutes
-        )
-        st.sum_logf = float(np.log(fast + slow + 1e-300).sum())
+        st.sum_logf = self._delay_log_sum(st.times, st.first)
 
     def _stats_loglik(
         self, device: str, st: Stats, now: datetime, group: set[str] | None = None
@@ -499,13 +495,19 @@ class GroupingEngine:
         """Log-likelihood of a group's calls as one fault at ``device``, with its prior."""
         if st.n == 0:
             return 0.0
-        since = _minutes(now) - st.first + self.s.onset_lead_minutes
-        customers = self.tree.customers(device) - self._already_out(
-            device, group or set(), st.first
-        )
-        total = st.sum_logf + st.sum_loglik + self._calls_loglik(st.callers, customers, since)
-        if 0 < st.partial < st.n:
-            total -= 2.0 * st.partial
+        return self._fault_loglik(device, st.sum_logf + st.sum_loglik, st.first, st.n,
+                                  st.callers, st.partial, now, group or set())
+
+    def _fault_loglik(self, device: str, calls_terms: float, first: float, n: int,
+                      callers: int, partial: int, now: datetime, group: set[str]) -> float:
+        """The calls' own terms (delays, locating) plus who called and who not yet below
+        ``device``, the contradiction of callers with partial power (a full trip leaves
+        nobody with some power, unless every call says so), and the prior."""
+        since = _minutes(now) - first + self.s.onset_lead_minutes
+        customers = self.tree.customers(device) - self._already_out(device, group, first)
+        total = calls_terms + self._calls_loglik(callers, customers, since)
+        if 0 < partial < n:
+            total -= 2.0 * partial
         return total + self._fault_log_prior(device)
 
     def _group_loglik(
@@ -518,14 +520,6 @@ class GroupingEngine:
 
     def _incident_loglik(self, inc: Incident, now: datetime) -> float:
         return self._stats_loglik(str(inc.device), inc.stats, now, {inc.id})
-
-    def _contradiction(self, device: str, members: list[Member]) -> float:
-        """Callers below a device who still have some power are evidence against it having
-        operated (a full trip leaves nobody with partial power) unless all calls say so."""
-        partial = sum(1 for m in members if m.observation.power_present)
-        if partial == 0 or partial == len(members):
-            return 0.0
-        return -2.0 * partial
 
     # -- indices -----------------------------------------------------------------------
 
