@@ -153,7 +153,7 @@ class Intake:
 
     def _reload(self, conn: Connection) -> None:
         fresh = GroupingEngine(self.services.model, self.services.grouping,
-                               new_id=self._new_incident_id)
+                               new_id=self._new_incident_id, tree=self.grouping.tree)
         for inc in store.load_open_incidents(conn):
             fresh.adopt(inc)
         self.grouping = fresh

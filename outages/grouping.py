@@ -311,8 +311,11 @@ class GroupingEngine:
         model: NetworkModel,
         settings: GroupingSettings | None = None,
         new_id: Callable[[], str] | None = None,
+        tree: DeviceTree | None = None,
     ) -> None:
-        self.tree = DeviceTree(model)
+        # the tree depends on the network only: an engine rebuilt from the database (the
+        # intake's reload) takes the old one's, with its caches
+        self.tree = tree or DeviceTree(model)
         self.s = settings or GroupingSettings()
         self.incidents: dict[str, Incident] = {}
         self._at_device: dict[str, set[str]] = defaultdict(set)  # device -> open incidents there
