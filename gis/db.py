@@ -115,10 +115,6 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     )
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -56,9 +56,7 @@ def bulk_insert(
     # PostgreSQL: COPY in binary-safe text form; geometry as hex EWKB via a staging cast.
     with (
         raw.cursor() as cursor,
-        cursor.copy(
-            f'COPY "{table.name}" ({quoted}) FROM STDIN'
-        ) as copy,
+        cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy,
     ):
         for row in rows:
             values = list(row)
@@ -135,31 +133,14 @@ def bbox_filter(
     )
 
 
-def dwithin_metres(conn: Connection, column: str, lon: float, lat: float, metres: float) -> str:
-    """A WHERE clause: geometry within ``metres`` of a lon/lat point (index-assisted on PostGIS)."""
-    if _is_sqlite(conn):
-        return (
-            f"ST_Distance({column}, MakePoint({float(lon)}, {float(lat)}, {INTERNAL_SRID}), 1) "
-            f"<= {float(metres)}"
-        )
-    return (
-        f"ST_DWithin({column}::geography, "
-        f"ST_SetSRID(ST_MakePoint({float(lon)}, {float(lat)}), {INTERNAL_SRID})::geography, "
-        f"{float(metres)})"
-    )
-
-
-def layer_extent(conn: Connection, table: Table, column: str = "geom") -> (
-    tuple[float, float, float, float] | None
-):
+def layer_extent(
+    conn: Connection, table: Table, column: str = "geom"
+) -> tuple[float, float, float, float] | None:
     """A layer's bounding box, or None when it has no rows. SpatiaLite answers from its
     R*Tree (boxes rounded outward to single precision: fine for an extent), PostGIS with
     ST_Extent."""
     if _is_sqlite(conn):
-        sql = (
-            f'SELECT min(xmin), min(ymin), max(xmax), max(ymax) '
-            f'FROM "idx_{table.name}_{column}"'
-        )
+        sql = f'SELECT min(xmin), min(ymin), max(xmax), max(ymax) FROM "idx_{table.name}_{column}"'
     else:
         sql = (
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pyproj import CRS
 from sqlalchemy import Engine
@@ -66,10 +65,6 @@ class _Stages:
         self.bar.close()
 
 
-def _advance(bar: tqdm[Any], n: int) -> None:
-    bar.update(n)
-
-
 def prepare(
     path: str | Path,
     *,
@@ -96,17 +91,12 @@ def prepare(
         problems.extend(derive_nodes(data, snap_tolerance))
         stages.step("tracing the network")
         model = NetworkModel(data)
-        structural = [p for p in problems if p.severity == "error"]
-        if not structural:
-            problems.extend(model.check())
-        else:
-            # Feature errors first: islands and loops computed on broken data would mislead,
-            # but a broken topology is still worth reporting when it is unrelated.
-            problems.extend(
-                p for p in model.check() if p.feature_id not in {q.feature_id for q in structural}
-            )
+        # Feature errors first: islands and loops computed on broken data would mislead,
+        # but a broken topology is still worth reporting when it is unrelated.
+        broken = {p.feature_id for p in problems if p.severity == "error"}
+        problems.extend(p for p in model.check() if p.feature_id not in broken)
         stages.step("one-line diagrams")
-        problems.extend(ensure_schematic(data, model))
+        ensure_schematic(data, model)
         return data, model, problems
     finally:
         stages.close()
@@ -144,7 +134,7 @@ def import_package(
             source=str(path),
             snap_tolerance=snap_tolerance,
             warnings=[str(p) for p in report.warnings],
-            progress=lambda _name, n: _advance(bar, n),
+            progress=lambda _name, n: bar.update(n),
         )
     bar.close()
     report.counts = {name: len(frame) for name, frame in data.frames.items()}

@@ -15,17 +15,14 @@ import shapely
 
 from layers.grid import GridData
 from layers.network import LV_LINE, NetworkModel
-from layers.reader import Problem
 
 FEEDER_GAP = 4.0  # diagram units between feeders
 
 
-def ensure_schematic(data: GridData, model: NetworkModel) -> list[Problem]:
+def ensure_schematic(data: GridData, model: NetworkModel) -> None:
     """Keeps a given schematic layer; otherwise generates one for every feeder."""
-    if data.has("schematic"):
-        return []
-    data.frames["schematic"] = generate_schematic(model)
-    return []
+    if not data.has("schematic"):
+        data.frames["schematic"] = generate_schematic(model)
 
 
 def generate_schematic(model: NetworkModel) -> pd.DataFrame:

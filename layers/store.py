@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,7 +116,7 @@ def save_grid(
     source: str,
     snap_tolerance: float,
     warnings: list[str],
-    progress: Callable[[str, int], None] | None = None,
+    progress: Callable[[str, int], object] | None = None,
 ) -> int:
     """Replaces every layer with ``data`` inside the caller's transaction; returns the
     import id."""
@@ -153,8 +154,7 @@ def load_grid(
     ``geometry=False`` skips the geometry, for callers that need the topology only (the
     network trace reads half a million service points in a fraction of the time)."""
     frames: dict[str, pd.DataFrame] = {}
-    conn_cm = engine.connect() if isinstance(engine, Engine) else _nullcontext(engine)
-    with conn_cm as conn:
+    with engine.connect() if isinstance(engine, Engine) else nullcontext(engine) as conn:
         for name, table in LAYER_TABLES.items():
             if layers is not None and name not in layers:
                 continue
@@ -182,9 +182,7 @@ def load_grid(
                 attrs.append(a or {})
                 wkbs.append(bytes(row[len(cols) + 1]) if row[len(cols) + 1] is not None else None)
             frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in data.items()})
-            geoms = np.empty(len(wkbs), dtype=object)
-            geoms[:] = list(shapely.from_wkb(np.asarray(wkbs, dtype=object)))
-            frame["geometry"] = geoms
+            frame["geometry"] = shapely.from_wkb(np.asarray(wkbs, dtype=object))
             frame["attrs"] = pd.Series(attrs, dtype=object)
             for c in spec.numeric:
                 frame[c] = pd.Series(
@@ -197,17 +195,6 @@ def load_grid(
 def _num_text(v: Any) -> str:
     f = float(v)
     return str(int(f)) if f.is_integer() else repr(f)
-
-
-class _nullcontext:  # noqa: N801  (a tiny stand-in for contextlib.nullcontext with typing)
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> Connection:
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def latest_import(engine: Engine) -> dict[str, Any] | None:

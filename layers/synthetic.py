@@ -127,8 +127,9 @@ def synthetic_grid(
         west = -50_000.0 + u * width
         home = (0.0, -300.0) if units == 1 else (west + width / 2, -300.0)
         uid = f"{p}U{u + 1}"
-        g.rows["units"].append({"id": uid, "name": f"{p}Unit {u + 1}",
-                                "geometry": shapely.Point(*home)})
+        g.rows["units"].append(
+            {"id": uid, "name": f"{p}Unit {u + 1}", "geometry": shapely.Point(*home)}
+        )
         g.rows["territories"].append(
             {
                 "id": f"{p}TER{u + 1}",
@@ -181,17 +182,7 @@ def synthetic_grid(
                 )
                 head = f"{bus}F{feeder_no}H"
                 node_xy[head] = (sx, sy)
-                g.rows["switches"].append(
-                    {
-                        "id": new_id("sw", "BRK"),
-                        "kind": "breaker",
-                        "from_node": bus,
-                        "to_node": head,
-                        "normal_state": "closed",
-                        "feeder": feeder,
-                        "geometry": shapely.Point(sx, sy),
-                    }
-                )
+                _add_switch(g, new_id("sw", "BRK"), "breaker", bus, head, feeder, (sx, sy))
                 _grow_feeder(
                     g,
                     rng,
@@ -218,31 +209,56 @@ def synthetic_grid(
             continue
         tie_node = f"{nb}T"
         node_xy[tie_node] = xa
-        line_id = new_id("line", "L")
-        g.rows["mv_lines"].append(
-            {
-                "id": line_id,
-                "feeder": fb,
-                "from_node": nb,
-                "to_node": tie_node,
-                "name": f"{fb} tie",
-                "voltage_kv": 10.0,
-                "unit_id": f"{p}U1",
-                "geometry": shapely.LineString([xb, xa]),
-            }
-        )
-        g.rows["switches"].append(
-            {
-                "id": new_id("sw", "TIE"),
-                "kind": "load_break_switch",
-                "from_node": na,
-                "to_node": tie_node,
-                "normal_state": "open",
-                "feeder": fa,
-                "geometry": shapely.Point(*xa),
-            }
-        )
+        _add_mv_line(g, new_id("line", "L"), fb, nb, tie_node, f"{fb} tie", f"{p}U1", [xb, xa])
+        _add_switch(g, new_id("sw", "TIE"), "load_break_switch", na, tie_node, fa, xa, state="open")
     return g
+
+
+def _add_switch(
+    g: SyntheticGrid,
+    sid: str,
+    kind: str,
+    from_node: str,
+    to_node: str,
+    feeder: str,
+    xy: tuple[float, float],
+    state: str = "closed",
+) -> None:
+    g.rows["switches"].append(
+        {
+            "id": sid,
+            "kind": kind,
+            "from_node": from_node,
+            "to_node": to_node,
+            "normal_state": state,
+            "feeder": feeder,
+            "geometry": shapely.Point(*xy),
+        }
+    )
+
+
+def _add_mv_line(
+    g: SyntheticGrid,
+    lid: str,
+    feeder: str,
+    from_node: str,
+    to_node: str,
+    name: str,
+    unit_id: str,
+    coords: list[tuple[float, float]],
+) -> None:
+    g.rows["mv_lines"].append(
+        {
+            "id": lid,
+            "feeder": feeder,
+            "from_node": from_node,
+            "to_node": to_node,
+            "name": name,
+            "voltage_kv": 10.0,
+            "unit_id": unit_id,
+            "geometry": shapely.LineString(coords),
+        }
+    )
 
 
 def _grow_feeder(
@@ -284,29 +300,10 @@ def _grow_feeder(
             # a recloser splits the trunk: a junction node and its load side
             rec_to = f"{node}R"
             node_xy[rec_to] = (x0, y0)
-            g.rows["switches"].append(
-                {
-                    "id": new_id("sw", "REC"),
-                    "kind": "recloser",
-                    "from_node": node,
-                    "to_node": rec_to,
-                    "normal_state": "closed",
-                    "feeder": feeder,
-                    "geometry": shapely.Point(x0, y0),
-                }
-            )
+            _add_switch(g, new_id("sw", "REC"), "recloser", node, rec_to, feeder, (x0, y0))
             start = rec_to
-        g.rows["mv_lines"].append(
-            {
-                "id": new_id("line", "L"),
-                "feeder": feeder,
-                "from_node": start,
-                "to_node": nxt,
-                "name": line_name,
-                "voltage_kv": 10.0,
-                "unit_id": unit_id,
-                "geometry": shapely.LineString([(x0, y0), (x1, y1)]),
-            }
+        _add_mv_line(
+            g, new_id("line", "L"), feeder, start, nxt, line_name, unit_id, [(x0, y0), (x1, y1)]
         )
         pole_no += 1
         label = f"{pole_prefix}{pole_no}"
@@ -330,33 +327,21 @@ def _grow_feeder(
             bdir = direction + side * float(rng.uniform(1.1, 1.5))
             fuse_to = f"{nxt}F"
             node_xy[fuse_to] = (x1, y1)
-            g.rows["switches"].append(
-                {
-                    "id": new_id("sw", "FUS"),
-                    "kind": "fuse",
-                    "from_node": nxt,
-                    "to_node": fuse_to,
-                    "normal_state": "closed",
-                    "feeder": feeder,
-                    "geometry": shapely.Point(x1, y1),
-                }
-            )
+            _add_switch(g, new_id("sw", "FUS"), "fuse", nxt, fuse_to, feeder, (x1, y1))
             lateral = f"{feeder} lateral {label}"
             # the lateral's first section at once: a fuse always protects something
             bx, by = x1 + section_m * math.cos(bdir), y1 + section_m * math.sin(bdir)
             first = f"{fuse_to}.1"
             node_xy[first] = (bx, by)
-            g.rows["mv_lines"].append(
-                {
-                    "id": new_id("line", "L"),
-                    "feeder": feeder,
-                    "from_node": fuse_to,
-                    "to_node": first,
-                    "name": lateral,
-                    "voltage_kv": 10.0,
-                    "unit_id": unit_id,
-                    "geometry": shapely.LineString([(x1, y1), (bx, by)]),
-                }
+            _add_mv_line(
+                g,
+                new_id("line", "L"),
+                feeder,
+                fuse_to,
+                first,
+                lateral,
+                unit_id,
+                [(x1, y1), (bx, by)],
             )
             g.rows["poles"].append(
                 {
@@ -374,17 +359,8 @@ def _grow_feeder(
     x0, y0 = node_xy[last_trunk]
     tail = f"{last_trunk}E"
     node_xy[tail] = (x0 + section_m * math.cos(angle), y0 + section_m * math.sin(angle))
-    g.rows["mv_lines"].append(
-        {
-            "id": new_id("line", "L"),
-            "feeder": feeder,
-            "from_node": last_trunk,
-            "to_node": tail,
-            "name": feeder,
-            "voltage_kv": 10.0,
-            "unit_id": unit_id,
-            "geometry": shapely.LineString([(x0, y0), node_xy[tail]]),
-        }
+    _add_mv_line(
+        g, new_id("line", "L"), feeder, last_trunk, tail, feeder, unit_id, [(x0, y0), node_xy[tail]]
     )
     feeder_ends.append((feeder, tail, node_xy[tail], angle))
 
@@ -408,17 +384,15 @@ def _grow_feeder(
             continue
         drop_to = f"{node}D{k}"
         node_xy[drop_to] = (x1, y1)
-        g.rows["mv_lines"].append(
-            {
-                "id": new_id("line", "L"),
-                "feeder": feeder,
-                "from_node": node,
-                "to_node": drop_to,
-                "name": f"{feeder} drop",
-                "voltage_kv": 10.0,
-                "unit_id": unit_id,
-                "geometry": shapely.LineString([(x0, y0), (x1, y1)]),
-            }
+        _add_mv_line(
+            g,
+            new_id("line", "L"),
+            feeder,
+            node,
+            drop_to,
+            f"{feeder} drop",
+            unit_id,
+            [(x0, y0), (x1, y1)],
         )
         tid = new_id("tr", "T")
         lv_root = f"{tid}LV"

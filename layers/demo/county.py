@@ -12,7 +12,7 @@ keep them. Shared points (a section's end and the next one's start, a switch and
 it stands in, a transformer and its drop and 400 V lines) are computed once and projected
 once, so they are bit-identical: a geometry-only import (``explicit_nodes=False``) derives the
 same topology as the node columns describe. Pole numbering is documented in
-:mod:`layers.demo.electric`.
+:mod:`layers.demo.feeders`.
 """
 
 from __future__ import annotations
@@ -558,6 +558,14 @@ def _admin_and_places(
     return admin_frame, places_frame
 
 
+def _rank_in_runs(key: npt.NDArray[Any]) -> IntArray:
+    """0, 1, 2, ... along each run of equal consecutive values of ``key``."""
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1])
+    run_start = np.repeat(starts, np.diff(np.concatenate([starts, [len(key)]])))
+    out: IntArray = np.arange(len(key)) - run_start
+    return out
+
+
 def _customers(
     rng: np.random.Generator,
     geo: geo_mod.Geography,
@@ -640,10 +648,7 @@ def _customers(
     o = rural[
         np.lexsort((h_depth[rural], h_side[rural], h_lane[rural], group[rural], village[rural]))
     ]
-    key = village[o] * 100_000 + group[o]
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1])
-    run_start = np.repeat(starts, np.diff(np.concatenate([starts, [len(o)]])))
-    number = np.arange(len(o)) - run_start + 1
+    number = _rank_in_runs(village[o] * 100_000 + group[o]) + 1
     vil_full = [v.name.full for v in geo.villages]
     address[o] = [
         f"{town_name[v]}{vil_full[v]}{g}组{k}号"
@@ -653,10 +658,7 @@ def _customers(
     # others in the lane (巷), numbered along it (人民路3巷15号).
     urban = np.flatnonzero((ckind == 1) & (h_rank == 0))
     o = urban[np.lexsort((h_depth[urban], h_along[urban], h_side[urban], street_code[urban]))]
-    key = street_code[o] * 10 + (h_side[o] > 0)
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1])
-    run_start = np.repeat(starts, np.diff(np.concatenate([starts, [len(o)]])))
-    k = np.arange(len(o)) - run_start
+    k = _rank_in_runs(street_code[o] * 10 + (h_side[o] > 0))
     number = np.where(h_side[o] > 0, 2 * k + 2, 2 * k + 1)
     address[o] = [
         f"城关镇{nm.URBAN_EW_STREETS[s]}{num}号"
@@ -679,9 +681,7 @@ def _customers(
         + 1
     )
     o = np.lexsort((h_depth[alley], h_side[alley], lane_idx))
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(lane_idx[o])) + 1])
-    run_start = np.repeat(starts, np.diff(np.concatenate([starts, [len(o)]])))
-    number = np.arange(len(o)) - run_start + 1
+    number = _rank_in_runs(lane_idx[o]) + 1
     address[alley[o]] = [
         f"城关镇{nm.URBAN_EW_STREETS[s]}{a}巷{num}号"
         for s, a, num in zip(
