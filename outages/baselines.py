@@ -85,8 +85,11 @@ def dbscan(
     eps_m: float = 800.0,
     metres_per_minute: float = 40.0,
 ) -> list[dict[str, Any]]:
-    located = [lc for lc in calls if lc.location.lon is not None and lc.location.lat is not None]
-    alone = [lc for lc in calls if lc not in located]
+    located: list[LocatedCall] = []
+    alone: list[LocatedCall] = []
+    for lc in calls:
+        placed = lc.location.lon is not None and lc.location.lat is not None
+        (located if placed else alone).append(lc)
     groups: dict[str, list[LocatedCall]] = defaultdict(list)
     if located:
         frame = model.data.frame

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from scipy.spatial import cKDTree
 from gis.crs import wgs84_to_gcj02
 from layers.grid import GridData
 from layers.network import NetworkModel, UnknownElementError
+from outages.locate.text import char_pinyin, common_characters
 
 # --- homophones ----------------------------------------------------------------------------
 
@@ -63,25 +63,6 @@ NEAR_HOMOPHONES: tuple[tuple[str, str], ...] = (
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-def _syllable(char: str) -> str:
-    return lazy_pinyin(char, style=Style.NORMAL)[0]
-
-
-@cache
-def _common_chars() -> dict[str, list[str]]:
-    """The 3,755 most common characters (GB 2312 level 1) by toneless syllable: what a
-    pinyin input method offers first, so the wrong pick an agent makes is one of these."""
-    by_sound: dict[str, list[str]] = {}
-    for hi in range(0xB0, 0xD8):
-        for lo in range(0xA1, 0xFF):
-            try:
-                char = bytes([hi, lo]).decode("gb2312")
-            except UnicodeDecodeError:
-                continue
-            by_sound.setdefault(_syllable(char), []).append(char)
-    return by_sound
-
-
 class Homophones:
     """Which characters an agent may type for a character heard on the phone.
 
@@ -103,22 +84,23 @@ class Homophones:
         chars = sorted(c for c in set("".join(texts or ())) if _HAN.match(c))
         self.grid_by_sound: dict[str, list[str]] = {}
         for char in chars:
-            self.grid_by_sound.setdefault(_syllable(char), []).append(char)
+            self.grid_by_sound.setdefault(char_pinyin(char), []).append(char)
 
     def candidates(self, char: str) -> list[str]:
         """Every character that may be typed for ``char`` (``char`` itself excluded)."""
-        sound = _syllable(char)
+        sound = char_pinyin(char)
         out = list(self.table.get(char, ()))
         out += self.grid_by_sound.get(sound, ())
-        out += _common_chars().get(sound, ())[:12]
+        out += common_characters().get(sound, ())[:12]
         return [c for c in dict.fromkeys(out) if c != char]
 
     def swap(self, rng: np.random.Generator, char: str) -> str:
         """A homophone of ``char``, or ``char`` when none is known."""
+        sound = char_pinyin(char)
         sources = [
             list(self.table.get(char, ())),
-            [c for c in self.grid_by_sound.get(_syllable(char), ()) if c != char],
-            [c for c in _common_chars().get(_syllable(char), ())[:12] if c != char],
+            [c for c in self.grid_by_sound.get(sound, ()) if c != char],
+            [c for c in common_characters().get(sound, ())[:12] if c != char],
         ]
         weights = np.asarray([0.7, 0.2, 0.1]) * np.asarray([bool(s) for s in sources])
         if weights.sum() == 0:

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from dispatch.workdays import LOCAL_TZ
 from layers.grid import GridData
 from layers.network import LV_LINE, MV_LINE, NetworkModel
-from outages.store import planned_outages
+from outages.store import json_value, planned_outages
 
 NOTICE_DAYS = 7
 NoticeStatus = Literal["upcoming", "in_effect", "over", "cancelled"]
@@ -333,7 +333,7 @@ class OutagePlanner:
             areas=tuple(self.area_names(transformers)),
             area=self.shapes.outline(
                 sp_rows.tolist(),
-                [self._transformer_row[t] for t in transformers if t in self._transformer_row],
+                self.transformer_rows(transformers),
                 mv_rows.tolist(),
                 lv_rows.tolist(),
             ),
@@ -384,35 +384,33 @@ class Notice:
         return "over"
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """Times are stored in UTC: SQLite keeps no offset, and reads back naive UTC."""
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime, whichever offset the database read it back
+    with (none on SQLite, the session's on PostgreSQL)."""
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def _notice(row: RowMapping) -> Notice:
-    start, end, published = _utc(row["start"]), _utc(row["end"]), _utc(row["published_at"])
+    start, end = as_utc(row["start"]), as_utc(row["end"])
+    published = as_utc(row["published_at"])
     assert start is not None and end is not None and published is not None
     return Notice(
         id=str(row["id"]),
         kind=NoticeKind(str(row["kind"])),
-        switch_ids=tuple(_json(row["switch_ids"]) or ()),
+        switch_ids=tuple(json_value(row["switch_ids"]) or ()),
         start=start,
         end=end,
         reason=row["reason"],
         late_reason=row["late_reason"],
         published_at=published,
         published_by=row["published_by"],
-        cancelled_at=_utc(row["cancelled_at"]),
-        affected_transformers=tuple(_json(row["affected_transformers"]) or ()),
+        cancelled_at=as_utc(row["cancelled_at"]),
+        affected_transformers=tuple(json_value(row["affected_transformers"]) or ()),
         affected_service_points=int(row["affected_service_points"]),
-        areas=tuple(_json(row["areas"]) or ()),
-        area=_json(row["area_geojson"]),
+        areas=tuple(json_value(row["areas"]) or ()),
+        area=json_value(row["area_geojson"]),
     )
 
 

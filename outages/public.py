@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +25,7 @@ from sqlalchemy import Connection, select
 from dispatch.config import ClockSettings
 from gis.crs import gcj02_to_wgs84
 from layers.network import UnknownElementError
-from outages.planned import Notice, NoticeKind, NoticeRepository, OutagePlanner
+from outages.planned import Notice, NoticeKind, NoticeRepository, OutagePlanner, as_utc
 from outages.store import incidents
 
 OutageKind = Literal["planned", "temporary", "fault"]
@@ -219,7 +219,7 @@ class PublicOutages:
             if extent is None:
                 continue
             transformers, areas, area, shape, customers = extent
-            onset = _utc(r["onset_at"]) or _utc(r["opened_at"])
+            onset = as_utc(r["onset_at"]) or as_utc(r["opened_at"])
             assert onset is not None
             estimate: datetime | None = onset + self.settings.restoration(
                 r["area_class"], self.clocks
@@ -349,8 +349,3 @@ def _summary(count: int, days: int) -> str:
 def _account_key(text: str) -> str:
     return "".join(text.split()).upper()
 
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

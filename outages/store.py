@@ -133,6 +133,11 @@ Index("ix_planned_outages_start", planned_outages.c.start)
 
 # -- (de)serialising the grouping engine's incidents --------------------------------------
 
+def json_value(value: Any) -> Any:
+    """A JSON column's value (a string of JSON when a driver leaves it undecoded)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def member_json(m: Member) -> dict[str, Any]:
     o = m.observation
     return {
@@ -184,8 +189,8 @@ def incident_row(inc: Incident, now: datetime, extra: dict[str, Any]) -> dict[st
 
 
 def incident_from_row(row: Any) -> Incident:
-    members = row.members if not isinstance(row.members, str) else json.loads(row.members)
-    evidence = row.evidence if not isinstance(row.evidence, str) else json.loads(row.evidence)
+    members = json_value(row.members)
+    evidence = json_value(row.evidence)
     inc = Incident(
         id=row.id,
         device=row.device_id,
@@ -240,16 +245,12 @@ def stored_answer(conn: Connection, call_id: str | None, key: str | None) -> dic
     row = conn.execute(select(calls.c.answer).where(cond).limit(1)).first()
     if row is None:
         return None
-    answer = row.answer
-    return json.loads(answer) if isinstance(answer, str) else dict(answer)
+    return dict(json_value(row.answer))
 
 
 def known_call_ids(conn: Connection) -> dict[str, dict[str, Any]]:
-    out = {}
-    for row in conn.execute(select(calls.c.call_id, calls.c.answer)):
-        a = row.answer
-        out[row.call_id] = json.loads(a) if isinstance(a, str) else dict(a)
-    return out
+    return {row.call_id: dict(json_value(row.answer))
+            for row in conn.execute(select(calls.c.call_id, calls.c.answer))}
 
 
 def insert_calls(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -318,20 +319,7 @@ def published_notices(conn: Connection) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         d = dict(r)
-        affected = d.get("affected_transformers") or []
-        if isinstance(affected, str):
-            affected = json.loads(affected)
-        d["affected_transformers"] = set(affected)
+        d["affected_transformers"] = set(json_value(d.get("affected_transformers") or []))
         out.append(d)
     return out
 
-
-def active_notices(conn: Connection, at: datetime) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(planned_outages).where(
-            planned_outages.c.start <= at,
-            planned_outages.c.end >= at,
-            planned_outages.c.cancelled_at.is_(None),
-        )
-    ).mappings()
-    return [dict(r) for r in rows]

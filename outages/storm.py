@@ -434,9 +434,7 @@ class _Simulation:
             loc = self.data.element_location(cand.element_id) or \
                 self.data.element_location(cand.device_id) or (math.nan, math.nan)
             dev_loc = self.data.element_location(cand.device_id) or loc
-            unit = self.units.responsible(dev_loc[0], dev_loc[1], cand.device_id).unit_id \
-                if math.isfinite(dev_loc[0]) else self.units.responsible(
-                    None, None, cand.device_id).unit_id
+            unit = self._unit_at(dev_loc[0], dev_loc[1], cand.device_id)
             single = cand.kind in ("fuse", "transformer") and rng.random() < self.mix.single_phase
             self.faults.append(Fault(
                 fault_id=f"F{new + 1:03d}",
@@ -678,14 +676,17 @@ class _Simulation:
             self._contacts[row] = self.book.caller_contact(self.rng, row)
         return self._contacts[row]
 
+    def _unit_at(self, lon: float, lat: float, element_id: str) -> str | None:
+        """The unit responsible for an element at (lon, lat); NaN when it has no place."""
+        if math.isfinite(lon):
+            return self.units.responsible(lon, lat, element_id).unit_id
+        return self.units.responsible(None, None, element_id).unit_id
+
     def _sp_unit_of(self, row: int) -> str | None:
         if row not in self._sp_unit:
-            lon, lat = float(self.book.sp_lon[row]), float(self.book.sp_lat[row])
-            if math.isfinite(lon):
-                self._sp_unit[row] = self.units.responsible(lon, lat, self.book.sp_ids[row]).unit_id
-            else:
-                self._sp_unit[row] = self.units.responsible(None, None,
-                                                            self.book.sp_ids[row]).unit_id
+            self._sp_unit[row] = self._unit_at(float(self.book.sp_lon[row]),
+                                               float(self.book.sp_lat[row]),
+                                               self.book.sp_ids[row])
         return self._sp_unit[row]
 
     def _night_minute(self) -> float:

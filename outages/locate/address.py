@@ -380,9 +380,9 @@ class AddressIndex:
                 if q.group_word and not self.localities[li].group_word:
                     self.localities[li].group_word = q.group_word
                 hit = stems[stem] = (li, gi)
-                self._exact.setdefault(_clean(q.name), [])
-                if li not in self._exact[_clean(q.name)]:
-                    self._exact[_clean(q.name)].append(li)
+                same_name = self._exact.setdefault(_clean(q.name), [])
+                if li not in same_name:
+                    same_name.append(li)
             if hit[0] < 0:
                 continue
             loc[row] = hit[0]
@@ -842,9 +842,6 @@ class AddressIndex:
         if self._name_count.get(loc.name, 0) > 1 and loc.township is not None:
             return self.townships[loc.township].name + loc.name
         return loc.name
-
-    def locality_names(self) -> list[str]:
-        return [loc.name for loc in self.localities]
 
 
 _EMPTY: IntArray = np.zeros(0, dtype=np.int64)

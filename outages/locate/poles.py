@@ -143,16 +143,15 @@ class LineIndex:
         stem, ordinal = line_key(said)
         scored: dict[int, tuple[float, str]] = {}
         exact = self._stem_index.get(stem)
+        q = spell(stem)
         if exact is not None:
             scored[exact] = (100.0, "exact")
-        elif (same := self._by_codes.get(spell(stem).codes)) is not None:
-            q = spell(stem)  # a homophone: the same syllables, other characters
-            for i in same:
+        elif (same := self._by_codes.get(q.codes)) is not None:
+            for i in same:  # a homophone: the same syllables, other characters
                 scored[i] = _stem_score(self._spelled[i], q)
+        elif not len(q):
+            return []
         else:
-            q = spell(stem)
-            if not len(q):
-                return []
             picks = {i for _c, _s, i in process.extract(
                 q.codes, self._codes, scorer=fuzz.ratio, limit=8, score_cutoff=40)}
             picks.update(i for _c, _s, i in process.extract(

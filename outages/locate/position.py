@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 from scipy.spatial import cKDTree
 
 from gis.crs import in_china, wgs84_to_gcj02
@@ -109,11 +110,8 @@ class PositionIndex:
         reach_m: float = 2_000.0,
     ) -> None:
         self.plane = plane
-        self.sp_tr = sp_tr
-        self.sp_lon = sp_lon
-        self.sp_lat = sp_lat
         self.sp_xy, self.sp_tree = _tree(*plane.xy_arrays(sp_lon, sp_lat))
-        self.tr_xy, self.tr_tree = _tree(*plane.xy_arrays(tr_lon, tr_lat))
+        _tr_xy, self.tr_tree = _tree(*plane.xy_arrays(tr_lon, tr_lat))
         _pole_xy, self.pole_tree = _tree(*plane.xy_arrays(pole_lon, pole_lat))
         self.reach_m = reach_m
         self._k = min(24, max(1, len(self.sp_xy)))
@@ -161,8 +159,6 @@ class PositionIndex:
     def _inside_outline(self, lon: float, lat: float) -> bool:
         if not self.areas:
             return False
-        import shapely
-
         pt = shapely.Point(lon, lat)
         return any(a.covers(pt) for a in self.areas)  # type: ignore[attr-defined]
 
@@ -215,9 +211,6 @@ class PositionIndex:
             return f"position ({lon}, {lat}) is outside the service area ({where})"
         return f"position ({lon}, {lat}) is not a place on Earth"
 
-    def in_area(self, lon: float, lat: float) -> bool:
-        return self._probe(lon, lat) is not None
-
     # -- neighbours -------------------------------------------------------------------------
 
     def nearest_sps(self, lon: float, lat: float, k: int) -> tuple[FloatArray, IntArray]:
@@ -226,14 +219,6 @@ class PositionIndex:
         x, y = self.plane.xy(lon, lat)
         k = min(k, len(self.sp_xy))
         d, i = self.sp_tree.query((x, y), k=k)
-        return np.atleast_1d(d), np.atleast_1d(i).astype(np.int64)
-
-    def nearest_transformers(self, lon: float, lat: float, k: int) -> tuple[FloatArray, IntArray]:
-        if self.tr_tree is None:
-            return np.zeros(0), np.zeros(0, dtype=np.int64)
-        x, y = self.plane.xy(lon, lat)
-        k = min(k, len(self.tr_xy))
-        d, i = self.tr_tree.query((x, y), k=k)
         return np.atleast_1d(d), np.atleast_1d(i).astype(np.int64)
 
     def posterior(
