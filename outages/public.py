@@ -25,6 +25,7 @@ from sqlalchemy import Connection, select
 from dispatch.config import ClockSettings
 from gis.crs import gcj02_to_wgs84
 from layers.network import UnknownElementError
+from outages.locate.locator import normalise_account
 from outages.planned import Notice, NoticeKind, NoticeRepository, OutagePlanner, as_utc
 from outages.store import incidents
 
@@ -141,7 +142,7 @@ class PublicOutages:
         self._accounts: dict[str, int] = {}
         for row, account in enumerate(sps["account_no"].tolist()):
             if account:
-                self._accounts.setdefault(_account_key(str(account)), row)
+                self._accounts.setdefault(normalise_account(str(account)), row)
         self._frame = self.data.frame
         self._sp_tree = self._tree(sps["geometry"].tolist())
         trs = self.data.layer("transformers")
@@ -305,7 +306,7 @@ class PublicOutages:
         return self._answer(conn, _Place(transformers, point=(lon, lat)), now)
 
     def for_account(self, conn: Connection, account_no: str, now: datetime) -> PublicAnswer:
-        row = self._accounts.get(_account_key(account_no))
+        row = self._accounts.get(normalise_account(account_no))
         if row is None:
             raise UnknownAccountError(account_no)
         tr = self._sp_transformer[row]
@@ -344,8 +345,3 @@ def _summary(count: int, days: int) -> str:
             f"现在及未来{days}天内没有已知的停电 (no known outage now or in the next {days} days)"
         )
     return f"查询到{count}条停电信息 ({count} outage(s) now or in the next {days} days)"
-
-
-def _account_key(text: str) -> str:
-    return "".join(text.split()).upper()
-

@@ -142,6 +142,11 @@ def test_by_account(scene: Scene) -> None:
     # spaces inside the number, as customers type it
     spaced = " ".join(scene.accounts(notice["affected_transformers"][0])[0])
     assert ids(scene.get(account_no=spaced)) == [notice["id"]]
+    # full-width digits from a Chinese input method, a label and read-out dashes, as the
+    # agent console takes them
+    account = scene.accounts(notice["affected_transformers"][0])[0]
+    wide = "户号：" + "-".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in account)
+    assert ids(scene.get(account_no=wide)) == [notice["id"]]
 
 
 def test_a_fault_is_listed_with_its_cause_and_estimate(scene: Scene) -> None:
