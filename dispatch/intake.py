@@ -158,11 +158,7 @@ class Intake:
             fresh.adopt(inc)
         self.grouping = fresh
         self._answers = store.known_call_ids(conn)
-        from sqlalchemy import select
-
-        rows = conn.execute(select(store.incidents.c.id, store.incidents.c.work_order_id,
-                                   store.incidents.c.unit_id, store.incidents.c.area_class))
-        self._orders = {r.id: r.work_order_id for r in rows if r.work_order_id}
+        self._orders = store.incident_orders(conn)
 
 
     # -- the call ----------------------------------------------------------------------------

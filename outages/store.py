@@ -302,6 +302,12 @@ def restore_incident(conn: Connection, incident_id: str, at: datetime, actor: st
     return True
 
 
+def incident_orders(conn: Connection) -> dict[str, str]:
+    """Each incident's work order, for those that have one."""
+    rows = conn.execute(select(incidents.c.id, incidents.c.work_order_id))
+    return {r.id: r.work_order_id for r in rows if r.work_order_id}
+
+
 def load_open_incidents(conn: Connection) -> list[Incident]:
     result = conn.execute(
         select(incidents).where(
