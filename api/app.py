@@ -128,16 +128,16 @@ def _roster(engine: Engine, services: IntakeServices, now: datetime) -> None:
     without them no order could be given to a crew."""
     from sqlalchemy import func, select
 
-    from dispatch.crews import crews_from_layer
     from dispatch.store import crews, dispatch_on
     from gis.db import write_transaction
 
+    roster = services.dispatch.roster  # the crews layer, read when the services were built
+    if not roster:
+        return
     with write_transaction(engine) as conn:
         if conn.execute(select(func.count()).select_from(crews)).scalar():
             return
-        roster = crews_from_layer(services.data.layer("crews"))
-        if roster:
-            dispatch_on(conn).load_roster(roster, now)
+        dispatch_on(conn, services.dispatch).load_roster(roster, now)
 
 
 def _static_dir() -> Path | None:

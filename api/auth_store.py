@@ -149,11 +149,3 @@ def record(
             details=dict(details) if details is not None else None,
         )
     )
-
-
-def audit_trail(conn: Connection, target: str) -> list[RowMapping]:
-    return list(
-        conn.execute(
-            select(audit_events).where(audit_events.c.target == target).order_by(audit_events.c.id)
-        ).mappings()
-    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -19,13 +18,6 @@ logger = logging.getLogger(__name__)
 class NoNetworkError(RuntimeError):
     def __str__(self) -> str:
         return "no network imported yet: run `gridcall layers import PATH` first"
-
-
-@dataclass
-class App:
-    settings: Settings
-    engine: Engine
-    services: IntakeServices
 
 
 def database(settings: Settings | None = None) -> Engine:

@@ -155,8 +155,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from layers.demo.county import write_county
     from layers.importer import prepare
     from outages.storm import simulate_storm

@@ -75,16 +75,15 @@ def run(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.auth import Role, create_user
     from api.auth_store import UserExistsError
+    from api.bootstrap import database, intake_services
     from api.dbadmin import upgrade
     from api.settings import load_settings
-    from dispatch.crews import crews_from_layer
-    from dispatch.intake import Intake, IntakeServices
+    from dispatch.intake import Intake
     from dispatch.replay import replay
     from dispatch.store import dispatch_on
-    from gis.db import DEFAULT_SQLITE_PATH, make_engine, write_transaction
+    from gis.db import DEFAULT_SQLITE_PATH, write_transaction
     from layers.demo.county import write_county
     from layers.importer import import_package
-    from layers.state import load_network
     from map_ui.storm_map import incidents_from_db, write_storm_map
     from outages.evaluate import evaluate
     from outages.storm import simulate_storm
@@ -107,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         package.unlink(missing_ok=True)
         print(f"building the demo county (scale {args.scale}) ...", flush=True)
         print(f"  {write_county(package, seed=args.seed, scale=args.scale)}")
-    engine = make_engine(settings.database_url)
+    engine = database(settings)
     upgrade(engine)
     report = import_package(engine, package, progress=sys.stderr.isatty())
     if not report.ok:
@@ -116,12 +115,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"imported {package} in {report.seconds:.1f} s "
           f"({report.counts.get('service_points', 0):,} service points)")
-    model = load_network(engine, geometry=True)
-    assert model is not None
-    services = IntakeServices.build(model.data, model)
+    services = intake_services(engine)
+    model = services.model
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     with write_transaction(engine) as conn:
-        dispatch_on(conn).load_roster(crews_from_layer(model.data.layer("crews")), now)
+        dispatch_on(conn, services.dispatch).load_roster(services.dispatch.roster, now)
 
     # a storm that ends now, so that the board's clocks are live
     storm = simulate_storm(model.data, model, faults=args.faults, hours=args.hours,

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import orjson
 import shapely
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Table, text
 
 from api.auth import Role, User
 from api.deps import AgentUser, BadRequest, ContextDep, NotFound
@@ -88,10 +88,6 @@ def _table(layer: str) -> Table:
     if layer not in SERVED:
         raise NotFound(f"no collection {layer!r}")
     return LAYER_TABLES[layer]
-
-
-def _extent(conn: Connection, table: Table) -> tuple[float, float, float, float] | None:
-    return layer_extent(conn, table)
 
 
 def _collection(request: Request, layer: str, bbox: Sequence[float]) -> Collection:
@@ -161,7 +157,7 @@ def collections(
     found: list[Collection] = []
     with context.engine.connect() as conn:
         for layer in SERVED:
-            bbox = _extent(conn, LAYER_TABLES[layer])
+            bbox = layer_extent(conn, LAYER_TABLES[layer])
             if bbox is not None:
                 found.append(_collection(request, layer, bbox))
     return Collections(
@@ -183,7 +179,7 @@ def collection(
     _check_format(f)
     table = _table(layer)
     with context.engine.connect() as conn:
-        bbox = _extent(conn, table)
+        bbox = layer_extent(conn, table)
     if bbox is None:
         raise NotFound(f"collection {layer!r} has no features")
     return _collection(request, layer, bbox)

@@ -53,19 +53,17 @@ def _app_cache(request: Request, name: str) -> dict[Any, Any]:
     return cache
 
 
-def _shell(request: Request, context: ContextDep) -> MapParts | None:
-    """The base map of public layers, rendered once per network and reused by every page
-    (a county's layers take a moment to draw); the staff pages add the network to it from
-    ``/api/map/layers`` with the token."""
-    grid = _grid(context)
-    if grid is None:
-        return None
-    cache: dict[int, MapParts] = _app_cache(request, "gridcall_map_shell")
-    key = id(grid[0])
+def _shell(request: Request, data: GridData) -> tuple[MapParts, str]:
+    """The base map of public layers and the county's name, made once per network and
+    reused by every page (a county's layers take a moment to draw); the staff pages add the
+    network to it from ``/api/map/layers`` with the token."""
+    cache: dict[int, tuple[MapParts, str]] = _app_cache(request, "gridcall_map_shell")
+    key = id(data)
     with _render_lock:
         if key not in cache:
             cache.clear()
-            cache[key] = map_parts(base_map(grid[0], groups=geojson.PUBLIC_GROUPS, handle=True))
+            parts = map_parts(base_map(data, groups=geojson.PUBLIC_GROUPS, handle=True))
+            cache[key] = parts, _county_name(data)
         return cache[key]
 
 
@@ -73,13 +71,14 @@ def _page(
     request: Request, context: ContextDep, template: str, title: str, **extra: Any
 ) -> HTMLResponse:
     grid = _grid(context)
+    shell, county = _shell(request, grid[0]) if grid is not None else (None, "")
     return TEMPLATES.TemplateResponse(
         request,
         template,
         {
             "title": title,
-            "map": _shell(request, context),
-            "county": _county_name(grid[0]) if grid else "",
+            "map": shell,
+            "county": county,
             "network_ready": grid is not None,
             **extra,
         },
@@ -128,11 +127,8 @@ def favicon() -> Response:
 
 
 def _require_grid(context: ContextDep) -> tuple[GridData, NetworkModel]:
-    grid = _grid(context)
-    if grid is None:
-        context.require_services()  # raises the app's "no network imported" error
-        raise NotFound("no network")
-    return grid
+    services = context.require_services()  # the app's "no network imported" error (503)
+    return services.data, services.model
 
 
 @router.get("/api/map/layers/{group}", tags=["map"])
@@ -154,10 +150,9 @@ def map_layer(group: str, request: Request, context: ContextDep, user: AgentUser
 def map_board(context: ContextDep, user: DispatcherUser) -> dict[str, Any]:
     """Open incidents, open work orders with their clocks, crews, and the clocks about to
     run out (most urgent first): the dispatcher's board in one poll."""
-    data, _model = _require_grid(context)
-    dispatch_context = context.services.dispatch if context.services is not None else None
+    services = context.require_services()
     with context.engine.connect() as conn:
-        return board.board(conn, data, context.now(), dispatch_context)
+        return board.board(conn, services.data, context.now(), services.dispatch)
 
 
 @router.get("/api/map/incidents", tags=["map"])
@@ -191,9 +186,12 @@ def map_call(call_id: str, context: ContextDep, user: AgentUser) -> dict[str, An
 
 
 @router.get("/api/map/feeders", tags=["map"])
-def map_feeders(context: ContextDep, user: AgentUser) -> list[dict[str, Any]]:
+def map_feeders(request: Request, context: ContextDep, user: AgentUser) -> list[dict[str, Any]]:
     data, model = _require_grid(context)
-    return board.feeders(data, model)
+    cache: dict[int, list[dict[str, Any]]] = _app_cache(request, "gridcall_feeders")
+    if id(data) not in cache:
+        cache[id(data)] = board.feeders(data, model)
+    return cache[id(data)]
 
 
 @router.get("/api/map/schematic/{feeder}", tags=["map"])

@@ -463,11 +463,21 @@ def storm_alert(
     before it (with at least ``min_surge_calls`` calls), or over ``absolute_calls``."""
     s = settings or StormSettings()
     geo = geography or Geography.load(conn)
+    return _storm_alert(conn, now, s, geo, _open_incidents(conn, now))
+
+
+def _storm_alert(
+    conn: Connection,
+    now: datetime,
+    s: StormSettings,
+    geo: Geography,
+    open_incidents: Sequence[tuple[RowMapping, WorkOrder | None]],
+) -> StormAlert:
+    """:func:`storm_alert` on the incidents open at ``now`` (the handover has them)."""
     reasons: list[str] = []
 
     counted = [
-        row for row, _order in _open_incidents(conn, now)
-        if _member_count(row, now) >= s.incident_min_calls
+        row for row, _order in open_incidents if _member_count(row, now) >= s.incident_min_calls
     ]
     incident_towns: set[str] = set()
     for row in counted:
@@ -643,8 +653,9 @@ def handover(
     geo = geography or Geography.load(conn)
     age = _minutes_since(at)
 
+    open_incidents = _open_incidents(conn, at)
     incident_out = []
-    for row, order in _open_incidents(conn, at):
+    for row, order in open_incidents:
         onset = _onset(row)
         incident_out.append(HandoverIncident(
             incident_id=row["id"], device_id=row["device_id"], feeder=row["feeder"],
@@ -707,7 +718,7 @@ def handover(
         )
         for n in _notices_around(conn, at, timedelta(days=7))
     ]
-    storm = storm_alert(conn, at, rules.storm, geography=geo)
+    storm = _storm_alert(conn, at, rules.storm, geo, open_incidents)
     return Handover(
         at=to_local(at),
         counts={
@@ -1285,7 +1296,7 @@ def run_report(out_dir: str, date_from: str | None, date_to: str | None) -> int:
     """``gridcall report DIR [--from DATE] [--to DATE]`` on the configured database."""
     from api.bootstrap import database
     from api.dbadmin import upgrade
-    from layers.store import latest_import
+    from layers.state import load_network
 
     now = datetime.now(UTC)
     try:
@@ -1296,10 +1307,8 @@ def run_report(out_dir: str, date_from: str | None, date_to: str | None) -> int:
     engine = database()
     try:
         upgrade(engine)
-        model = None
-        if latest_import(engine) is not None:  # topology only: where incidents' customers are
-            with engine.connect() as conn:
-                model = NetworkModel(load_grid(conn, geometry=False))
+        # topology only (None before any import): where incidents' customers are
+        model = load_network(engine, geometry=False)
         summary, files = write_report(
             engine, Path(out_dir), period, ReportRules.from_environment(), now=now, model=model
         )

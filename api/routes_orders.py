@@ -18,7 +18,7 @@ from api.deps import AgentUser, AppContext, ContextDep, DispatcherUser
 from api.schemas import ErrorOut
 from dispatch.orders import EventType, WorkOrder
 from dispatch.service import DispatchContext, DispatchService, UnknownOrderError
-from dispatch.store import SqlDispatchRepository
+from dispatch.store import dispatch_on
 from gis.db import write_transaction
 from outages.store import restore_incident
 
@@ -122,12 +122,9 @@ def _dispatch_context(context: AppContext) -> DispatchContext:
 
 @contextmanager
 def _service(context: AppContext, write: bool) -> Iterator[DispatchService]:
-    if write:
-        with write_transaction(context.engine) as conn:
-            yield DispatchService(SqlDispatchRepository(conn), _dispatch_context(context))
-    else:
-        with context.engine.connect() as conn:
-            yield DispatchService(SqlDispatchRepository(conn), _dispatch_context(context))
+    opened = write_transaction(context.engine) if write else context.engine.connect()
+    with opened as conn:
+        yield dispatch_on(conn, _dispatch_context(context))
 
 
 @router.get(
@@ -170,9 +167,6 @@ def assign(
     idempotency_key: IdempotencyKey = None,
 ) -> OrderDetail:
     with _service(context, write=True) as service:
-        roster = service.context.roster
-        if roster and not service.repo.crews():  # the first dispatch seeds the crews table
-            service.load_roster(roster, context.now(), by=user.name)
         result = service.assign(
             order_id,
             body.crew_id,
@@ -205,7 +199,7 @@ def record_event(
     if body.note:
         data["note" if body.type != "closed" else "reason"] = body.note
     with write_transaction(context.engine) as conn:
-        service = DispatchService(SqlDispatchRepository(conn), _dispatch_context(context))
+        service = dispatch_on(conn, _dispatch_context(context))
         service.record(
             order_id, EventType(body.type), at, user.name, data=data, key=idempotency_key
         )

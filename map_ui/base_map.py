@@ -6,7 +6,6 @@ closed intranet does not have, and it shows what a street map would not: the gri
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import folium
 from folium.map import Layer
@@ -14,7 +13,7 @@ from folium.map import Layer
 from layers.grid import GridData
 from map_ui import geojson, style
 from map_ui.elements import Legend, LegendEntry, MapHandle, ZoomClasses, label_html, popup_table
-from map_ui.folium_offline import Assets, offline_map, write_map_folder
+from map_ui.folium_offline import offline_map
 
 STAFF_GROUPS = (*geojson.PUBLIC_GROUPS, *geojson.NETWORK_GROUPS)
 HIDDEN_BY_DEFAULT = frozenset({"switches", "transformers", "admin_village"})
@@ -267,11 +266,3 @@ def base_map(
     if handle:
         m.add_child(MapHandle(control, layers))
     return m
-
-
-def write_base_map(data: GridData, folder: str | Path) -> Path:
-    """The county's base map as a folder that opens without a server or network."""
-    return write_map_folder(base_map(data), folder)
-
-
-__all__ = ["Assets", "add_base_layers", "base_map", "geojson_layer", "write_base_map"]

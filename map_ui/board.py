@@ -21,8 +21,6 @@ from layers.network import MV_LINE, SWITCH, TRANSFORMER, NetworkModel, UnknownEl
 from map_ui import geojson, style
 from map_ui.storm_map import affected_area, device_kind, downstream_lines
 
-OPEN_ORDER = "closed"
-
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
@@ -49,7 +47,10 @@ class Names:
 
 
 def incident_summary(row: Any, data: GridData, names: Names) -> dict[str, Any]:
+    """An incident's row for the pages, placed at its inferred device when the grid has it."""
     kind = device_kind(data, row["device_id"])
+    where = data.element_location(row["device_id"]) if row["device_id"] else None
+    lon, lat = where if where is not None else (row["lon"], row["lat"])
     return {
         "id": row["id"],
         "device_id": row["device_id"],
@@ -66,30 +67,24 @@ def incident_summary(row: Any, data: GridData, names: Names) -> dict[str, Any]:
         "opened_at": _iso(row["opened_at"]),
         "onset_at": _iso(row["onset_at"]),
         "work_order_id": row["work_order_id"],
-        "lon": row["lon"],
-        "lat": row["lat"],
+        "lon": lon,
+        "lat": lat,
         "colour": style.incident_colour(row["state"]),
     }
 
 
-def open_incidents(conn: Connection, data: GridData) -> list[dict[str, Any]]:
+def open_incidents(
+    conn: Connection, data: GridData, names: Names | None = None
+) -> list[dict[str, Any]]:
     from outages.store import incidents
 
-    names = Names.of(data)
+    names = names or Names.of(data)
     rows = conn.execute(
         select(incidents)
         .where(incidents.c.merged_into.is_(None), incidents.c.restored_at.is_(None))
         .order_by(incidents.c.opened_at)
     ).mappings()
-    out = []
-    for r in rows:
-        item = incident_summary(r, data, names)
-        if item["device_id"]:
-            where = data.element_location(item["device_id"])
-            if where is not None:
-                item["lon"], item["lat"] = where
-        out.append(item)
-    return out
+    return [incident_summary(r, data, names) for r in rows]
 
 
 def _clock(clock: Any) -> dict[str, Any]:
@@ -109,40 +104,33 @@ def board(
 ) -> dict[str, Any]:
     """Everything the dispatcher's board shows, in one answer, so that one poll refreshes
     the map and the tables together."""
-    from dispatch.service import DispatchService
-    from dispatch.store import SqlDispatchRepository, crews, work_orders
+    from dispatch.clocks import dispatcher_board
+    from dispatch.store import crews, dispatch_on
 
     names = Names.of(data)
-    service = DispatchService(SqlDispatchRepository(conn), dispatch_context)
-    clocks_by_order: dict[str, list[dict[str, Any]]] = {}
-    for order in service.repo.open_orders():
-        clocks_by_order[order.order_id] = [
-            _clock(c) for c in service.clocks(order, now) if c.is_open
-        ]
+    service = dispatch_on(conn, dispatch_context)
+    open_orders = service.repo.open_orders()  # read once: the rows, their clocks, the board
     orders = []
-    for r in conn.execute(
-        select(work_orders)
-        .where(work_orders.c.status != OPEN_ORDER)
-        .order_by(work_orders.c.first_call_at)
-    ).mappings():
+    for o in open_orders:
+        state = o.state
         orders.append(
             {
-                "order_id": r["order_id"],
-                "type": r["type"],
-                "status": r["status"],
-                "incident_id": r["incident_id"],
-                "call_id": r["call_id"],
-                "unit_id": r["unit_id"],
-                "unit_name": names.units.get(r["unit_id"] or "", r["unit_id"]),
-                "crew_id": r["crew_id"],
-                "crew_name": names.crews.get(r["crew_id"] or "", r["crew_id"]),
-                "area_class": r["area_class"],
-                "department": r["department"],
-                "first_call_at": _iso(r["first_call_at"]),
-                "summary": r["summary"],
-                "lon": r["lon"],
-                "lat": r["lat"],
-                "clocks": clocks_by_order.get(r["order_id"], []),
+                "order_id": o.order_id,
+                "type": o.type.value,
+                "status": o.status.value,
+                "incident_id": o.incident_id,
+                "call_id": o.call_id,
+                "unit_id": o.current_unit_id,
+                "unit_name": names.units.get(o.current_unit_id or "", o.current_unit_id),
+                "crew_id": o.crew_id,
+                "crew_name": names.crews.get(o.crew_id or "", o.crew_id),
+                "area_class": state.area_class.value if state.area_class else None,
+                "department": state.department,
+                "first_call_at": _iso(o.first_call_at),
+                "summary": o.summary,
+                "lon": o.lon,
+                "lat": o.lat,
+                "clocks": [_clock(c) for c in service.clocks(o, now) if c.is_open],
             }
         )
     crew_rows = []
@@ -161,12 +149,15 @@ def board(
                 "free_at": _iso(r["free_at"]),
             }
         )
+    ctx = service.context
+    facts = [f for o in open_orders if (f := o.facts()) is not None]
+    urgent = dispatcher_board(facts, now, ctx.clock_settings, ctx.calendar)
     return {
         "now": now.isoformat(),
-        "incidents": open_incidents(conn, data),
+        "incidents": open_incidents(conn, data, names),
         "orders": orders,
         "crews": crew_rows,
-        "clocks": [_clock(c) for c in service.board(now)],
+        "clocks": [_clock(c) for c in urgent],
     }
 
 
@@ -180,13 +171,8 @@ def incident_detail(
     row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().first()
     if row is None:
         return None
-    names = Names.of(data)
-    out = incident_summary(row, data, names)
+    out = incident_summary(row, data, Names.of(data))
     device = row["device_id"]
-    if device:
-        where = data.element_location(device)
-        if where is not None:
-            out["lon"], out["lat"] = where
     area = affected_area(data, model, device)
     out["area"] = geojson.geometry(area) if area is not None and not area.is_empty else None
     lines = []

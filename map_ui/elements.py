@@ -6,7 +6,6 @@ Each is a ``MacroElement`` with a tiny script; nothing here loads anything from 
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -171,7 +170,3 @@ def popup_table(rows: Sequence[tuple[str, object]], title: str | None = None) ->
         parts.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(str(value))}</td></tr>")
     parts.append("</table>")
     return "".join(parts)
-
-
-def json_attr(value: object) -> str:
-    return html.escape(json.dumps(value, ensure_ascii=False), quote=True)

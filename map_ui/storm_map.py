@@ -134,11 +134,6 @@ def incidents_from_replay(lines: Iterable[str]) -> list[IncidentView]:
     return out
 
 
-def read_replay(path: str | Path) -> list[IncidentView]:
-    with Path(path).open(encoding="utf-8") as fh:
-        return incidents_from_replay(fh)
-
-
 def incidents_from_db(conn: Any, *, include_closed: bool = False) -> list[IncidentView]:
     """Open incidents (``include_closed``: all but merged ones) from the ``incidents`` and
     ``calls`` tables, with each member call's located position."""

@@ -55,16 +55,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from api.app import create_app
     from api.auth import Role, create_user
+    from api.bootstrap import intake_services
     from api.dbadmin import upgrade
     from api.settings import Settings
-    from dispatch.crews import crews_from_layer
-    from dispatch.intake import Intake, IntakeServices
+    from dispatch.intake import Intake
     from dispatch.replay import read_calls
     from dispatch.store import dispatch_on
     from gis.db import make_engine, write_transaction
     from layers.demo.county import write_county
     from layers.importer import import_package
-    from layers.state import load_network
     from map_ui.storm_map import incidents_from_db, write_storm_map
     from outages.storm import simulate_storm
 
@@ -78,13 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         if not report.ok:
             print("\n".join(str(p) for p in report.errors), file=sys.stderr)
             return 2
-        model = load_network(engine, geometry=True)
-        assert model is not None
-        data = model.data
-        services = IntakeServices.build(data, model)
+        services = intake_services(engine)
+        data, model = services.data, services.model
         now = datetime.now(UTC)
         with write_transaction(engine) as conn:
-            dispatch_on(conn).load_roster(crews_from_layer(data.layer("crews")), now)
+            dispatch_on(conn, services.dispatch).load_roster(services.dispatch.roster, now)
         storm = simulate_storm(data, model, faults=args.faults, hours=2.5, seed=args.seed,
                                start=now - timedelta(hours=2.6))  # fmt: skip
         calls_path, _truth = storm.write(work / "storm")
