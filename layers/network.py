@@ -603,6 +603,16 @@ class NetworkModel:
             return []
         return self._transformers_in(*span)
 
+    def downstream_lines(self, element_id: str) -> list[str]:
+        """The 10 kV sections below an element (its subtree's lines), in depth-first order."""
+        span = self._subtree(element_id)
+        if span is None:
+            return []
+        edges = self.parent_edge[self.preorder[span[0] : span[1]]]
+        edges = edges[edges >= 0]
+        edges = edges[self.edge_kind[edges] == MV_LINE]
+        return [self.edge_ids[int(e)] for e in edges.tolist()]
+
     def _transformers_in(self, start: int, stop: int) -> list[str]:
         i = bisect.bisect_left(self._tr_pos_sorted, start)
         j = bisect.bisect_left(self._tr_pos_sorted, stop)

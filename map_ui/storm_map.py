@@ -23,7 +23,7 @@ from folium.map import Layer
 from folium.plugins import MarkerCluster
 
 from layers.grid import GridData
-from layers.network import MV_LINE, NetworkModel, UnknownElementError
+from layers.network import NetworkModel, UnknownElementError
 from map_ui import geojson, style
 from map_ui.base_map import STAFF_GROUPS, add_base_layers, base_legend, map_bounds
 from map_ui.elements import Legend, LegendEntry, popup_table
@@ -214,23 +214,11 @@ def device_kind(data: GridData, device_id: str | None) -> str:
 
 
 def downstream_lines(model: NetworkModel, device_id: str) -> list[str]:
-    """The 10 kV sections a device feeds (its subtree's lines)."""
+    """The 10 kV sections a device feeds (its subtree's lines); none for an unknown id."""
     try:
-        edge = model.edge_index(device_id)
+        return model.downstream_lines(device_id)
     except UnknownElementError:
         return []
-    lower = np.flatnonzero(model.parent_edge == edge)
-    if len(lower) == 0:
-        return []
-    node = int(lower[0])
-    start = int(model.pos[node])
-    if start < 0:
-        return []
-    nodes = model.preorder[start : start + int(model.size[node])]
-    edges = model.parent_edge[nodes]
-    edges = edges[edges >= 0]
-    edges = edges[model.edge_kind[edges] == MV_LINE]
-    return [model.edge_ids[int(e)] for e in edges.tolist()]
 
 
 def affected_area(
