@@ -180,22 +180,11 @@ class CrewState:
         lon, lat, position_at = self.lon, self.lat, self.position_at
         if self.status is CrewStatus.ON_SITE and self.job.lon is not None:
             lon, lat, position_at = self.job.lon, self.job.lat, at
-        if self.next_job is not None:
-            return replace(
-                self,
-                status=CrewStatus.DISPATCHED,
-                job=self.next_job,
-                next_job=None,
-                free_at=None,
-                lon=lon,
-                lat=lat,
-                position_at=position_at,
-                updated_at=at,
-            )
         return replace(
             self,
-            status=CrewStatus.AVAILABLE,
-            job=None,
+            status=CrewStatus.AVAILABLE if self.next_job is None else CrewStatus.DISPATCHED,
+            job=self.next_job,
+            next_job=None,
             free_at=None,
             lon=lon,
             lat=lat,

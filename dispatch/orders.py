@@ -45,7 +45,6 @@ from dispatch.workdays import to_local
 
 __all__ = [
     "DEFAULT_DEPARTMENTS",
-    "DEPARTMENT_NAMES",
     "NO_ORDER_CATEGORIES",
     "EventType",
     "OrderEvent",
@@ -85,14 +84,6 @@ DEFAULT_DEPARTMENTS: Mapping[str, str] = MappingProxyType(
     }
 )
 """Where each kind of ticket is forwarded; repairs go to the responsible unit instead."""
-
-DEPARTMENT_NAMES: Mapping[str, str] = MappingProxyType(
-    {
-        "discipline": "纪检监察部",
-        "marketing": "营销部（业扩报装）",
-        "customer_service": "客户服务中心",
-    }
-)
 
 
 class EventType(StrEnum):

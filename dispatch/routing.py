@@ -431,25 +431,21 @@ class RoadGraph:
 
     def leave_costs(self, snap: Snap) -> tuple[float, float]:
         """Seconds from a snapped place to its link's start and end nodes (inf if one-way)."""
+        return self._end_costs(snap, int(self.link_dir[snap.link]))
+
+    def enter_costs(self, snap: Snap) -> tuple[float, float]:
+        """Seconds from a link's start and end nodes to a snapped place on it: leaving the
+        place with the link's one-way direction turned round."""
+        return self._end_costs(snap, -int(self.link_dir[snap.link]))
+
+    def _end_costs(self, snap: Snap, direction: int) -> tuple[float, float]:
         link = snap.link
         speed = float(self.link_speed[link])
         to_start = snap.offset_m
         to_end = float(self.link_len[link]) - snap.offset_m
-        d = int(self.link_dir[link])
-        back = to_start / speed if d != FORWARD or to_start <= 0 else math.inf
-        ahead = to_end / speed if d != REVERSE or to_end <= 0 else math.inf
+        back = to_start / speed if direction != FORWARD or to_start <= 0 else math.inf
+        ahead = to_end / speed if direction != REVERSE or to_end <= 0 else math.inf
         return back, ahead
-
-    def enter_costs(self, snap: Snap) -> tuple[float, float]:
-        """Seconds from a link's start and end nodes to a snapped place on it."""
-        link = snap.link
-        speed = float(self.link_speed[link])
-        from_start = snap.offset_m
-        from_end = float(self.link_len[link]) - snap.offset_m
-        d = int(self.link_dir[link])
-        a = from_start / speed if d != REVERSE or from_start <= 0 else math.inf
-        b = from_end / speed if d != FORWARD or from_end <= 0 else math.inf
-        return a, b
 
     def along(self, origin: Snap, target: Snap) -> float:
         """Seconds from one place to another on the same link without leaving it."""

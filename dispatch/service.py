@@ -250,9 +250,14 @@ class DispatchService:
                 summary=summary,
             )
             order = self.repo.add_order(draft, now)
-        if call_id is not None and self.attach_call(order.order_id, call_id, now, by=by):
-            order = self._order(order.order_id)
-        return order
+        if call_id is None:
+            return order
+        event = self.attach_call(order.order_id, call_id, now, by=by)
+        if event is None:
+            return order
+        if event.seq == len(order.events) + 1:  # nothing was written since it was read
+            return replace(order, events=(*order.events, event))
+        return self._order(order.order_id)
 
     def attach_call(
         self,
@@ -336,11 +341,6 @@ class DispatchService:
         if best is not None:
             route = self._give_job(updated, best, starts[best.crew_id], now, by)
         return DispatchResult(updated, best, alternatives, route, reason)
-
-    def propose(self, order_id: str, now: datetime) -> tuple[list[CrewEta], str]:
-        """The crews that could take the order, soonest first, without dispatching."""
-        etas, reason, _starts = self._proposals(self._order(order_id), now)
-        return etas, reason
 
     def _proposals(
         self, order: WorkOrder, now: datetime
@@ -508,7 +508,19 @@ class DispatchService:
             raise TransitionError(
                 f"use open_*, auto_dispatch, assign, forward or transfer for {kind.value}"
             )
-        order = self._locked(order_id)
+        return self._record(self._locked(order_id), kind, at, by, data=data, key=key)
+
+    def _record(
+        self,
+        order: WorkOrder,
+        kind: EventType,
+        at: datetime,
+        by: str,
+        *,
+        data: Mapping[str, Any] | None = None,
+        key: str | None = None,
+    ) -> WorkOrder:
+        """:meth:`record` on an order already read under lock."""
         if key is not None and order.event_with_key(key) is not None:
             return order
         crew_id = order.crew_id if order.type is OrderType.REPAIR else None
@@ -626,8 +638,9 @@ class DispatchService:
         # slowest step of a large replay.
         for call_id in absorbed.state.call_ids:
             self.attach_call(into_id, call_id, at, by=by)
-        if absorbed.is_open:
-            self.close(absorbed_id, at, by, reason=f"merged into {into_id}")
+        if absorbed.is_open:  # still as read above: attaching wrote to the survivor only
+            reason = {"reason": f"merged into {into_id}"}
+            self._record(absorbed, EventType.CLOSED, at, by, data=reason)
 
     # -- clocks ----------------------------------------------------------------------------
 
@@ -682,9 +695,9 @@ class DispatchService:
             if state is None:
                 self.repo.save_crew(CrewState.at_base(crew, at), CrewChange(at, by, note="roster"))
                 added += 1
-            elif state.crew != crew:
-                members = state.crew.members if not crew.members else crew.members
-                self.repo.save_crew(_with_crew(state, crew, members))
+            elif state.crew != crew:  # members named since are kept if the roster has none
+                members = crew.members or state.crew.members
+                self.repo.save_crew(replace(state, crew=replace(crew, members=members)))
         return added
 
     def crew_position(
@@ -759,10 +772,6 @@ class DispatchService:
         if order is None:
             raise UnknownOrderError(order_id)
         return order
-
-
-def _with_crew(state: CrewState, crew: Crew, members: tuple[str, ...]) -> CrewState:
-    return replace(state, crew=replace(crew, members=members))
 
 
 def _call_position(call: Call) -> tuple[float, float] | None:

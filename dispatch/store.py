@@ -40,6 +40,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     insert,
     select,
     text,
@@ -244,6 +245,10 @@ class SqlDispatchRepository:
     # -- orders ----------------------------------------------------------------------------
 
     def add_order(self, order: WorkOrder, at: datetime) -> WorkOrder:
+        return self._insert_order(order, at)[0]
+
+    def _insert_order(self, order: WorkOrder, at: datetime) -> tuple[WorkOrder, bool]:
+        """The order as stored, and whether it was inserted now (else it already existed)."""
         state = order.state
         values = {
             "order_id": order.order_id,
@@ -274,10 +279,9 @@ class SqlDispatchRepository:
             existing = self._existing(order)
             if existing is None:  # pragma: no cover - a conflict implies a row
                 raise RuntimeError(f"order {order.order_id} conflicted but cannot be found")
-            return existing
-        for event in order.events:
-            self._insert_event(order.order_id, event, at)
-        return order
+            return existing, False
+        events = tuple(self._insert_event(order.order_id, event, at) for event in order.events)
+        return replace(order, events=events), True
 
     def _existing(self, order: WorkOrder) -> WorkOrder | None:
         found = self.get_order(order.order_id)
@@ -756,14 +760,12 @@ class BufferedDispatchRepository(SqlDispatchRepository):
             [{"order_id": oid, "call_id": str(e.data["call_id"]), "attached_at": e.at}
              for oid, e, _at in held],
         )
-        last: dict[str, tuple[int, datetime]] = {}
-        for oid, e, at in held:
-            last[oid] = (int(e.seq or 0), at)
-        for oid, (seq, at) in last.items():
-            self.conn.execute(
-                update(work_orders).where(work_orders.c.order_id == oid)
-                .values(last_seq=seq, updated_at=at)
-            )
+        last = {oid: {"oid": oid, "seq": int(e.seq or 0), "at": at} for oid, e, at in held}
+        self.conn.execute(
+            update(work_orders).where(work_orders.c.order_id == bindparam("oid"))
+            .values(last_seq=bindparam("seq"), updated_at=bindparam("at")),
+            list(last.values()),
+        )
 
     def _forget(self, order_id: str) -> None:
         self._heads.pop(order_id, None)
@@ -812,7 +814,14 @@ class BufferedDispatchRepository(SqlDispatchRepository):
 
     def add_order(self, order: WorkOrder, at: datetime) -> WorkOrder:
         self.flush()
-        return super().add_order(order, at)
+        stored, inserted = self._insert_order(order, at)
+        if inserted:  # written just now (and locked): its head and calls need no reading
+            self._heads[order.order_id] = OrderHead(
+                order.order_id, order.type, order.first_call_at, stored.status,
+                len(stored.events), at,
+            )
+            self._calls[order.order_id] = set(stored.state.call_ids)
+        return stored
 
     def get_order(self, order_id: str, *, lock: bool = False) -> WorkOrder | None:
         self.flush()
