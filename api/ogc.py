@@ -16,7 +16,6 @@ time in the console, and bulk copies of them are kept to the roles that answer f
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from api.schemas import (
     Link,
     SpatialExtent,
 )
+from gis.db import json_value
 from gis.spatial_sql import bbox_filter, geometry_as_wkb, intersects_wkt, layer_extent
 from layers.schema import LAYERS
 from layers.store import DERIVED_COLUMNS, LAYER_TABLES
@@ -228,7 +228,7 @@ def _features(rows: Sequence[Any], layer: str, columns: list[str], attrs: bool) 
     for r, g in zip(rows, geojson, strict=True):
         props: dict[str, Any] = {}
         if attrs and r.attrs:
-            extra = json.loads(r.attrs) if isinstance(r.attrs, str) else r.attrs
+            extra = json_value(r.attrs)
             props.update(extra)
         for c in columns:
             props[c] = getattr(r, c)

@@ -26,7 +26,6 @@ open then (listed in ``reliability.open_at_end``).
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import sys
@@ -51,6 +50,7 @@ from dispatch.config import ClockSettings
 from dispatch.orders import OrderType, WorkOrder
 from dispatch.store import SqlDispatchRepository, work_orders
 from dispatch.workdays import LOCAL_TZ, WorkCalendar, to_local
+from gis.db import json_value
 from layers.grid import GridData
 from layers.network import NetworkModel, UnknownElementError
 from layers.store import LAYER_TABLES, load_grid
@@ -314,10 +314,6 @@ def as_of(order: WorkOrder, at: datetime) -> WorkOrder:
     return order if len(kept) == len(order.events) else replace(order, events=kept)
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def _incident_rows(conn: Connection, *conditions: ColumnElement[bool]) -> list[RowMapping]:
     query = select(incidents).where(incidents.c.merged_into.is_(None), *conditions)
     return list(conn.execute(query.order_by(incidents.c.opened_at, incidents.c.id)).mappings())
@@ -354,7 +350,7 @@ def _incident_end(row: RowMapping, order: WorkOrder | None, at: datetime) -> _En
 
 
 def _members(row: RowMapping) -> list[dict[str, Any]]:
-    members = _json(row["members"]) or []
+    members = json_value(row["members"]) or []
     return [m for m in members if isinstance(m, dict)]
 
 
@@ -880,7 +876,7 @@ def _call_stats(
     ).all()
     points: list[tuple[float | None, float | None]] = []
     for row in rows:
-        location = _json(row.location) or {}
+        location = json_value(row.location) or {}
         points.append((location.get("lon"), location.get("lat")))
     towns = geo.townships(points)
     category = Counter(str(r.category or Category.REPAIR.value) for r in rows)

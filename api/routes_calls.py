@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from api.deps import AgentUser, ContextDep, NotFound
 from api.schemas import CallIn, CallResult, ErrorOut
 from dispatch.intake import Intake
+from gis.db import json_value
 from outages.store import calls
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
@@ -80,5 +80,5 @@ def get_call(call_id: str, user: AgentUser, context: ContextDep) -> CallResult:
         row = conn.execute(select(calls.c.answer).where(calls.c.call_id == call_id)).first()
     if row is None:
         raise NotFound(f"no call {call_id!r}")
-    answer = json.loads(row.answer) if isinstance(row.answer, str) else row.answer
+    answer = json_value(row.answer)
     return CallResult.model_validate(answer)

@@ -7,6 +7,7 @@ declared on the one :data:`metadata` here, so that Alembic sees the whole schema
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,6 +114,11 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     raise ValueError(
         f"unsupported database URL {url!r}: use a SQLite path or postgresql+psycopg://"
     )
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value (a string of JSON when a driver leaves it undecoded)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

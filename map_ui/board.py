@@ -8,7 +8,6 @@ thin and the tests can call them without a web server.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import shapely
 from sqlalchemy import Connection, select
 
+from gis.db import json_value
 from layers.grid import GridData
 from layers.network import MV_LINE, SWITCH, TRANSFORMER, NetworkModel, UnknownElementError
 from map_ui import geojson, style
@@ -24,10 +24,6 @@ from map_ui.storm_map import affected_area, device_kind, downstream_lines
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -187,14 +183,14 @@ def incident_detail(
     )
     unit = data.element_location(row["unit_id"]) if row["unit_id"] else None
     out["unit_location"] = list(unit) if unit else None
-    out["evidence"] = [str(e) for e in (_json(row["evidence"]) or [])]
+    out["evidence"] = [str(e) for e in (json_value(row["evidence"]) or [])]
     located = []
     for c in conn.execute(
         select(calls.c.call_id, calls.c.status, calls.c.received_at, calls.c.location).where(
             calls.c.incident_id == incident_id
         )
     ).mappings():
-        loc = _json(c["location"]) or {}
+        loc = json_value(c["location"]) or {}
         located.append(
             {
                 "call_id": c["call_id"],
@@ -228,8 +224,8 @@ def call_detail(conn: Connection, call_id: str) -> dict[str, Any] | None:
     return {
         "call_id": row["call_id"],
         "status": row["status"],
-        "answer": _json(row["answer"]),
-        "location": _json(row["location"]),
+        "answer": json_value(row["answer"]),
+        "location": json_value(row["location"]),
     }
 
 

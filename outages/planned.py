@@ -29,9 +29,10 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from dispatch.workdays import LOCAL_TZ
+from gis.db import json_value
 from layers.grid import GridData
 from layers.network import LV_LINE, MV_LINE, NetworkModel
-from outages.store import json_value, planned_outages
+from outages.store import planned_outages
 
 NOTICE_DAYS = 7
 NoticeStatus = Literal["upcoming", "in_effect", "over", "cancelled"]

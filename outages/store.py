@@ -11,7 +11,6 @@ incidents.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 
-from gis.db import UTCDateTime, metadata
+from gis.db import UTCDateTime, json_value, metadata
 from outages.grouping import Incident, Member, Observation
 
 calls = Table(
@@ -132,11 +131,6 @@ Index("ix_planned_outages_start", planned_outages.c.start)
 
 
 # -- (de)serialising the grouping engine's incidents --------------------------------------
-
-def json_value(value: Any) -> Any:
-    """A JSON column's value (a string of JSON when a driver leaves it undecoded)."""
-    return json.loads(value) if isinstance(value, str) else value
-
 
 def member_json(m: Member) -> dict[str, Any]:
     o = m.observation
