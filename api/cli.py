@@ -133,12 +133,15 @@ def cmd_simulate_storm(args: argparse.Namespace) -> int:
         print("error: no network imported yet (gridcall layers import PATH)", file=sys.stderr)
         return EXIT_INPUT
     mix = StormMix.parse(args.mix) if args.mix else None
-    storm = simulate_storm(model.data, model, faults=args.faults, hours=args.hours,
-                           seed=args.seed, mix=mix)
+    storm = simulate_storm(
+        model.data, model, faults=args.faults, hours=args.hours, seed=args.seed, mix=mix
+    )
     calls_path, truth_path = storm.write(args.dir)
     summary = storm.summary()
-    print(f"wrote {calls_path} and {truth_path}: {summary.get('rows', len(storm.calls))} rows, "
-          f"{len(storm.faults)} faults")
+    print(
+        f"wrote {calls_path} and {truth_path}: {summary.get('rows', len(storm.calls))} rows, "
+        f"{len(storm.faults)} faults"
+    )
     for note in storm.notes:
         print(f"note: {note}", file=sys.stderr)
     return EXIT_OK
@@ -373,10 +376,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="the periodic analysis: summary.json, CSV tables, charts")
     p.add_argument("dir")
-    p.add_argument("--from", dest="date_from", metavar="DATE",
-                   help="first day (local time) or ISO datetime (default: 30 days before --to)")
-    p.add_argument("--to", dest="date_to", metavar="DATE",
-                   help="last day, included (local time), or ISO datetime (default: now)")
+    p.add_argument(
+        "--from",
+        dest="date_from",
+        metavar="DATE",
+        help="first day (local time) or ISO datetime (default: 30 days before --to)",
+    )
+    p.add_argument(
+        "--to",
+        dest="date_to",
+        metavar="DATE",
+        help="last day, included (local time), or ISO datetime (default: now)",
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="build, load and serve the demo county with a storm")
@@ -388,8 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--rebuild", action="store_true", help="build the county again")
-    p.add_argument("--force", action="store_true",
-                   help="replace ./gridcall.db even when it is not a demo database")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace ./gridcall.db even when it is not a demo database",
+    )
     p.add_argument("--no-serve", action="store_true", help="stop before serving")
     p.set_defaults(func=cmd_demo)
 

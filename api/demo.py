@@ -59,8 +59,10 @@ def _summary(scores: dict[str, object]) -> str:
         for method, value in sorted(by_method.items()):
             if isinstance(value, (int, float)):
                 lines.append(f"    located by {method:<34} {value:.3f}")
-    for key, label in (("duplicates.share", "repeated call ids answered identically"),
-                       ("rejects.share", "malformed rows rejected")):
+    for key, label in (
+        ("duplicates.share", "repeated call ids answered identically"),
+        ("rejects.share", "malformed rows rejected"),
+    ):
         head, _, tail = key.partition(".")
         part = scores.get(head)
         if isinstance(part, dict) and isinstance(part.get(tail), (int, float)):
@@ -95,8 +97,11 @@ def run(args: argparse.Namespace) -> int:
         db = Path(DEFAULT_SQLITE_PATH)
         if db.exists():
             if not (_is_demo_database(db) or args.force):
-                print(f"error: {db} holds data that is not the demo's; move it away, set "
-                      "GRIDCALL_DATABASE_URL, or pass --force", file=sys.stderr)
+                print(
+                    f"error: {db} holds data that is not the demo's; move it away, set "
+                    "GRIDCALL_DATABASE_URL, or pass --force",
+                    file=sys.stderr,
+                )
                 return 2
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -113,8 +118,10 @@ def run(args: argparse.Namespace) -> int:
         for p in report.errors[:20]:
             print(p, file=sys.stderr)
         return 2
-    print(f"imported {package} in {report.seconds:.1f} s "
-          f"({report.counts.get('service_points', 0):,} service points)")
+    print(
+        f"imported {package} in {report.seconds:.1f} s "
+        f"({report.counts.get('service_points', 0):,} service points)"
+    )
     services = intake_services(engine)
     model = services.model
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -122,22 +129,32 @@ def run(args: argparse.Namespace) -> int:
         dispatch_on(conn, services.dispatch).load_roster(services.dispatch.roster, now)
 
     # a storm that ends now, so that the board's clocks are live
-    storm = simulate_storm(model.data, model, faults=args.faults, hours=args.hours,
-                           seed=args.seed, start=now - timedelta(hours=args.hours))
+    storm = simulate_storm(
+        model.data,
+        model,
+        faults=args.faults,
+        hours=args.hours,
+        seed=args.seed,
+        start=now - timedelta(hours=args.hours),
+    )
     calls_path, truth_path = storm.write(out)
-    print(f"simulated a storm: {len(storm.faults)} faults, {len(storm.calls):,} calls "
-          f"({calls_path})")
+    print(
+        f"simulated a storm: {len(storm.faults)} faults, {len(storm.calls):,} calls ({calls_path})"
+    )
     intake = Intake(engine, services, auto_dispatch=True, taken_by="replay")
     result = out / "result.jsonl"
     buffer = StringIO()
     stats = replay(intake, calls_path, buffer)
     result.write_text(buffer.getvalue(), encoding="utf-8")
-    print(f"replayed {stats.calls:,} calls in {stats.seconds:.1f} s "
-          f"({stats.per_second:.0f} calls/s) -> {result}")
+    print(
+        f"replayed {stats.calls:,} calls in {stats.seconds:.1f} s "
+        f"({stats.per_second:.0f} calls/s) -> {result}"
+    )
     scores = evaluate(result, truth_path, calls_path)
     print(_summary(scores))
-    (out / "evaluation.json").write_text(json.dumps(scores, ensure_ascii=False, indent=1,
-                                                    default=str), encoding="utf-8")
+    (out / "evaluation.json").write_text(
+        json.dumps(scores, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+    )
 
     with engine.connect() as conn:
         incidents = incidents_from_db(conn)
@@ -156,7 +173,10 @@ def run(args: argparse.Namespace) -> int:
     if args.no_serve:
         print(f"\nready (not serving): `gridcall serve` serves the app on {base}", flush=True)
         return 0
-    print(f"\nserving on {base}  (public map /, agent console /agent, dispatcher board "
-          f"/dispatch, storm map /storm/)\n", flush=True)
+    print(
+        f"\nserving on {base}  (public map /, agent console /agent, dispatcher board "
+        f"/dispatch, storm map /storm/)\n",
+        flush=True,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

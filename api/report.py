@@ -87,11 +87,23 @@ UNKNOWN = "unknown"
 """The township of a call that was not located, or lies outside every township."""
 
 DEFAULT_DAYS = 30
-CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "SimHei",
-             "Microsoft YaHei", "PingFang SC")
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+)
 CATEGORY_NAMES = {
-    "repair": "故障报修", "complaint": "投诉", "report": "举报", "consult": "咨询",
-    "query": "查询", "new_connection": "业扩报装", "suggestion": "建议", "praise": "表扬",
+    "repair": "故障报修",
+    "complaint": "投诉",
+    "report": "举报",
+    "consult": "咨询",
+    "query": "查询",
+    "new_connection": "业扩报装",
+    "suggestion": "建议",
+    "praise": "表扬",
 }
 _MERGED_STATUSES = frozenset({"merged", "known_outage"})
 _CHUNK = 500
@@ -190,8 +202,9 @@ def parse_period(date_from: str | None, date_to: str | None, now: datetime) -> P
     end = _bound(date_to, end=True) if date_to else now
     start = _bound(date_from, end=False) if date_from else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
-        raise PeriodError(f"the period is empty: {start.isoformat()} is not before "
-                          f"{end.isoformat()}")
+        raise PeriodError(
+            f"the period is empty: {start.isoformat()} is not before {end.isoformat()}"
+        )
     return Period(start.astimezone(UTC), end.astimezone(UTC))
 
 
@@ -213,7 +226,9 @@ class Geography:
         names: list[str] = []
         geoms: list[Any] = []
         for name, level, geom in zip(
-            admin["name"].tolist(), admin["level"].tolist(), admin["geometry"].tolist(),
+            admin["name"].tolist(),
+            admin["level"].tolist(),
+            admin["geometry"].tolist(),
             strict=True,
         ):
             if geom is not None and str(level or "").strip().lower() == "township":
@@ -375,9 +390,7 @@ def _incident_townships(row: RowMapping, geo: Geography) -> list[str]:
     return geo.named(points)
 
 
-def _open_incidents(
-    conn: Connection, at: datetime
-) -> list[tuple[RowMapping, WorkOrder | None]]:
+def _open_incidents(conn: Connection, at: datetime) -> list[tuple[RowMapping, WorkOrder | None]]:
     """Incidents not merged, opened by ``at`` and not over by then, with their orders."""
     rows = _incident_rows(
         conn,
@@ -401,7 +414,8 @@ def _notices_around(conn: Connection, at: datetime, horizon: timedelta) -> list[
         ending_after=at, starting_before=at + horizon, include_cancelled=True
     )
     return [
-        n for n in notices
+        n
+        for n in notices
         if n.published_at <= at and (n.cancelled_at is None or n.cancelled_at > at)
     ]
 
@@ -424,8 +438,10 @@ class StormAlert(BaseModel):
     at: datetime
     active: bool = Field(description="add agents: at least one reason below holds")
     reasons: list[str] = Field(description="each rule that fired, in words for the shift lead")
-    townships: list[str] = Field(description="townships with an open incident or a planned "
-                                 "outage in effect or starting within the horizon")
+    townships: list[str] = Field(
+        description="townships with an open incident or a planned "
+        "outage in effect or starting within the horizon"
+    )
     incident_townships: list[str]
     planned_townships: list[str]
     open_incidents: int
@@ -435,13 +451,16 @@ class StormAlert(BaseModel):
     baseline_calls_per_window: float = Field(
         description="the average calls per window over the baseline days before the window"
     )
-    surge_ratio: float | None = Field(description="window calls over the baseline average; "
-                                      "null when the baseline had no calls")
+    surge_ratio: float | None = Field(
+        description="window calls over the baseline average; null when the baseline had no calls"
+    )
 
 
 def _count_calls(conn: Connection, start: datetime, end: datetime) -> int:
-    query = select(func.count()).select_from(calls).where(
-        calls.c.received_at > start, calls.c.received_at <= end
+    query = (
+        select(func.count())
+        .select_from(calls)
+        .where(calls.c.received_at > start, calls.c.received_at <= end)
     )
     return int(conn.execute(query).scalar_one())
 
@@ -489,8 +508,9 @@ def _storm_alert(
             what.append(f"{len(counted)} open incident(s) in {', '.join(sorted(incident_towns))}")
         if planned_towns:
             what.append(f"{len(notices)} planned outage(s) in {', '.join(sorted(planned_towns))}")
-        reasons.append(f"outages span {len(towns)} townships ({', '.join(towns)}): "
-                       f"{'; '.join(what)}")
+        reasons.append(
+            f"outages span {len(towns)} townships ({', '.join(towns)}): {'; '.join(what)}"
+        )
 
     window = timedelta(minutes=s.window_minutes)
     in_window = _count_calls(conn, now - window, now)
@@ -500,14 +520,17 @@ def _storm_alert(
     ratio = in_window / baseline if baseline > 0 else None
     minutes = f"{s.window_minutes:g} min"
     if s.absolute_calls is not None and in_window >= s.absolute_calls:
-        reasons.append(f"{in_window} calls in the last {minutes}, at or over the threshold of "
-                       f"{s.absolute_calls}")
+        reasons.append(
+            f"{in_window} calls in the last {minutes}, at or over the threshold of "
+            f"{s.absolute_calls}"
+        )
     elif in_window >= s.min_surge_calls and (ratio is None or ratio > s.surge_factor):
         past = f"the previous {s.baseline_days:g} days"
         reasons.append(
             f"{in_window} calls in the last {minutes}, {ratio:.1f}× the average of {past} "
             f"({baseline:.2f} per {minutes}; alert above {s.surge_factor:g}×)"
-            if ratio is not None else f"{in_window} calls in the last {minutes}, none in {past}"
+            if ratio is not None
+            else f"{in_window} calls in the last {minutes}, none in {past}"
         )
     return StormAlert(
         at=to_local(now),
@@ -538,8 +561,9 @@ class ClockOut(BaseModel):
     )
     escalation: int = Field(description="0 none, 1 warning, 2 shift lead, 3 supervisor")
     stopped_at: datetime | None
-    provisional: bool = Field(description="a working-day deadline in a year whose holidays "
-                              "are not known yet")
+    provisional: bool = Field(
+        description="a working-day deadline in a year whose holidays are not known yet"
+    )
 
 
 def _clock_out(clock: Clock) -> ClockOut:
@@ -653,15 +677,23 @@ def handover(
     incident_out = []
     for row, order in open_incidents:
         onset = _onset(row)
-        incident_out.append(HandoverIncident(
-            incident_id=row["id"], device_id=row["device_id"], feeder=row["feeder"],
-            unit_id=row["unit_id"], area_class=row["area_class"], state=row["state"],
-            call_count=_member_count(row, at), affected_customers=row["affected_customers"],
-            onset_at=to_local(onset), age_minutes=age(onset),
-            work_order_id=row["work_order_id"],
-            order_status=order.status.value if order is not None else None,
-            townships=_incident_townships(row, geo),
-        ))
+        incident_out.append(
+            HandoverIncident(
+                incident_id=row["id"],
+                device_id=row["device_id"],
+                feeder=row["feeder"],
+                unit_id=row["unit_id"],
+                area_class=row["area_class"],
+                state=row["state"],
+                call_count=_member_count(row, at),
+                affected_customers=row["affected_customers"],
+                onset_at=to_local(onset),
+                age_minutes=age(onset),
+                work_order_id=row["work_order_id"],
+                order_status=order.status.value if order is not None else None,
+                townships=_incident_townships(row, geo),
+            )
+        )
     incident_out.sort(key=lambda i: (-i.age_minutes, i.incident_id))
 
     orders_out: list[HandoverOrder] = []
@@ -673,42 +705,62 @@ def handover(
         clocks = order_clocks(facts, at, rules.clocks, rules.calendar) if facts else ()
         open_clocks = sorted((c for c in clocks if c.is_open), key=lambda c: c.remaining)
         state = order.state
-        orders_out.append(HandoverOrder(
-            order_id=order.order_id, type=order.type.value, status=order.status.value,
-            unit_id=order.current_unit_id,
-            area_class=state.area_class.value if state.area_class else None,
-            crew_id=order.crew_id, department=state.department, incident_id=order.incident_id,
-            call_count=len(state.call_ids), first_call_at=to_local(order.first_call_at),
-            age_minutes=age(order.first_call_at),
-            next_clock=_clock_out(open_clocks[0]) if open_clocks else None,
-            clocks=[_clock_out(c) for c in clocks],
-        ))
+        orders_out.append(
+            HandoverOrder(
+                order_id=order.order_id,
+                type=order.type.value,
+                status=order.status.value,
+                unit_id=order.current_unit_id,
+                area_class=state.area_class.value if state.area_class else None,
+                crew_id=order.crew_id,
+                department=state.department,
+                incident_id=order.incident_id,
+                call_count=len(state.call_ids),
+                first_call_at=to_local(order.first_call_at),
+                age_minutes=age(order.first_call_at),
+                next_clock=_clock_out(open_clocks[0]) if open_clocks else None,
+                clocks=[_clock_out(c) for c in clocks],
+            )
+        )
         by_kind = {c.kind: c for c in clocks}
         if order.type in (OrderType.COMPLAINT, OrderType.REPORT):
             reply = by_kind.get(ClockKind.REPLY)
-            tickets.append(HandoverTicket(
-                order_id=order.order_id, type=order.type.value, department=state.department,
-                status=order.status.value, received_at=to_local(order.first_call_at),
-                clock=_clock_out(reply) if reply else None,
-            ))
+            tickets.append(
+                HandoverTicket(
+                    order_id=order.order_id,
+                    type=order.type.value,
+                    department=state.department,
+                    status=order.status.value,
+                    received_at=to_local(order.first_call_at),
+                    clock=_clock_out(reply) if reply else None,
+                )
+            )
         callback = by_kind.get(ClockKind.CALLBACK)
         if callback is not None and callback.is_open:
             failures = [a.failure_reason for a in callback.attempts if a.failure_reason]
-            callbacks.append(HandoverCallback(
-                order_id=order.order_id, type=order.type.value,
-                completed_at=to_local(state.completed_at) if state.completed_at else None,
-                attempts=len(callback.attempts),
-                last_failure_reason=failures[-1] if failures else None,
-                clock=_clock_out(callback),
-            ))
+            callbacks.append(
+                HandoverCallback(
+                    order_id=order.order_id,
+                    type=order.type.value,
+                    completed_at=to_local(state.completed_at) if state.completed_at else None,
+                    attempts=len(callback.attempts),
+                    last_failure_reason=failures[-1] if failures else None,
+                    clock=_clock_out(callback),
+                )
+            )
     orders_out.sort(key=_urgency)
     tickets.sort(key=lambda t: (t.clock.remaining_minutes if t.clock else math.inf, t.order_id))
     callbacks.sort(key=lambda c: (c.clock.remaining_minutes, c.order_id))
 
     notices = [
         HandoverNotice(
-            id=n.id, kind=n.kind.value, status=n.status(at), start=to_local(n.start),
-            end=to_local(n.end), reason=n.reason, areas=list(n.areas),
+            id=n.id,
+            kind=n.kind.value,
+            status=n.status(at),
+            start=to_local(n.start),
+            end=to_local(n.end),
+            reason=n.reason,
+            areas=list(n.areas),
             affected_service_points=n.affected_service_points,
             townships=_notice_townships(n, geo),
         )
@@ -783,10 +835,12 @@ class Reliability(BaseModel):
     saidi_minutes: float | None
     saifi: float | None
     caidi_minutes: float | None
-    open_at_end: list[str] = Field(description="incidents still open at the end of the "
-                                   "period: counted up to it")
-    without_customers: list[str] = Field(description="incidents with no inferred device, "
-                                         "counted with no customers")
+    open_at_end: list[str] = Field(
+        description="incidents still open at the end of the period: counted up to it"
+    )
+    without_customers: list[str] = Field(
+        description="incidents with no inferred device, counted with no customers"
+    )
     note: str
 
 
@@ -800,8 +854,9 @@ class Summary(BaseModel):
     calls_total: int
     calls_by_category: dict[str, int]
     calls_by_source: dict[str, int]
-    calls_by_township: dict[str, int] = Field(description="by the located position; "
-                                              "unlocated or outside every township: unknown")
+    calls_by_township: dict[str, int] = Field(
+        description="by the located position; unlocated or outside every township: unknown"
+    )
     calls_by_status: dict[str, int]
     repair_calls: int
     merged_repair_calls: int = Field(description="merged or known_outage")
@@ -815,8 +870,9 @@ class Summary(BaseModel):
     dispatch: Compliance
     arrival_compliance: dict[str, Compliance] = Field(description="urban, rural, remote, all")
     restoration_compliance: dict[str, Compliance] = Field(description="urban, rural, remote, all")
-    callback_completion: Compliance = Field(description="completed services with a successful "
-                                            "callback within the 第三十条 window")
+    callback_completion: Compliance = Field(
+        description="completed services with a successful callback within the 第三十条 window"
+    )
     complaint_reply_compliance: Compliance
     report_reply_compliance: Compliance
     saidi_minutes: float | None
@@ -865,12 +921,11 @@ def _customers_served(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def _call_stats(
-    conn: Connection, period: Period, geo: Geography, tables: Tables
-) -> dict[str, Any]:
+def _call_stats(conn: Connection, period: Period, geo: Geography, tables: Tables) -> dict[str, Any]:
     rows = conn.execute(
-        select(calls.c.received_at, calls.c.source, calls.c.category, calls.c.status,
-               calls.c.location)
+        select(
+            calls.c.received_at, calls.c.source, calls.c.category, calls.c.status, calls.c.location
+        )
         .where(calls.c.received_at >= period.start, calls.c.received_at < period.end)
         .order_by(calls.c.received_at)
     ).all()
@@ -908,8 +963,13 @@ def _call_stats(
     }
 
 
-_ORDER_CLOCKS = (ClockKind.DISPATCH, ClockKind.ARRIVAL, ClockKind.RESTORATION, ClockKind.REPLY,
-                 ClockKind.CALLBACK)
+_ORDER_CLOCKS = (
+    ClockKind.DISPATCH,
+    ClockKind.ARRIVAL,
+    ClockKind.RESTORATION,
+    ClockKind.REPLY,
+    ClockKind.CALLBACK,
+)
 
 
 def _order_row(order: WorkOrder, clocks: Sequence[Clock]) -> dict[str, Any]:
@@ -962,8 +1022,7 @@ def _order_stats(
         if order.type is OrderType.REPAIR and facts is not None and facts.area_class:
             area = facts.area_class.value
             dispatch.add(by_kind.get(ClockKind.DISPATCH))
-            for table, kind in ((arrival, ClockKind.ARRIVAL),
-                                (restoration, ClockKind.RESTORATION)):
+            for table, kind in ((arrival, ClockKind.ARRIVAL), (restoration, ClockKind.RESTORATION)):
                 table[area].add(by_kind.get(kind))
                 table["all"].add(by_kind.get(kind))
         elif order.type is OrderType.COMPLAINT:
@@ -990,7 +1049,8 @@ def _reliability(
 ) -> Reliability:
     onset = func.coalesce(incidents.c.onset_at, incidents.c.opened_at)
     rows = [
-        r for r in _incident_rows(conn, onset >= period.start, onset < period.end)
+        r
+        for r in _incident_rows(conn, onset >= period.start, onset < period.end)
         if _onset(r) <= at
     ]
     orders = _Orders(conn).for_incidents([r["id"] for r in rows])
@@ -1014,22 +1074,24 @@ def _reliability(
         n = int(customers or 0)
         interruptions += n
         customer_minutes += n * minutes
-        tables.incidents.append({
-            "incident_id": row["id"],
-            "device_id": row["device_id"] or "",
-            "feeder": row["feeder"] or "",
-            "unit_id": row["unit_id"] or "",
-            "area_class": row["area_class"] or "",
-            "onset_at": _local(start),
-            "end_at": _local(until),
-            "end_source": end.source if end.at is not None else "period_end",
-            "duration_minutes": round(minutes, 2),
-            "affected_customers": n,
-            "customer_minutes": round(n * minutes, 2),
-            "calls": _member_count(row, at),
-            "work_order_id": row["work_order_id"] or "",
-            "townships": ";".join(_incident_townships(row, geo)),
-        })
+        tables.incidents.append(
+            {
+                "incident_id": row["id"],
+                "device_id": row["device_id"] or "",
+                "feeder": row["feeder"] or "",
+                "unit_id": row["unit_id"] or "",
+                "area_class": row["area_class"] or "",
+                "onset_at": _local(start),
+                "end_at": _local(until),
+                "end_source": end.source if end.at is not None else "period_end",
+                "duration_minutes": round(minutes, 2),
+                "affected_customers": n,
+                "customer_minutes": round(n * minutes, 2),
+                "calls": _member_count(row, at),
+                "work_order_id": row["work_order_id"] or "",
+                "townships": ";".join(_incident_townships(row, geo)),
+            }
+        )
     saidi = customer_minutes / served if served else None
     saifi = interruptions / served if served else None
     caidi = saidi / saifi if saidi is not None and saifi else None
@@ -1094,26 +1156,59 @@ def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[
     return path
 
 
-_INCIDENT_COLUMNS = ("incident_id", "device_id", "feeder", "unit_id", "area_class", "onset_at",
-                     "end_at", "end_source", "duration_minutes", "affected_customers",
-                     "customer_minutes", "calls", "work_order_id", "townships")
+_INCIDENT_COLUMNS = (
+    "incident_id",
+    "device_id",
+    "feeder",
+    "unit_id",
+    "area_class",
+    "onset_at",
+    "end_at",
+    "end_source",
+    "duration_minutes",
+    "affected_customers",
+    "customer_minutes",
+    "calls",
+    "work_order_id",
+    "townships",
+)
 _ORDER_COLUMNS = (
-    "order_id", "type", "status", "unit_id", "area_class", "crew_id", "department",
-    "incident_id", "calls", "first_call_at", "dispatched_at", "arrived_at", "repaired_at",
-    "answered_at", "closed_at",
-    *(f"{k.value}_{part}" for k in _ORDER_CLOCKS
-      for part in ("state", "deadline", "stopped_at", "margin_minutes")),
+    "order_id",
+    "type",
+    "status",
+    "unit_id",
+    "area_class",
+    "crew_id",
+    "department",
+    "incident_id",
+    "calls",
+    "first_call_at",
+    "dispatched_at",
+    "arrived_at",
+    "repaired_at",
+    "answered_at",
+    "closed_at",
+    *(
+        f"{k.value}_{part}"
+        for k in _ORDER_CLOCKS
+        for part in ("state", "deadline", "stopped_at", "margin_minutes")
+    ),
 )
 
 
 def write_tables(out: Path, tables: Tables) -> list[Path]:
     return [
-        _write_csv(out / "calls_by_category.csv", tables.calls_by_category,
-                   ("category", "name", "calls", "share")),
-        _write_csv(out / "calls_by_source.csv", tables.calls_by_source,
-                   ("source", "calls", "share")),
-        _write_csv(out / "calls_by_township.csv", tables.calls_by_township,
-                   ("township", "calls", "share")),
+        _write_csv(
+            out / "calls_by_category.csv",
+            tables.calls_by_category,
+            ("category", "name", "calls", "share"),
+        ),
+        _write_csv(
+            out / "calls_by_source.csv", tables.calls_by_source, ("source", "calls", "share")
+        ),
+        _write_csv(
+            out / "calls_by_township.csv", tables.calls_by_township, ("township", "calls", "share")
+        ),
         _write_csv(out / "incidents.csv", tables.incidents, _INCIDENT_COLUMNS),
         _write_csv(out / "orders.csv", tables.orders, _ORDER_COLUMNS),
     ]
@@ -1128,8 +1223,9 @@ def cjk_font() -> str | None:
 
     for family in CJK_FONTS:
         try:
-            font_manager.findfont(font_manager.FontProperties(family=family),
-                                  fallback_to_default=False)
+            font_manager.findfont(
+                font_manager.FontProperties(family=family), fallback_to_default=False
+            )
         except ValueError:
             continue
         return family
@@ -1157,8 +1253,16 @@ class _Charts:
 
         path = self.out / name
         families = [self.font, "DejaVu Sans"] if self.font else ["DejaVu Sans"]
-        with matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": families,
-                                    "axes.unicode_minus": False}), warnings.catch_warnings():
+        with (
+            matplotlib.rc_context(
+                {
+                    "font.family": "sans-serif",
+                    "font.sans-serif": families,
+                    "axes.unicode_minus": False,
+                }
+            ),
+            warnings.catch_warnings(),
+        ):
             if self.font is None:  # no CJK font: the names show as boxes, and that is all
                 warnings.filterwarnings("ignore", message=r"Glyph .* missing from font")
             fig = self._figure(width, height)
@@ -1229,8 +1333,10 @@ def draw_charts(
     def compliance(ax: Axes) -> None:
         items: list[tuple[str, Compliance]] = [
             (f"派单 dispatch ≤{summary.dispatch_limit_minutes} min", summary.dispatch),
-            *((f"到达 arrival {k}", summary.arrival_compliance[k])
-              for k in ("urban", "rural", "remote")),
+            *(
+                (f"到达 arrival {k}", summary.arrival_compliance[k])
+                for k in ("urban", "rural", "remote")
+            ),
             ("修复 restoration", summary.restoration_compliance["all"]),
             ("回访 callback", summary.callback_completion),
             ("投诉答复 complaint reply", summary.complaint_reply_compliance),
@@ -1238,8 +1344,10 @@ def draw_charts(
         ]
         labels = [name for name, _c in items]
         rates = [100 * c.rate if c.rate is not None else 0.0 for _n, c in items]
-        colors = ["#2e9e5b" if (c.rate or 0) >= 0.95 else "#d8893b" if (c.rate or 0) >= 0.8
-                  else "#c8423b" for _n, c in items]
+        colors = [
+            "#2e9e5b" if (c.rate or 0) >= 0.95 else "#d8893b" if (c.rate or 0) >= 0.8 else "#c8423b"
+            for _n, c in items
+        ]
         y = list(range(len(items)))[::-1]
         ax.barh(y, rates, color=colors)
         ax.set_yticks(y, labels)
@@ -1248,13 +1356,18 @@ def draw_charts(
         ax.set_title("时限达标率 Clock compliance")
         for yi, (_name, c) in zip(y, items, strict=True):
             text = f" {100 * c.rate:.0f}% ({c.met}/{c.decided})" if c.rate is not None else " n/a"
-            ax.text(100 * c.rate if c.rate is not None else 0, yi, text, va="center",
-                    fontsize="small")
+            ax.text(
+                100 * c.rate if c.rate is not None else 0, yi, text, va="center", fontsize="small"
+            )
 
     return [
         charts.save("calls_per_hour.png", calls_per_hour, 12, 5),
-        charts.save("calls_by_township.png", by_township, 8, max(3.0, 0.4 * len(
-            summary.calls_by_township) + 1.5)),
+        charts.save(
+            "calls_by_township.png",
+            by_township,
+            8,
+            max(3.0, 0.4 * len(summary.calls_by_township) + 1.5),
+        ),
         charts.save("clock_compliance.png", compliance, 9, 5),
     ]
 
@@ -1311,7 +1424,9 @@ def run_report(out_dir: str, date_from: str | None, date_to: str | None) -> int:
     finally:
         engine.dispose()
     start, end = to_local(period.start), to_local(period.end)
-    print(f"wrote {len(files)} files to {out_dir} for {start:%Y-%m-%d %H:%M} to "
-          f"{end:%Y-%m-%d %H:%M} ({summary.calls_total} calls, {summary.repair_orders} repair "
-          f"orders, SAIDI {summary.saidi_minutes} min)")
+    print(
+        f"wrote {len(files)} files to {out_dir} for {start:%Y-%m-%d %H:%M} to "
+        f"{end:%Y-%m-%d %H:%M} ({summary.calls_total} calls, {summary.repair_orders} repair "
+        f"orders, SAIDI {summary.saidi_minutes} min)"
+    )
     return 0

@@ -42,9 +42,7 @@ def storm_settings() -> StormSettings:
 
 
 StormSettingsDep = Annotated[StormSettings, Depends(storm_settings)]
-At = Annotated[
-    AwareDatetime | None, Query(description="the instant to look at (default: now)")
-]
+At = Annotated[AwareDatetime | None, Query(description="the instant to look at (default: now)")]
 
 
 def _rules(context: AppContext, storm: StormSettings) -> ReportRules:
@@ -106,10 +104,12 @@ def get_summary(
     user: SupervisorUser,
     context: ContextDep,
     storm: StormSettingsDep,
-    date_from: Annotated[str | None, Query(alias="from", description="a date or ISO datetime")]
-    = None,
-    date_to: Annotated[str | None, Query(alias="to", description="a date (included) or ISO "
-                                         "datetime")] = None,
+    date_from: Annotated[
+        str | None, Query(alias="from", description="a date or ISO datetime")
+    ] = None,
+    date_to: Annotated[
+        str | None, Query(alias="to", description="a date (included) or ISO datetime")
+    ] = None,
 ) -> Summary:
     """What ``gridcall report`` writes to ``summary.json``, without the files."""
     now: datetime = context.now()

@@ -37,8 +37,9 @@ class Settings(BaseSettings):
     ogc_max_limit: int = Field(10_000, gt=0, description="most features in one OGC page")
     ogc_default_limit: int = Field(100, gt=0, description="OGC page size without ?limit=")
     auto_dispatch: bool = Field(
-        True, description="a new repair order goes to the nearest free crew at once "
-        "(article 23: within 5 minutes); a dispatcher may reassign it"
+        True,
+        description="a new repair order goes to the nearest free crew at once "
+        "(article 23: within 5 minutes); a dispatcher may reassign it",
     )
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)

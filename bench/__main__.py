@@ -21,44 +21,80 @@ def locate_rows(scale: float, calls: int) -> list[Row]:
         argparse.Namespace(scale=scale, calls=calls, seed=0, synthetic=False)
     )
     sps = report["service_points"]
-    goals = {"account": "≥ 20,000/s, 99 %", "pole": "≥ 20,000/s, 99 % right pole",
-             "gps": "≥ 20,000/s, 97 % where not interleaved",
-             "address": "≥ 2,000/s, 90 %"}
+    goals = {
+        "account": "≥ 20,000/s, 99 %",
+        "pole": "≥ 20,000/s, 99 % right pole",
+        "gps": "≥ 20,000/s, 97 % where not interleaved",
+        "address": "≥ 2,000/s, 90 %",
+    }
     rows = []
     for m in report["methods"]:
         if not m.get("calls"):
             continue
         label = f"{m['method']}, {sps:,} SP"
-        rows.append(Row("locate", f"{label}: calls/s", m["calls_per_s"], "calls/s",
-                        "naive", m["baseline_calls_per_s"], goals.get(m["method"], "")))
+        rows.append(
+            Row(
+                "locate",
+                f"{label}: calls/s",
+                m["calls_per_s"],
+                "calls/s",
+                "naive",
+                m["baseline_calls_per_s"],
+                goals.get(m["method"], ""),
+            )
+        )
         extra = ""
         if m["method"] == "gps" and "by" in m:
             sep = [v for k, v in m["by"].items() if k.startswith("separate")]
             if sep:
                 n = sum(v["n"] for v in sep)
                 extra = f" (not interleaved: {sum(v['n'] * v['right'] for v in sep) / n:.3f})"
-        rows.append(Row("locate", f"{label}: right transformer/pole{extra}", m["right"], "",
-                        "naive", m["baseline_right"]))
+        rows.append(
+            Row(
+                "locate",
+                f"{label}: right transformer/pole{extra}",
+                m["right"],
+                "",
+                "naive",
+                m["baseline_right"],
+            )
+        )
     rows.append(Row("locate", f"index build, {sps:,} SP", report["locator_build_s"], "s"))
     return rows
 
 
 def dispatch_rows(queries: int) -> list[Row]:
     r = bench_dispatch.run(queries=queries, baseline=200)
-    return [Row("dispatch", f"nearest crew, {r['network']} ({r['crews']} crews)",
-                r["queries_per_s_warm"], "queries/s", "brute-force Dijkstra",
-                r["brute_force_queries_per_s"], "≥ 500/s, same answer"),
-            Row("dispatch", "nearest crew agreeing with brute force",
-                float(r["agree"].split("/")[0]) / max(1, int(r["agree"].split("/")[1])), "")]
+    return [
+        Row(
+            "dispatch",
+            f"nearest crew, {r['network']} ({r['crews']} crews)",
+            r["queries_per_s_warm"],
+            "queries/s",
+            "brute-force Dijkstra",
+            r["brute_force_queries_per_s"],
+            "≥ 500/s, same answer",
+        ),
+        Row(
+            "dispatch",
+            "nearest crew agreeing with brute force",
+            float(r["agree"].split("/")[0]) / max(1, int(r["agree"].split("/")[1])),
+            "",
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--large", action="store_true", help="add the 500k service point county")
-    p.add_argument("--postgres", default=os.environ.get("GRIDCALL_BENCH_POSTGRES_URL"),
-                   help="PostGIS template database URL (make bench passes it)")
-    p.add_argument("--only", nargs="*", default=None,
-                   help="some of: layers locate dispatch grouping replay")
+    p.add_argument(
+        "--postgres",
+        default=os.environ.get("GRIDCALL_BENCH_POSTGRES_URL"),
+        help="PostGIS template database URL (make bench passes it)",
+    )
+    p.add_argument(
+        "--only", nargs="*", default=None, help="some of: layers locate dispatch grouping replay"
+    )
     p.add_argument("--out", help="also write the table as Markdown to this file")
     a = p.parse_args(argv)
     want = set(a.only or ["layers", "locate", "dispatch", "grouping", "replay"])
@@ -84,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         f"gridcall benchmarks, {dt.datetime.now():%Y-%m-%d %H:%M}\n\n"
         f"machine: {machine()}\n\n"
-        f"command: `python -m bench {command}`\n\n"
-        + format_table(rows) + "\n"
+        f"command: `python -m bench {command}`\n\n" + format_table(rows) + "\n"
     )
     print(text)
     if a.out:

@@ -41,33 +41,49 @@ def _engine(url: str | None, name: str) -> Any:
 # Grids of other shapes, CRSs, formats and topology sources than the demo county: what a
 # utility's own package may look like.
 UNSEEN: tuple[tuple[str, dict[str, Any], str, str, bool], ...] = (
-    ("straight feeders, 2 units, CGCS2000 GK EPSG:4547, GeoPackage",
-     {"substations": 2, "feeders_per_bus": 6, "branch_probability": 0.0, "units": 2}, "gpkg",
-     "EPSG:4547",
-     True),
-    ("bushy trees, 3 units, CGCS2000 EPSG:4490, GeoJSON, nodes derived",
-     {"substations": 2, "feeders_per_bus": 6, "branch_probability": 0.5, "units": 3},
-     "geojson",
-     "EPSG:4490", False),
-    ("no reclosers, 2 units, UTM 49N EPSG:32649, Shapefile",
-     {"substations": 3, "feeders_per_bus": 4, "reclosers": False, "ties": 3, "units": 2},
-     "shp",
-     "EPSG:32649", True),
+    (
+        "straight feeders, 2 units, CGCS2000 GK EPSG:4547, GeoPackage",
+        {"substations": 2, "feeders_per_bus": 6, "branch_probability": 0.0, "units": 2},
+        "gpkg",
+        "EPSG:4547",
+        True,
+    ),
+    (
+        "bushy trees, 3 units, CGCS2000 EPSG:4490, GeoJSON, nodes derived",
+        {"substations": 2, "feeders_per_bus": 6, "branch_probability": 0.5, "units": 3},
+        "geojson",
+        "EPSG:4490",
+        False,
+    ),
+    (
+        "no reclosers, 2 units, UTM 49N EPSG:32649, Shapefile",
+        {"substations": 3, "feeders_per_bus": 4, "reclosers": False, "ties": 3, "units": 2},
+        "shp",
+        "EPSG:32649",
+        True,
+    ),
 )
 
 
-def unseen_grid(seed: int, shape: dict[str, Any], fmt: str, crs: str,
-                explicit: bool) -> tuple[Any, Any]:
+def unseen_grid(
+    seed: int, shape: dict[str, Any], fmt: str, crs: str, explicit: bool
+) -> tuple[Any, Any]:
     from layers.importer import prepare
     from layers.synthetic import synthetic_grid
 
     # feeders of about the demo county's size (some 40 transformers of 40 customers); the
     # storm's faults are then scaled to the feeder count (see quality_unseen)
-    g = synthetic_grid(seed, sections_per_feeder=60, transformers_per_feeder=40,
-                       service_points_per_transformer=40, **shape)
+    g = synthetic_grid(
+        seed,
+        sections_per_feeder=60,
+        transformers_per_feeder=40,
+        service_points_per_transformer=40,
+        **shape,
+    )
     out = Path(tempfile.mkdtemp(prefix="bench_unseen_"))
-    path = g.write(out / ("grid.gpkg" if fmt == "gpkg" else "grid"), fmt=fmt, crs=crs,
-                   explicit_nodes=explicit)
+    path = g.write(
+        out / ("grid.gpkg" if fmt == "gpkg" else "grid"), fmt=fmt, crs=crs, explicit_nodes=explicit
+    )
     data, model, problems = prepare(path)
     errors = [str(p) for p in problems if p.severity == "error"]
     assert data is not None and model is not None and not errors, errors[:5]
@@ -86,8 +102,14 @@ def quality_unseen(seeds: list[int], faults_per_feeder: float = 2 / 3) -> list[R
     return rows
 
 
-def quality(scale: float, seeds: list[int], faults: int, *,
-            grid: tuple[Any, Any] | None = None, label: str | None = None) -> list[Row]:
+def quality(
+    scale: float,
+    seeds: list[int],
+    faults: int,
+    *,
+    grid: tuple[Any, Any] | None = None,
+    label: str | None = None,
+) -> list[Row]:
     import csv
 
     from dispatch.intake import Intake, IntakeServices
@@ -101,8 +123,7 @@ def quality(scale: float, seeds: list[int], faults: int, *,
 
     data, model = grid if grid is not None else _prepare(scale)
     services = IntakeServices.build(data, model)
-    sums: dict[str, list[dict[str, Any]]] = {"gridcall": [], "same transformer": [],
-                                             "DBSCAN": []}
+    sums: dict[str, list[dict[str, Any]]] = {"gridcall": [], "same transformer": [], "DBSCAN": []}
     for seed in seeds:
         storm = simulate_storm(data, model, faults=faults, hours=6, seed=seed)
         out = Path(tempfile.mkdtemp())
@@ -126,8 +147,10 @@ def quality(scale: float, seeds: list[int], faults: int, *,
                 continue
             seen.add(c.call_id)
             located.append(LocatedCall(c, services.locator.locate(c)))
-        for name, lines_b in (("same transformer", same_transformer(located)),
-                              ("DBSCAN", dbscan(located, model))):
+        for name, lines_b in (
+            ("same transformer", same_transformer(located)),
+            ("DBSCAN", dbscan(located, model)),
+        ):
             sums[name].append(score(lines_b[:-1], lines_b[-1]["final"], truth, calls_rows))
         engine.dispose()
 
@@ -136,21 +159,44 @@ def quality(scale: float, seeds: list[int], faults: int, *,
 
     rows = []
     label = f"{label or f'demo county scale {scale:g}'}: {len(seeds)} storms of {faults} faults"
-    for key, goal in (("pairwise_f1", "≥ 0.95"), ("pairwise_precision", ""),
-                      ("pairwise_recall", ""), ("device_accuracy", "≥ 0.90 (faults ≥ 2 calls)")):
-        rows.append(Row("grouping", f"{key} ({label})", mean("gridcall", key), "",
-                        f"same transformer {mean('same transformer', key):.3f}; DBSCAN",
-                        mean("DBSCAN", key), goal))
+    for key, goal in (
+        ("pairwise_f1", "≥ 0.95"),
+        ("pairwise_precision", ""),
+        ("pairwise_recall", ""),
+        ("device_accuracy", "≥ 0.90 (faults ≥ 2 calls)"),
+    ):
+        rows.append(
+            Row(
+                "grouping",
+                f"{key} ({label})",
+                mean("gridcall", key),
+                "",
+                f"same transformer {mean('same transformer', key):.3f}; DBSCAN",
+                mean("DBSCAN", key),
+                goal,
+            )
+        )
     for method in ("account", "pole", "gps", "address"):
         values = [r["locate_accuracy_by_method"].get(method) for r in sums["gridcall"]]
         values = [v for v in values if v is not None]
         if values:
-            rows.append(Row("locate", f"right transformer, {method} ({label})",
-                            statistics.fmean(values), ""))
-    rows.append(Row("dispatch", f"unit accuracy per call ({label})",
-                    mean("gridcall", "unit_accuracy"), ""))
-    rows.append(Row("dispatch", f"unit accuracy per fault ({label})",
-                    mean("gridcall", "unit_accuracy_by_fault"), "", goal="≥ 0.98 of incidents"))
+            rows.append(
+                Row(
+                    "locate", f"right transformer, {method} ({label})", statistics.fmean(values), ""
+                )
+            )
+    rows.append(
+        Row("dispatch", f"unit accuracy per call ({label})", mean("gridcall", "unit_accuracy"), "")
+    )
+    rows.append(
+        Row(
+            "dispatch",
+            f"unit accuracy per fault ({label})",
+            mean("gridcall", "unit_accuracy_by_fault"),
+            "",
+            goal="≥ 0.98 of incidents",
+        )
+    )
     return rows
 
 
@@ -180,10 +226,23 @@ def throughput(scale: float, faults: int, postgres: str | None, seed: int = 7) -
         sps = len(model.sp_ids)
         label = f"{name}, {sps:,} SP, {stats.calls:,} calls"
         rows.append(Row("replay", label, stats.per_second, "calls/s", goal="≥ 1,000 calls/s"))
-        rows.append(Row("replay", f"{label}: per call p50 / p99 (commit every 500)",
-                        lat[len(lat) // 2], f"ms / {lat[int(len(lat) * 0.99)]:.2f} ms"))
-        rows.append(Row("grouping", f"{label}: grouping per call p50 / p99", grp[len(grp) // 2],
-                        f"ms / {grp[int(len(grp) * 0.99)]:.2f} ms", goal="< 1 ms"))
+        rows.append(
+            Row(
+                "replay",
+                f"{label}: per call p50 / p99 (commit every 500)",
+                lat[len(lat) // 2],
+                f"ms / {lat[int(len(lat) * 0.99)]:.2f} ms",
+            )
+        )
+        rows.append(
+            Row(
+                "grouping",
+                f"{label}: grouping per call p50 / p99",
+                grp[len(grp) // 2],
+                f"ms / {grp[int(len(grp) * 0.99)]:.2f} ms",
+                goal="< 1 ms",
+            )
+        )
         engine.dispose()
     return rows
 
@@ -196,8 +255,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--throughput-scale", type=float, default=None)
     p.add_argument("--throughput-faults", type=int, default=60)
     p.add_argument("--postgres")
-    p.add_argument("--unseen", action="store_true",
-                   help="also synthetic grids of other shapes, CRSs and formats")
+    p.add_argument(
+        "--unseen",
+        action="store_true",
+        help="also synthetic grids of other shapes, CRSs and formats",
+    )
     a = p.parse_args(argv)
     rows = quality(a.scale, list(range(a.seeds)), a.faults)
     if a.unseen:

@@ -58,13 +58,27 @@ def bench_import(scale: float, postgres_url: str | None) -> list[Row]:
             db = _fresh_pg(url, f"bench_import_{os.getpid()}")
         r = _import_child(package, db)
         sps = int(r["service_points"])
-        rows.append(Row("import", f"{name}, {sps:,} service points",
-                        r["features"] / r["seconds"], "features/s",
-                        "read only", r["features"] / r["read_s"],
-                        goal="500k SP < 120 s" if sps >= 400_000 else ""))
-        rows.append(Row("import", f"{name}, {sps:,} SP: total time, peak memory",
-                        r["seconds"], f"s ({r['peak_mib']:.0f} MiB peak)",
-                        "read only", r["read_s"]))
+        rows.append(
+            Row(
+                "import",
+                f"{name}, {sps:,} service points",
+                r["features"] / r["seconds"],
+                "features/s",
+                "read only",
+                r["features"] / r["read_s"],
+                goal="500k SP < 120 s" if sps >= 400_000 else "",
+            )
+        )
+        rows.append(
+            Row(
+                "import",
+                f"{name}, {sps:,} SP: total time, peak memory",
+                r["seconds"],
+                f"s ({r['peak_mib']:.0f} MiB peak)",
+                "read only",
+                r["read_s"],
+            )
+        )
     return rows
 
 
@@ -78,9 +92,7 @@ def _fresh_pg(base: str, name: str) -> str:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         for attempt in range(100):
             try:
-                conn.execute(
-                    text(f'CREATE DATABASE "{name}" TEMPLATE "{base.rsplit("/", 1)[1]}"')
-                )
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{base.rsplit("/", 1)[1]}"'))
                 break
             except Exception:
                 if attempt == 99:
@@ -98,8 +110,12 @@ def bench_trace(scale: float, queries: int = 20_000) -> list[Row]:
     data, model, _problems = prepare(county(scale))
     assert model is not None and data is not None
     rng = random.Random(1)
-    ids = (model.sp_ids[:: max(1, len(model.sp_ids) // 5000)] + model.transformer_ids
-           + model.switch_ids + list(data.layer("mv_lines")["id"][::7]))
+    ids = (
+        model.sp_ids[:: max(1, len(model.sp_ids) // 5000)]
+        + model.transformer_ids
+        + model.switch_ids
+        + list(data.layer("mv_lines")["id"][::7])
+    )
     sample = [rng.choice(ids) for _ in range(queries)]
     t = time.perf_counter()
     for eid in sample:
@@ -121,8 +137,17 @@ def bench_trace(scale: float, queries: int = 20_000) -> list[Row]:
             if lower >= 0:
                 nx.descendants(nx.bfs_tree(graph, start), start)
     base_per_s = len(small) / (time.perf_counter() - t)
-    return [Row("trace", f"{len(model.sp_ids):,} service points", per_s, "traces/s",
-                "networkx walk", base_per_s, goal="< 1 ms each")]
+    return [
+        Row(
+            "trace",
+            f"{len(model.sp_ids):,} service points",
+            per_s,
+            "traces/s",
+            "networkx walk",
+            base_per_s,
+            goal="< 1 ms each",
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -64,6 +64,7 @@ class Case:
 
 # -- the grid --------------------------------------------------------------------------------
 
+
 def load_grid(scale: float, seed: int, synthetic: bool) -> tuple[GridData, NetworkModel, str]:
     from layers.importer import prepare
 
@@ -77,9 +78,14 @@ def load_grid(scale: float, seed: int, synthetic: bool) -> tuple[GridData, Netwo
         from layers.synthetic import synthetic_grid
 
         feeders = max(2, round(12 * scale))
-        g = synthetic_grid(seed, substations=max(1, feeders // 6), feeders_per_bus=6,
-                           sections_per_feeder=40, transformers_per_feeder=12,
-                           service_points_per_transformer=40)
+        g = synthetic_grid(
+            seed,
+            substations=max(1, feeders // 6),
+            feeders_per_bus=6,
+            sections_per_feeder=40,
+            transformers_per_feeder=12,
+            service_points_per_transformer=40,
+        )
         path = g.write(tmp / "grid.gpkg")
         what = "synthetic grid"
     else:
@@ -95,6 +101,7 @@ def load_grid(scale: float, seed: int, synthetic: bool) -> tuple[GridData, Netwo
 
 # -- noise ------------------------------------------------------------------------------------
 
+
 def homophone(rng: np.random.Generator, text: str, positions: list[int] | None = None) -> str:
     """One character replaced by another that an input method offers for the same pinyin."""
     table = common_characters()
@@ -103,7 +110,7 @@ def homophone(rng: np.random.Generator, text: str, positions: list[int] | None =
         syl = pinyin_units(text[i])[0]
         options = [c for c in table.get(syl, ()) if c != text[i]]
         if options:
-            return text[:i] + options[int(rng.integers(len(options)))] + text[i + 1:]
+            return text[:i] + options[int(rng.integers(len(options)))] + text[i + 1 :]
     return text
 
 
@@ -116,7 +123,7 @@ def typo(rng: np.random.Generator, text: str, positions: list[int]) -> str:
         near = [s for s in table if s != syl and Levenshtein.distance(s, syl) == 1]
         if near:
             chars = table[near[int(rng.integers(len(near)))]]
-            return text[:i] + chars[int(rng.integers(len(chars)))] + text[i + 1:]
+            return text[:i] + chars[int(rng.integers(len(chars)))] + text[i + 1 :]
     return text
 
 
@@ -131,7 +138,7 @@ def wrong_char(rng: np.random.Generator, text: str, positions: list[int]) -> str
         syl = syls[int(rng.integers(len(syls)))]
         if syl != pinyin_units(text[i])[0]:
             chars = table[syl]
-            return text[:i] + chars[int(rng.integers(len(chars)))] + text[i + 1:]
+            return text[:i] + chars[int(rng.integers(len(chars)))] + text[i + 1 :]
 
 
 def cn_number(n: int) -> str:
@@ -153,6 +160,7 @@ def to_pinyin(text: str) -> str:
 
 # -- generators -------------------------------------------------------------------------------
 
+
 def account_cases(data: GridData, rng: np.random.Generator, n: int) -> list[Case]:
     sps = data.layer("service_points")
     rows = rng.integers(len(sps), size=n)
@@ -163,7 +171,7 @@ def account_cases(data: GridData, rng: np.random.Generator, n: int) -> list[Case
         a = str(acc[r])
         style = int(rng.integers(6))
         if style == 1:
-            text = " ".join(a[i:i + 4] for i in range(0, len(a), 4))
+            text = " ".join(a[i : i + 4] for i in range(0, len(a), 4))
         elif style == 2:
             text = f"{a[:2]}-{a[2:6]}-{a[6:]}"
         elif style == 3:
@@ -204,8 +212,9 @@ def pole_cases(data: GridData, locator: Locator, rng: np.random.Generator, n: in
                 line = line.replace(roman, CN_SMALL[ROMAN_TO_INT[roman]], 1)
                 kind.append("chinese")
         if rng.random() < 0.2:
-            stem_end = next((i for i, c in enumerate(line) if c in "Ⅰ线ⅡⅢⅣ123456一二三四五六"),
-                            len(line))
+            stem_end = next(
+                (i for i, c in enumerate(line) if c in "Ⅰ线ⅡⅢⅣ123456一二三四五六"), len(line)
+            )
             cjk = [i for i in range(stem_end) if is_cjk(line[i])]
             line = homophone(rng, line, cjk)
             kind.append("homophone")
@@ -230,8 +239,9 @@ def pole_cases(data: GridData, locator: Locator, rng: np.random.Generator, n: in
         address = None
         if rng.random() < 0.15:
             # only the number, and the caller's village
-            _d, i = locator.positions.nearest_sps(float(locator.pole_lon[r]),
-                                                 float(locator.pole_lat[r]), 1)
+            _d, i = locator.positions.nearest_sps(
+                float(locator.pole_lon[r]), float(locator.pole_lat[r]), 1
+            )
             addr = data.layer("service_points")["address"].iat[int(i[0])]
             m = re.match(r"^(.+?(?:村|社区|路|街|大道))", str(addr or ""))
             if m:
@@ -242,8 +252,14 @@ def pole_cases(data: GridData, locator: Locator, rng: np.random.Generator, n: in
                 text = line + said
         else:
             text = line + said
-        out.append(Case(Call(f"p{k}", NOW, pole_no=text, address=address), str(ids[r]),
-                        ", ".join(kind) or "plain", {"feeder": locator.pole_feeder[r]}))
+        out.append(
+            Case(
+                Call(f"p{k}", NOW, pole_no=text, address=address),
+                str(ids[r]),
+                ", ".join(kind) or "plain",
+                {"feeder": locator.pole_feeder[r]},
+            )
+        )
     return out
 
 
@@ -278,10 +294,23 @@ def gps_cases(data: GridData, locator: Locator, rng: np.random.Generator, n: int
         swapped = rng.random() < 0.03
         if swapped:
             lon, lat = lat, lon
-        band = ("10-20 m" if err < 20 else "20-50 m" if err < 50 else
-                "50-150 m" if err < 150 else "150-300 m")
-        out.append(Case(Call(f"g{k}", NOW, lon=lon, lat=lat, coord_sys=cs), str(trs[r]), band,
-                        {"interleaved": bool(mixed[k]), "sp": r, "swapped": swapped}))
+        band = (
+            "10-20 m"
+            if err < 20
+            else "20-50 m"
+            if err < 50
+            else "50-150 m"
+            if err < 150
+            else "150-300 m"
+        )
+        out.append(
+            Case(
+                Call(f"g{k}", NOW, lon=lon, lat=lat, coord_sys=cs),
+                str(trs[r]),
+                band,
+                {"interleaved": bool(mixed[k]), "sp": r, "swapped": swapped},
+            )
+        )
     return out
 
 
@@ -295,9 +324,12 @@ def address_cases(data: GridData, rng: np.random.Generator, n: int) -> list[Case
     trs = sps["transformer_id"].tolist()
     aliases: dict[str, list[str]] = {}
     places = data.layer("places")
-    for name, al, kind in zip(places["name"].tolist(),
-                              places["aliases"].tolist() if len(places) else [],
-                              places["kind"].tolist() if len(places) else [], strict=True):
+    for name, al, kind in zip(
+        places["name"].tolist(),
+        places["aliases"].tolist() if len(places) else [],
+        places["kind"].tolist() if len(places) else [],
+        strict=True,
+    ):
         if kind in ("village", "community") and al:
             bare = re.sub(r"(村|社区)$", "", str(name))
             aliases[bare] = [a for a in str(al).split(";") if a and a != bare]
@@ -320,8 +352,14 @@ def address_cases(data: GridData, rng: np.random.Generator, n: int) -> list[Case
                 # an address the generator cannot take apart (a synthetic grid's English):
                 # as typed, in another case and spacing
                 said = " ".join(str(addr).lower().split()) if rng.random() < 0.5 else str(addr)
-                out.append(Case(Call(f"d{len(out)}", NOW, address=said), str(trs[r]), "clean",
-                                {"true": addr}))
+                out.append(
+                    Case(
+                        Call(f"d{len(out)}", NOW, address=said),
+                        str(trs[r]),
+                        "clean",
+                        {"true": addr},
+                    )
+                )
                 continue
             town, village, lane, house = m2.groups()
             suffix, group = "", lane
@@ -365,18 +403,27 @@ def address_cases(data: GridData, rng: np.random.Generator, n: int) -> list[Case
             kinds.append("no house number")
         text = f"{town}{village}{suffix}{g_text}{h_text}"
         if rng.random() < 0.08:
-            text = to_pinyin(f"{town}{village}{suffix}") + (
-                f" {group} {'zu' if word == '组' else 'xiang'}" if g_text else "") + (
-                f" {house} hao" if h_text else "")
+            text = (
+                to_pinyin(f"{town}{village}{suffix}")
+                + (f" {group} {'zu' if word == '组' else 'xiang'}" if g_text else "")
+                + (f" {house} hao" if h_text else "")
+            )
             kinds.append("pinyin")
         elif rng.random() < 0.1:
             text = text.replace("组", "组 ")
-        out.append(Case(Call(f"d{len(out)}", NOW, address=text),
-                        str(trs[r]), ", ".join(kinds) or "clean", {"true": addr}))
+        out.append(
+            Case(
+                Call(f"d{len(out)}", NOW, address=text),
+                str(trs[r]),
+                ", ".join(kinds) or "clean",
+                {"true": addr},
+            )
+        )
     return out
 
 
 # -- baselines --------------------------------------------------------------------------------
+
 
 def baseline_account(data: GridData) -> Callable[[Call], str | None]:
     sps = data.layer("service_points")
@@ -386,9 +433,12 @@ def baseline_account(data: GridData) -> Callable[[Call], str | None]:
 
 def baseline_pole(data: GridData) -> Callable[[Call], str | None]:
     poles = data.layer("poles")
-    index = {f"{n}{k}号杆": i for n, k, i in zip(poles["line_name"].tolist(),
-                                                 poles["number"].tolist(),
-                                                 poles["id"].tolist(), strict=True)}
+    index = {
+        f"{n}{k}号杆": i
+        for n, k, i in zip(
+            poles["line_name"].tolist(), poles["number"].tolist(), poles["id"].tolist(), strict=True
+        )
+    }
     return lambda call: index.get(call.pole_no or "")
 
 
@@ -413,6 +463,7 @@ def baseline_address(data: GridData) -> Callable[[Call], str | None]:
 
 # -- running ----------------------------------------------------------------------------------
 
+
 def run(
     name: str,
     cases: list[Case],
@@ -434,8 +485,10 @@ def run(
         results = [locate(c) for c in calls]
         seconds = min(seconds, time.perf_counter() - started)
     right = [answer(r) == c.truth for r, c in zip(results, cases, strict=True)]
-    in_cands = [any(c.truth in (k.transformer_id, k.pole_id) for k in r.candidates)
-                for r, c in zip(results, cases, strict=True)]
+    in_cands = [
+        any(c.truth in (k.transformer_id, k.pole_id) for k in r.candidates)
+        for r, c in zip(results, cases, strict=True)
+    ]
     conf = np.asarray([r.confidence for r in results])
     ok = np.asarray(right)
     base_seconds = math.inf
@@ -459,8 +512,10 @@ def run(
         groups: dict[str, list[bool]] = {}
         for c, good in zip(cases, right, strict=True):
             groups.setdefault(by(c), []).append(good)
-        out["by"] = {k: {"n": len(v), "right": round(float(np.mean(v)), 4)}
-                     for k, v in sorted(groups.items())}
+        out["by"] = {
+            k: {"n": len(v), "right": round(float(np.mean(v)), 4)}
+            for k, v in sorted(groups.items())
+        }
     return out
 
 
@@ -501,20 +556,61 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
     with_area = [c for c in poles if c.call.address is not None]
     clear = locator.clear_caches
     results = [
-        run("account", accounts, locator.locate, tr, baseline_account(data), lambda c: c.kind,
-            clear=clear),
-        run("pole", labels, locator.locate, pole, baseline_pole(data), lambda c: c.kind,
-            clear=clear),
-        run("pole number + caller's village", with_area, locator.locate, pole,
-            baseline_pole(data), clear=clear),
-        run("gps", gps, locator.locate, tr, baseline_gps(data, locator),
+        run(
+            "account",
+            accounts,
+            locator.locate,
+            tr,
+            baseline_account(data),
+            lambda c: c.kind,
+            clear=clear,
+        ),
+        run(
+            "pole", labels, locator.locate, pole, baseline_pole(data), lambda c: c.kind, clear=clear
+        ),
+        run(
+            "pole number + caller's village",
+            with_area,
+            locator.locate,
+            pole,
+            baseline_pole(data),
+            clear=clear,
+        ),
+        run(
+            "gps",
+            gps,
+            locator.locate,
+            tr,
+            baseline_gps(data, locator),
             lambda c: ("interleaved" if c.extra["interleaved"] else "separate") + " " + c.kind,
-            clear=clear),
-        run("address", addresses, locator.locate, tr, baseline_address(data),
-            lambda c: "clean" if c.kind == "clean" else (
-                "homophone/typo only" if set(c.kind.split(", ")) <= {
-                    "homophone", "typo", "township homophone", "no township", "no 村",
-                    "三组", "alias"} else "missing parts or pinyin"), clear=clear),
+            clear=clear,
+        ),
+        run(
+            "address",
+            addresses,
+            locator.locate,
+            tr,
+            baseline_address(data),
+            lambda c: (
+                "clean"
+                if c.kind == "clean"
+                else (
+                    "homophone/typo only"
+                    if set(c.kind.split(", "))
+                    <= {
+                        "homophone",
+                        "typo",
+                        "township homophone",
+                        "no township",
+                        "no 村",
+                        "三组",
+                        "alias",
+                    }
+                    else "missing parts or pinyin"
+                )
+            ),
+            clear=clear,
+        ),
     ]
     gps_sep = [c for c in gps if not c.extra["interleaved"]]
     out_report = {

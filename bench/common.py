@@ -26,7 +26,8 @@ class Row:
 
     def cells(self) -> list[str]:
         base = (
-            f"{self.baseline}: {self.baseline_value:,.3g}" if self.baseline_value is not None
+            f"{self.baseline}: {self.baseline_value:,.3g}"
+            if self.baseline_value is not None
             else self.baseline
         )
         return [self.bench, self.case, f"{self.value:,.4g} {self.unit}", base, self.goal]
@@ -72,8 +73,9 @@ def county(scale: float, seed: int = 0) -> Path:
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> str:
     """Runs a command in a fresh process (peak memory measured per process)."""
-    out = subprocess.run(args, check=True, capture_output=True, text=True,
-                         env={**os.environ, **(env or {})})
+    out = subprocess.run(
+        args, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     return out.stdout
 
 
@@ -81,7 +83,8 @@ def format_table(rows: list[Row]) -> str:
     header = ["bench", "case", "gridcall", "baseline (same run)", "goal"]
     cells = [header] + [r.cells() for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-    lines = ["| " + " | ".join(c[i].ljust(widths[i]) for i in range(len(header))) + " |"
-             for c in cells]
+    lines = [
+        "| " + " | ".join(c[i].ljust(widths[i]) for i in range(len(header))) + " |" for c in cells
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)

@@ -36,10 +36,15 @@ from outages.locate.model import Location, Method
 
 logger = logging.getLogger(__name__)
 
-TICKET_CATEGORIES = frozenset({
-    Category.COMPLAINT, Category.REPORT, Category.NEW_CONNECTION, Category.SUGGESTION,
-    Category.PRAISE,
-})
+TICKET_CATEGORIES = frozenset(
+    {
+        Category.COMPLAINT,
+        Category.REPORT,
+        Category.NEW_CONNECTION,
+        Category.SUGGESTION,
+        Category.PRAISE,
+    }
+)
 CONSULT_CATEGORIES = frozenset({Category.CONSULT, Category.QUERY})
 
 
@@ -95,9 +100,11 @@ def observation(call: Call, location: Location, settings: GroupingSettings) -> O
         if not weights and location.transformer_id:
             weights[location.transformer_id] = max(location.confidence, 0.05)
     total = sum(weights.values())
-    candidates = tuple(
-        sorted(((t, w / total) for t, w in weights.items()), key=lambda x: -x[1])
-    ) if total > 0 else ()
+    candidates = (
+        tuple(sorted(((t, w / total) for t, w in weights.items()), key=lambda x: -x[1]))
+        if total > 0
+        else ()
+    )
     customer = location.service_point_id if location.method in (Method.ACCOUNT,) else None
     if customer is None and call.account_no:
         customer = f"account:{call.account_no}"
@@ -116,8 +123,14 @@ def observation(call: Call, location: Location, settings: GroupingSettings) -> O
 class Intake:
     """Answers calls. ``batch`` calls share one transaction (1 for the live intake)."""
 
-    def __init__(self, engine: Engine, services: IntakeServices, *, auto_dispatch: bool = False,
-                 taken_by: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        services: IntakeServices,
+        *,
+        auto_dispatch: bool = False,
+        taken_by: str | None = None,
+    ) -> None:
         self.db = engine
         self.services = services
         self.auto_dispatch = auto_dispatch
@@ -152,19 +165,27 @@ class Intake:
         self._notices = store.published_notices(conn)
 
     def _reload(self, conn: Connection) -> None:
-        fresh = GroupingEngine(self.services.model, self.services.grouping,
-                               new_id=self._new_incident_id, tree=self.grouping.tree)
+        fresh = GroupingEngine(
+            self.services.model,
+            self.services.grouping,
+            new_id=self._new_incident_id,
+            tree=self.grouping.tree,
+        )
         for inc in store.load_open_incidents(conn):
             fresh.adopt(inc)
         self.grouping = fresh
         self._answers = store.known_call_ids(conn)
         self._orders = store.incident_orders(conn)
 
-
     # -- the call ----------------------------------------------------------------------------
 
-    def take(self, row: dict[str, Any], *, row_number: int | None = None,
-             idempotency_key: str | None = None) -> dict[str, Any]:
+    def take(
+        self,
+        row: dict[str, Any],
+        *,
+        row_number: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
         """The live intake: one call, one transaction, committed before the answer."""
         with write_transaction(self.db) as conn:
             self._sync(conn)
@@ -173,8 +194,9 @@ class Intake:
             self._write(conn, pending)
         return answer
 
-    def take_many(self, rows: Iterable[tuple[int | None, dict[str, Any]]], *,
-                  batch: int = 500) -> Iterator[dict[str, Any]]:
+    def take_many(
+        self, rows: Iterable[tuple[int | None, dict[str, Any]]], *, batch: int = 500
+    ) -> Iterator[dict[str, Any]]:
         """The replay: the same path, ``batch`` calls per transaction."""
         buffer: list[tuple[int | None, dict[str, Any]]] = []
         for item in rows:
@@ -193,19 +215,29 @@ class Intake:
             self._write(conn, pending)
         return answers
 
-    def _take(self, conn: Connection, row: dict[str, Any], row_number: int | None,
-              key: str | None, pending: _Pending) -> dict[str, Any]:
+    def _take(
+        self,
+        conn: Connection,
+        row: dict[str, Any],
+        row_number: int | None,
+        key: str | None,
+        pending: _Pending,
+    ) -> dict[str, Any]:
         started = time.perf_counter() if self.timings is not None else 0.0
         try:
             return self._take_timed(conn, row, row_number, key, pending)
         finally:
             if self.timings is not None:
-                self.timings.setdefault("call", []).append(
-                    (time.perf_counter() - started) * 1000
-                )
+                self.timings.setdefault("call", []).append((time.perf_counter() - started) * 1000)
 
-    def _take_timed(self, conn: Connection, row: dict[str, Any], row_number: int | None,
-                    key: str | None, pending: _Pending) -> dict[str, Any]:
+    def _take_timed(
+        self,
+        conn: Connection,
+        row: dict[str, Any],
+        row_number: int | None,
+        key: str | None,
+        pending: _Pending,
+    ) -> dict[str, Any]:
         parsed = parse_call(row, row_number)
         call_id = parsed.call_id
         if key is not None and key in self._keys:
@@ -225,8 +257,13 @@ class Intake:
         location = self.services.locator.locate(call)
         if call.category in CONSULT_CATEGORIES:
             unit = self._unit_for(location, None)
-            answer = _answer(call.call_id, "consult", reason=f"{call.category.value}: answered "
-                             "by the agent, no order", unit_id=unit[0], location=location)
+            answer = _answer(
+                call.call_id,
+                "consult",
+                reason=f"{call.category.value}: answered by the agent, no order",
+                unit_id=unit[0],
+                location=location,
+            )
         elif call.category in TICKET_CATEGORIES:
             answer = self._ticket(pending, call, location)
         else:
@@ -236,8 +273,15 @@ class Intake:
         self._remember(answer, key, pending, call, location, row)
         return answer
 
-    def _remember(self, answer: dict[str, Any], key: str | None, pending: _Pending,
-                  call: Call | None, location: Location | None, row: dict[str, Any]) -> None:
+    def _remember(
+        self,
+        answer: dict[str, Any],
+        key: str | None,
+        pending: _Pending,
+        call: Call | None,
+        location: Location | None,
+        row: dict[str, Any],
+    ) -> None:
         call_id = answer["call_id"]
         if call_id is not None:
             self._answers[call_id] = answer
@@ -263,25 +307,35 @@ class Intake:
             call, call.received_at, unit_id=unit, by=self.taken_by or "intake"
         )
         order_id = order.order_id if order is not None else None
-        return _answer(call.call_id, "ticket", reason=f"{call.category.value} ticket forwarded",
-                       work_order_id=order_id, unit_id=unit, location=location)
+        return _answer(
+            call.call_id,
+            "ticket",
+            reason=f"{call.category.value} ticket forwarded",
+            work_order_id=order_id,
+            unit_id=unit,
+            location=location,
+        )
 
-    def _repair(self, conn: Connection, call: Call, location: Location,
-                pending: _Pending) -> dict[str, Any]:
+    def _repair(
+        self, conn: Connection, call: Call, location: Location, pending: _Pending
+    ) -> dict[str, Any]:
         obs = observation(call, location, self.services.grouping)
         notice = self._planned(call, obs)
         if notice is not None:
             unit, _ = self._unit_for(location, None)
-            return _answer(call.call_id, "known_outage", unit_id=unit, location=location,
-                           reason=f"planned outage notice {notice['id']} "
-                           f"({notice['start']:%m-%d %H:%M}–{notice['end']:%m-%d %H:%M}): "
-                           f"{notice.get('reason') or 'scheduled work'}")
+            return _answer(
+                call.call_id,
+                "known_outage",
+                unit_id=unit,
+                location=location,
+                reason=f"planned outage notice {notice['id']} "
+                f"({notice['start']:%m-%d %H:%M}–{notice['end']:%m-%d %H:%M}): "
+                f"{notice.get('reason') or 'scheduled work'}",
+            )
         started = time.perf_counter()
         decision = self.grouping.process(obs)
         if self.timings is not None:
-            self.timings.setdefault("grouping", []).append(
-                (time.perf_counter() - started) * 1000
-            )
+            self.timings.setdefault("grouping", []).append((time.perf_counter() - started) * 1000)
         inc = self.grouping.incidents[decision.incident_id]
         status = decision.status
         if status == MERGED and inc.state == "confirmed":
@@ -291,12 +345,21 @@ class Intake:
         order_id = self._orders_for(conn, pending, call, decision, inc, unit, area, location)
         reason = decision.reason
         if decision.customer_side_suspect:
-            reason += ("; a lone call so far: if its neighbours stay quiet it may be the "
-                       "customer's own wiring (article 22)")
+            reason += (
+                "; a lone call so far: if its neighbours stay quiet it may be the "
+                "customer's own wiring (article 22)"
+            )
         pending.touch(decision)
-        return _answer(call.call_id, status, reason=reason, incident_id=inc.id,
-                       work_order_id=order_id, device=inc.device, unit_id=unit,
-                       location=location)
+        return _answer(
+            call.call_id,
+            status,
+            reason=reason,
+            incident_id=inc.id,
+            work_order_id=order_id,
+            device=inc.device,
+            unit_id=unit,
+            location=location,
+        )
 
     def _planned(self, call: Call, obs: Observation) -> dict[str, Any] | None:
         """The published notice in effect now whose area holds the call's likeliest
@@ -305,14 +368,23 @@ class Intake:
             return None
         best, at = obs.candidates[0][0], call.received_at
         for notice in self._notices:
-            if notice["start"] <= at <= notice["end"] and \
-                    best in (notice.get("affected_transformers") or ()):
+            if notice["start"] <= at <= notice["end"] and best in (
+                notice.get("affected_transformers") or ()
+            ):
                 return notice
         return None
 
-    def _orders_for(self, conn: Connection, pending: _Pending, call: Call, decision: Decision,
-                    inc: Incident,
-                    unit: str | None, area: str, location: Location) -> str:
+    def _orders_for(
+        self,
+        conn: Connection,
+        pending: _Pending,
+        call: Call,
+        decision: Decision,
+        inc: Incident,
+        unit: str | None,
+        area: str,
+        location: Location,
+    ) -> str:
         service = DispatchService(pending.repo, self.services.dispatch)
         by = self.taken_by or "intake"
         # Calls reach the intake out of order (across agents, or typed in late): an event
@@ -327,7 +399,8 @@ class Intake:
 
         position = (
             (location.lon, location.lat)
-            if location.lon is not None and location.lat is not None else None
+            if location.lon is not None and location.lat is not None
+            else None
         )
         survivor_order = self._orders.get(inc.id)
         for absorbed in decision.absorbed:
@@ -342,8 +415,9 @@ class Intake:
             pending.repo.flush()  # held calls must not sit in a savepoint that may roll back
             try:
                 with conn.begin_nested():
-                    service.merge_orders(old, survivor_order,
-                                         max(when(old), when(survivor_order)), by=by)
+                    service.merge_orders(
+                        old, survivor_order, max(when(old), when(survivor_order)), by=by
+                    )
             except TransitionError:
                 # an order's log refuses the step (closed meanwhile by a dispatcher): the
                 # incidents are merged all the same, the orders are left for the dispatcher
@@ -351,8 +425,15 @@ class Intake:
             pending.repo.flush()
         if survivor_order is None:
             order = service.open_repair_order(
-                inc.id, unit, AreaClass(area), inc.onset, position, max(at, inc.onset), by=by,
-                call_id=call.call_id, summary=f"incident {inc.id} at {inc.device}",
+                inc.id,
+                unit,
+                AreaClass(area),
+                inc.onset,
+                position,
+                max(at, inc.onset),
+                by=by,
+                call_id=call.call_id,
+                summary=f"incident {inc.id} at {inc.device}",
             )
             survivor_order = order.order_id
             self._orders[inc.id] = survivor_order
@@ -371,9 +452,14 @@ class Intake:
                 pending.repo.flush()
                 try:
                     with conn.begin_nested():
-                        service.transfer(survivor_order, unit, when(survivor_order), by,
-                                         area_class=area,
-                                         reason=f"faulted device now inferred at {inc.device}")
+                        service.transfer(
+                            survivor_order,
+                            unit,
+                            when(survivor_order),
+                            by,
+                            area_class=area,
+                            reason=f"faulted device now inferred at {inc.device}",
+                        )
                 except TransitionError:
                     logger.exception("transferring order %s to %s", survivor_order, unit)
                 pending.repo.flush()
@@ -382,15 +468,27 @@ class Intake:
         self._open_parts(service, decision.split_into, at, by, f" (split from {inc.id})")
         return survivor_order
 
-    def _open_parts(self, service: DispatchService, part_ids: Iterable[str], at: datetime,
-                    by: str, note: str = "") -> None:
+    def _open_parts(
+        self,
+        service: DispatchService,
+        part_ids: Iterable[str],
+        at: datetime,
+        by: str,
+        note: str = "",
+    ) -> None:
         """Incidents split off another get orders of their own, holding their calls."""
         for part_id in part_ids:
             part = self.grouping.incidents[part_id]
             unit, area = self._unit_for(None, part.device)
             part_at = max(at, part.opened_at, part.onset)
             order = service.open_repair_order(
-                part.id, unit, AreaClass(area), part.onset, None, part_at, by=by,
+                part.id,
+                unit,
+                AreaClass(area),
+                part.onset,
+                None,
+                part_at,
+                by=by,
                 summary=f"incident {part.id} at {part.device}{note}",
             )
             self._orders[part.id] = order.order_id
@@ -400,13 +498,33 @@ class Intake:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _call_row(self, answer: dict[str, Any], key: str | None, call: Call | None,
-                  location: Location | None, row: dict[str, Any]) -> dict[str, Any]:
-        base: dict[str, Any] = call.as_row() if call is not None else {
-            k: (str(row.get(k)) if row.get(k) not in (None, "") else None)
-            for k in ("source", "category", "caller_phone", "caller_name", "account_no",
-                      "pole_no", "address", "coord_sys", "symptom", "description")
-        }
+    def _call_row(
+        self,
+        answer: dict[str, Any],
+        key: str | None,
+        call: Call | None,
+        location: Location | None,
+        row: dict[str, Any],
+    ) -> dict[str, Any]:
+        base: dict[str, Any] = (
+            call.as_row()
+            if call is not None
+            else {
+                k: (str(row.get(k)) if row.get(k) not in (None, "") else None)
+                for k in (
+                    "source",
+                    "category",
+                    "caller_phone",
+                    "caller_name",
+                    "account_no",
+                    "pole_no",
+                    "address",
+                    "coord_sys",
+                    "symptom",
+                    "description",
+                )
+            }
+        )
         base.pop("call_id", None)
         base["received_at"] = call.received_at if call is not None else None
         for k in ("lon", "lat"):
@@ -414,14 +532,23 @@ class Intake:
             base[k] = float(v) if isinstance(v, (int, float)) else None
         loc = None
         if location is not None:
-            loc = {**location.contract_dict(), "evidence": list(location.evidence),
-                   "reason": location.reason,
-                   "candidates": [
-                       {"transformer_id": c.transformer_id, "service_point_id": c.service_point_id,
-                        "likelihood": round(c.likelihood, 4), "lon": c.lon, "lat": c.lat,
-                        "method": c.method.value, "evidence": list(c.evidence)}
-                       for c in location.candidates[:8]
-                   ]}
+            loc = {
+                **location.contract_dict(),
+                "evidence": list(location.evidence),
+                "reason": location.reason,
+                "candidates": [
+                    {
+                        "transformer_id": c.transformer_id,
+                        "service_point_id": c.service_point_id,
+                        "likelihood": round(c.likelihood, 4),
+                        "lon": c.lon,
+                        "lat": c.lat,
+                        "method": c.method.value,
+                        "evidence": list(c.evidence),
+                    }
+                    for c in location.candidates[:8]
+                ],
+            }
         return {
             **base,
             "call_id": answer["call_id"],
@@ -444,12 +571,20 @@ class Intake:
         for inc_id in sorted(pending.incidents):
             inc = self.grouping.incidents[inc_id]
             unit, area = self._units.get(inc_id, (None, "rural"))
-            rows.append(store.incident_row(inc, now, {
-                "unit_id": unit, "area_class": area,
-                "work_order_id": self._orders.get(inc_id),
-                "affected_customers": (self.grouping.tree.customers(inc.device)
-                                       if inc.device else None),
-            }))
+            rows.append(
+                store.incident_row(
+                    inc,
+                    now,
+                    {
+                        "unit_id": unit,
+                        "area_class": area,
+                        "work_order_id": self._orders.get(inc_id),
+                        "affected_customers": (
+                            self.grouping.tree.customers(inc.device) if inc.device else None
+                        ),
+                    },
+                )
+            )
         store.insert_calls(conn, pending.calls)
         store.upsert_incidents(conn, rows)
         store.insert_events(conn, pending.events)
@@ -470,8 +605,9 @@ class Intake:
                 self._open_parts(service, split, now, "settle")
             pending.incidents.update(split)
             pending.incidents.update(
-                i.id for i in self.grouping.incidents.values() if i.merged_into is None
-                and i.checked is not None and i.checked[0] == now
+                i.id
+                for i in self.grouping.incidents.values()
+                if i.merged_into is None and i.checked is not None and i.checked[0] == now
             )
             self._write(conn, pending)
         return split
@@ -481,14 +617,19 @@ class Intake:
         for inc in sorted(self.grouping.final(), key=lambda i: i.id):
             if not inc.members:
                 continue
-            unit, _area = self._unit_for(None, inc.device) if inc.device else self._units.get(
-                inc.id, (None, "rural"))
-            incidents.append({
-                "incident_id": inc.id,
-                "predicted_device_id": inc.device,
-                "unit_id": unit,
-                "call_ids": sorted(inc.members),
-            })
+            unit, _area = (
+                self._unit_for(None, inc.device)
+                if inc.device
+                else self._units.get(inc.id, (None, "rural"))
+            )
+            incidents.append(
+                {
+                    "incident_id": inc.id,
+                    "predicted_device_id": inc.device,
+                    "unit_id": unit,
+                    "call_ids": sorted(inc.members),
+                }
+            )
         return {"final": {"incidents": incidents}}
 
 
@@ -504,12 +645,18 @@ class _Pending:
         self.incidents.update(decision.absorbed)
         self.incidents.update(decision.split_into)
         kind = "opened" if decision.status == NEW else "call_merged"
-        self.events.append({
-            "incident_id": decision.incident_id,
-            "at": datetime.now(UTC),
-            "kind": kind,
-            "actor": "intake",
-            "details": {"call_id": decision.call_id, "device": decision.device_id,
-                        "reason": decision.reason, "absorbed": decision.absorbed,
-                        "split_into": decision.split_into},
-        })
+        self.events.append(
+            {
+                "incident_id": decision.incident_id,
+                "at": datetime.now(UTC),
+                "kind": kind,
+                "actor": "intake",
+                "details": {
+                    "call_id": decision.call_id,
+                    "device": decision.device_id,
+                    "reason": decision.reason,
+                    "absorbed": decision.absorbed,
+                    "split_into": decision.split_into,
+                },
+            }
+        )

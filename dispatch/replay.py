@@ -46,8 +46,9 @@ def read_calls(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     return unreadable + [item for _k, item in readable]
 
 
-def replay(intake: Intake, calls_path: str | Path, out: IO[str], *, batch: int = 500
-           ) -> ReplayStats:
+def replay(
+    intake: Intake, calls_path: str | Path, out: IO[str], *, batch: int = 500
+) -> ReplayStats:
     rows = read_calls(calls_path)
     stats = ReplayStats()
     started = time.perf_counter()

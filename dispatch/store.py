@@ -307,8 +307,9 @@ class SqlDispatchRepository:
         row = self.conn.execute(query).first()
         if row is None:
             return None
-        return OrderHead(row[0], OrderType(row[1]), row[2], OrderStatus(row[3]), int(row[4]),
-                         row[5])
+        return OrderHead(
+            row[0], OrderType(row[1]), row[2], OrderStatus(row[3]), int(row[4]), row[5]
+        )
 
     def has_call(self, order_id: str, call_id: str) -> bool:
         found = self.conn.execute(
@@ -656,7 +657,11 @@ class MemoryDispatchRepository:
         if order is None:
             return None
         return OrderHead(
-            order.order_id, order.type, order.first_call_at, order.status, len(order.events),
+            order.order_id,
+            order.type,
+            order.first_call_at,
+            order.status,
+            len(order.events),
             max((e.at for e in order.events), default=None),
         )
 
@@ -749,20 +754,31 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self.conn.execute(
             insert(order_events),
             [
-                {"order_id": oid, "seq": e.seq, "type": e.type.value, "at": e.at,
-                 "recorded_at": at, "actor": e.by, "crew_id": e.crew_id,
-                 "event_key": e.key, "data": _json_data(e.data)}
+                {
+                    "order_id": oid,
+                    "seq": e.seq,
+                    "type": e.type.value,
+                    "at": e.at,
+                    "recorded_at": at,
+                    "actor": e.by,
+                    "crew_id": e.crew_id,
+                    "event_key": e.key,
+                    "data": _json_data(e.data),
+                }
                 for oid, e, at in held
             ],
         )
         self.conn.execute(
             _insert_ignoring_conflicts(self.conn, order_calls),
-            [{"order_id": oid, "call_id": str(e.data["call_id"]), "attached_at": e.at}
-             for oid, e, _at in held],
+            [
+                {"order_id": oid, "call_id": str(e.data["call_id"]), "attached_at": e.at}
+                for oid, e, _at in held
+            ],
         )
         last = {oid: {"oid": oid, "seq": int(e.seq or 0), "at": at} for oid, e, at in held}
         self.conn.execute(
-            update(work_orders).where(work_orders.c.order_id == bindparam("oid"))
+            update(work_orders)
+            .where(work_orders.c.order_id == bindparam("oid"))
             .values(last_seq=bindparam("seq"), updated_at=bindparam("at")),
             list(last.values()),
         )
@@ -783,7 +799,8 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         calls = self._calls.get(order_id)
         if calls is None:
             calls = {
-                str(r[0]) for r in self.conn.execute(
+                str(r[0])
+                for r in self.conn.execute(
                     select(order_calls.c.call_id).where(order_calls.c.order_id == order_id)
                 )
             }
@@ -804,7 +821,8 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         head = self._heads.get(order_id)
         if head is not None:
             self._heads[order_id] = replace(
-                head, last_seq=int(event.seq or head.last_seq),
+                head,
+                last_seq=int(event.seq or head.last_seq),
                 last_at=max(event.at, head.last_at) if head.last_at else event.at,
             )
         self._calls.setdefault(order_id, set()).add(str(event.data["call_id"]))
@@ -817,8 +835,12 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         stored, inserted = self._insert_order(order, at)
         if inserted:  # written just now (and locked): its head and calls need no reading
             self._heads[order.order_id] = OrderHead(
-                order.order_id, order.type, order.first_call_at, stored.status,
-                len(stored.events), at,
+                order.order_id,
+                order.type,
+                order.first_call_at,
+                stored.status,
+                len(stored.events),
+                at,
             )
             self._calls[order.order_id] = set(stored.state.call_ids)
         return stored

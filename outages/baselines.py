@@ -46,26 +46,39 @@ def _lca(model: NetworkModel, transformers: Sequence[str]) -> str | None:
     return next((d for d in chains[0] if d in common), None)
 
 
-def _output(groups: dict[str, list[LocatedCall]], devices: dict[str, str | None],
-            method: str) -> list[dict[str, Any]]:
+def _output(
+    groups: dict[str, list[LocatedCall]], devices: dict[str, str | None], method: str
+) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     for gid, members in groups.items():
         for i, lc in enumerate(sorted(members, key=lambda m: m.call.received_at)):
-            lines.append({
-                "call_id": lc.call.call_id,
-                "status": "new" if i == 0 else "merged",
-                "incident_id": gid,
-                "work_order_id": None,
-                "predicted_device_id": devices[gid],
-                "unit_id": None,
-                "location": lc.location.contract_dict(),
-                "reason": method,
-            })
-    lines.append({"final": {"incidents": [
-        {"incident_id": gid, "predicted_device_id": devices[gid], "unit_id": None,
-         "call_ids": sorted(m.call.call_id for m in members)}
-        for gid, members in groups.items()
-    ]}})
+            lines.append(
+                {
+                    "call_id": lc.call.call_id,
+                    "status": "new" if i == 0 else "merged",
+                    "incident_id": gid,
+                    "work_order_id": None,
+                    "predicted_device_id": devices[gid],
+                    "unit_id": None,
+                    "location": lc.location.contract_dict(),
+                    "reason": method,
+                }
+            )
+    lines.append(
+        {
+            "final": {
+                "incidents": [
+                    {
+                        "incident_id": gid,
+                        "predicted_device_id": devices[gid],
+                        "unit_id": None,
+                        "call_ids": sorted(m.call.call_id for m in members),
+                    }
+                    for gid, members in groups.items()
+                ]
+            }
+        }
+    )
     return lines
 
 
@@ -93,8 +106,10 @@ def dbscan(
     groups: dict[str, list[LocatedCall]] = defaultdict(list)
     if located:
         frame = model.data.frame
-        x, y = frame.forward([float(lc.location.lon or 0.0) for lc in located],
-                             [float(lc.location.lat or 0.0) for lc in located])
+        x, y = frame.forward(
+            [float(lc.location.lon or 0.0) for lc in located],
+            [float(lc.location.lat or 0.0) for lc in located],
+        )
         t0 = min(lc.call.received_at for lc in located)
         minutes = np.asarray([(lc.call.received_at - t0).total_seconds() / 60 for lc in located])
         features = np.column_stack([x, y, minutes * metres_per_minute])

@@ -35,29 +35,142 @@ from outages.locate.text import char_pinyin, common_characters
 # offers them) and that agents really confuse in names of people and places. The first of
 # each group is not privileged: any member may be heard as any other.
 HOMOPHONE_GROUPS: tuple[str, ...] = (
-    "庄桩装妆", "王汪", "李里理礼鲤", "张章彰樟", "刘留流柳", "陈晨沉臣", "程城成承诚",
-    "杨阳扬洋", "黄皇凰煌", "周州洲舟", "吴武伍五", "赵照兆", "马玛码", "朱珠诸竹",
-    "胡湖虎户", "郭国果", "何河和合", "林琳临霖", "罗洛骆落", "郑正政证", "梁良粮",
-    "谢解蟹", "宋送颂", "唐堂塘棠汤", "许徐", "韩寒汉", "冯丰风峰枫凤", "邓登灯",
-    "曹槽", "彭朋鹏蓬", "肖萧小晓", "田甜填", "董东冬懂", "袁元园原源圆", "潘盘",
-    "蒋江姜将疆", "蔡菜彩", "余于鱼俞渔榆", "杜渡度", "叶页业", "魏卫位", "苏素",
-    "吕旅铝", "丁顶定", "沈深申神", "任仁人", "姚尧窑瑶", "卢炉芦鲁路陆鹿", "崔翠",
-    "钟中忠终", "谭潭坛", "范樊凡饭", "石时十实史施师", "邹走", "熊雄", "金今津锦",
-    "郝好", "孔空", "白柏百", "毛茅猫", "邱秋丘", "秦琴勤芹", "顾谷古固", "侯后厚",
-    "邵少绍", "孟梦", "龙隆笼", "万湾弯", "段断", "雷蕾磊", "钱前潜", "尹银引",
-    "易义一艺益", "常长昌场", "乔桥侨", "赖来", "龚宫公工功", "文闻温", "营应英鹰",
-    "岗港冈刚钢", "沟勾", "家佳加嘉", "店电殿甸", "集吉及", "铺浦普埔", "寨债",
-    "堡保宝", "山杉衫珊", "坪平评萍", "新心欣辛鑫", "安鞍", "溪西希", "南楠男",
-    "大达", "官关观冠", "沙纱砂", "泉全权", "镇振震", "乡香湘相", "村存寸", "组祖足",
-    "屯吞", "楼娄", "庙妙", "固故", "坊方芳房", "台太泰", "园元源", "葛格", "贾甲",
-    "阎严颜盐", "夏下", "戴代带", "方芳", "岳月越", "牛纽", "耿梗", "翟宅", "齐其奇棋",
+    "庄桩装妆",
+    "王汪",
+    "李里理礼鲤",
+    "张章彰樟",
+    "刘留流柳",
+    "陈晨沉臣",
+    "程城成承诚",
+    "杨阳扬洋",
+    "黄皇凰煌",
+    "周州洲舟",
+    "吴武伍五",
+    "赵照兆",
+    "马玛码",
+    "朱珠诸竹",
+    "胡湖虎户",
+    "郭国果",
+    "何河和合",
+    "林琳临霖",
+    "罗洛骆落",
+    "郑正政证",
+    "梁良粮",
+    "谢解蟹",
+    "宋送颂",
+    "唐堂塘棠汤",
+    "许徐",
+    "韩寒汉",
+    "冯丰风峰枫凤",
+    "邓登灯",
+    "曹槽",
+    "彭朋鹏蓬",
+    "肖萧小晓",
+    "田甜填",
+    "董东冬懂",
+    "袁元园原源圆",
+    "潘盘",
+    "蒋江姜将疆",
+    "蔡菜彩",
+    "余于鱼俞渔榆",
+    "杜渡度",
+    "叶页业",
+    "魏卫位",
+    "苏素",
+    "吕旅铝",
+    "丁顶定",
+    "沈深申神",
+    "任仁人",
+    "姚尧窑瑶",
+    "卢炉芦鲁路陆鹿",
+    "崔翠",
+    "钟中忠终",
+    "谭潭坛",
+    "范樊凡饭",
+    "石时十实史施师",
+    "邹走",
+    "熊雄",
+    "金今津锦",
+    "郝好",
+    "孔空",
+    "白柏百",
+    "毛茅猫",
+    "邱秋丘",
+    "秦琴勤芹",
+    "顾谷古固",
+    "侯后厚",
+    "邵少绍",
+    "孟梦",
+    "龙隆笼",
+    "万湾弯",
+    "段断",
+    "雷蕾磊",
+    "钱前潜",
+    "尹银引",
+    "易义一艺益",
+    "常长昌场",
+    "乔桥侨",
+    "赖来",
+    "龚宫公工功",
+    "文闻温",
+    "营应英鹰",
+    "岗港冈刚钢",
+    "沟勾",
+    "家佳加嘉",
+    "店电殿甸",
+    "集吉及",
+    "铺浦普埔",
+    "寨债",
+    "堡保宝",
+    "山杉衫珊",
+    "坪平评萍",
+    "新心欣辛鑫",
+    "安鞍",
+    "溪西希",
+    "南楠男",
+    "大达",
+    "官关观冠",
+    "沙纱砂",
+    "泉全权",
+    "镇振震",
+    "乡香湘相",
+    "村存寸",
+    "组祖足",
+    "屯吞",
+    "楼娄",
+    "庙妙",
+    "固故",
+    "坊方芳房",
+    "台太泰",
+    "园元源",
+    "葛格",
+    "贾甲",
+    "阎严颜盐",
+    "夏下",
+    "戴代带",
+    "方芳",
+    "岳月越",
+    "牛纽",
+    "耿梗",
+    "翟宅",
+    "齐其奇棋",
 )
 
 # Near homophones: syllables that many northern and southern speakers do not tell apart
 # (-n / -ng, z / zh, l / n). Agents hear these as the same name.
 NEAR_HOMOPHONES: tuple[tuple[str, str], ...] = (
-    ("陈", "程"), ("林", "凌"), ("金", "京"), ("新", "兴"), ("民", "明"), ("沈", "盛"),
-    ("秦", "晴"), ("宾", "兵"), ("曾", "郑"), ("邹", "周"), ("兰", "南"), ("刘", "牛"),
+    ("陈", "程"),
+    ("林", "凌"),
+    ("金", "京"),
+    ("新", "兴"),
+    ("民", "明"),
+    ("沈", "盛"),
+    ("秦", "晴"),
+    ("宾", "兵"),
+    ("曾", "郑"),
+    ("邹", "周"),
+    ("兰", "南"),
+    ("刘", "牛"),
 )
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -112,8 +225,20 @@ class Homophones:
 # --- numbers as people say them -----------------------------------------------------------
 
 _DIGITS_ZH = "零一二三四五六七八九"
-ROMAN_NUMERALS = {"Ⅰ": 1, "Ⅱ": 2, "Ⅲ": 3, "Ⅳ": 4, "Ⅴ": 5, "Ⅵ": 6, "Ⅶ": 7, "Ⅷ": 8, "Ⅸ": 9,
-                  "Ⅹ": 10, "Ⅺ": 11, "Ⅻ": 12}
+ROMAN_NUMERALS = {
+    "Ⅰ": 1,
+    "Ⅱ": 2,
+    "Ⅲ": 3,
+    "Ⅳ": 4,
+    "Ⅴ": 5,
+    "Ⅵ": 6,
+    "Ⅶ": 7,
+    "Ⅷ": 8,
+    "Ⅸ": 9,
+    "Ⅹ": 10,
+    "Ⅺ": 11,
+    "Ⅻ": 12,
+}
 
 
 def chinese_number(n: int) -> str:
@@ -204,8 +329,9 @@ class CallerBook:
         self.sp_address = [None if v is None else str(v) for v in sps["address"].tolist()]
         self.sp_name = [None if v is None else str(v) for v in sps["name"].tolist()]
         self.sp_phone = [None if v is None else str(v) for v in sps["phone"].tolist()]
-        self.sp_transformer = [None if v is None else str(v)
-                               for v in sps["transformer_id"].tolist()]
+        self.sp_transformer = [
+            None if v is None else str(v) for v in sps["transformer_id"].tolist()
+        ]
         self.sp_lon, self.sp_lat = _point_coords(sps["geometry"].tolist())
         self.sp_x, self.sp_y = self.frame.forward(self.sp_lon, self.sp_lat)
 
@@ -270,8 +396,9 @@ class CallerBook:
                 self._pole_feeder[row] = None
         return self._pole_feeder[row]
 
-    def nearest_pole(self, x: float, y: float, feeder: str | None = None,
-                     radius: float = 400.0) -> int | None:
+    def nearest_pole(
+        self, x: float, y: float, feeder: str | None = None, radius: float = 400.0
+    ) -> int | None:
         """The pole a caller at (x, y) would read: the nearest on the feeder that supplies
         them when one stands within ``radius``, else the nearest within 300 m."""
         if self._pole_tree is None or not (math.isfinite(x) and math.isfinite(y)):
@@ -288,8 +415,9 @@ class CallerBook:
             return int(rows[0])
         return None
 
-    def nearby_place(self, x: float, y: float, radius: float, kinds: tuple[str, ...] = ()
-                     ) -> int | None:
+    def nearby_place(
+        self, x: float, y: float, radius: float, kinds: tuple[str, ...] = ()
+    ) -> int | None:
         if self._place_tree is None or not (math.isfinite(x) and math.isfinite(y)):
             return None
         k = min(8, len(self._place_rows))
@@ -315,8 +443,15 @@ class CallerBook:
 
     # -- one caller ---------------------------------------------------------------------------
 
-    def customer(self, rng: np.random.Generator, row: int, mix: CallerMix, *,
-                 app: bool = False, repair: bool = True) -> Said:
+    def customer(
+        self,
+        rng: np.random.Generator,
+        row: int,
+        mix: CallerMix,
+        *,
+        app: bool = False,
+        repair: bool = True,
+    ) -> Said:
         """What the customer of service point ``row`` says about where they are. ``app``:
         the call came through the app or WeChat, which attach the phone's position;
         ``repair``: a fault report (other callers do not go out to read a pole)."""
@@ -330,20 +465,33 @@ class CallerBook:
             elif way == "address":
                 fields["address"] = self.say_address(rng, row, mix)
             elif way in ("pole", "short_pole"):
-                pole = self.nearest_pole(float(self.sp_x[row]), float(self.sp_y[row]),
-                                         self.transformer_feeder(self.sp_transformer[row]))
+                pole = self.nearest_pole(
+                    float(self.sp_x[row]),
+                    float(self.sp_y[row]),
+                    self.transformer_feeder(self.sp_transformer[row]),
+                )
                 if pole is not None:
-                    fields["pole_no"] = say_pole(rng, self.pole_line[pole],
-                                                 self.pole_number[pole],
-                                                 short=way == "short_pole")
+                    fields["pole_no"] = say_pole(
+                        rng, self.pole_line[pole], self.pole_number[pole], short=way == "short_pole"
+                    )
             elif way == "gps":
-                fields.update(self.phone_position(
-                    rng, float(self.sp_lon[row]), float(self.sp_lat[row]), mix, app=app))
+                fields.update(
+                    self.phone_position(
+                        rng, float(self.sp_lon[row]), float(self.sp_lat[row]), mix, app=app
+                    )
+                )
         if not any(fields.get(k) for k in ("account_no", "address", "pole_no", "lon")):
             fields["address"] = _vague(rng)
-        used = tuple(w for w, key in (("account", "account_no"), ("address", "address"),
-                                      ("pole", "pole_no"), ("gps", "lon"))
-                     if fields.get(key) and not (key == "address" and _is_vague(fields[key])))
+        used = tuple(
+            w
+            for w, key in (
+                ("account", "account_no"),
+                ("address", "address"),
+                ("pole", "pole_no"),
+                ("gps", "lon"),
+            )
+            if fields.get(key) and not (key == "address" and _is_vague(fields[key]))
+        )
         return Said(
             account_no=fields.get("account_no"),
             address=fields.get("address"),
@@ -354,10 +502,12 @@ class CallerBook:
             ways=used,
         )
 
-    def _first_ways(self, rng: np.random.Generator, row: int, mix: CallerMix,
-                    repair: bool = True) -> list[str]:
-        can_address = bool(self.sp_address[row]) or self._villages.available or (
-            self._place_tree is not None)
+    def _first_ways(
+        self, rng: np.random.Generator, row: int, mix: CallerMix, repair: bool = True
+    ) -> list[str]:
+        can_address = (
+            bool(self.sp_address[row]) or self._villages.available or (self._place_tree is not None)
+        )
         weights = {
             "account": mix.account if self.sp_account[row] else 0.0,
             "address": mix.address if can_address else 0.0,
@@ -389,15 +539,17 @@ class CallerBook:
             text = words or _vague(rng)
         return garble_address(rng, text, self.homophones, mix, aliases=self.aliases_of)
 
-    def phone_position(self, rng: np.random.Generator, lon: float, lat: float, mix: CallerMix,
-                       *, app: bool = False) -> dict[str, str | None]:
+    def phone_position(
+        self, rng: np.random.Generator, lon: float, lat: float, mix: CallerMix, *, app: bool = False
+    ) -> dict[str, str | None]:
         """A phone's reading of (lon, lat): tens to hundreds of metres off, GCJ-02 from map
         apps, sometimes with lon and lat exchanged or in a system the hotline cannot read."""
         error = min(float(rng.lognormal(math.log(35.0), 0.8)), 600.0)
         bearing = float(rng.uniform(0, 2 * math.pi))
         x, y = self.frame.forward_one(lon, lat)
-        plon, plat = self.frame.inverse_one(x + error * math.cos(bearing),
-                                            y + error * math.sin(bearing))
+        plon, plat = self.frame.inverse_one(
+            x + error * math.cos(bearing), y + error * math.sin(bearing)
+        )
         u = rng.random()
         gcj = mix.gcj02 if not app else max(mix.gcj02, 0.85)
         if u < gcj:
@@ -430,28 +582,52 @@ class CallerBook:
         if rng.random() < 0.5 or not fields:
             words = self.area_words(lon, lat)
             if words:
-                fields["address"] = garble_address(rng, words + str(rng.choice(_SPOKEN_TAILS)),
-                                                   self.homophones, mix, aliases=self.aliases_of)
-        used = tuple(w for w, key in (("address", "address"), ("pole", "pole_no"), ("gps", "lon"))
-                     if fields.get(key))
-        return Said(address=fields.get("address"), pole_no=fields.get("pole_no"),
-                    lon=fields.get("lon"), lat=fields.get("lat"),
-                    coord_sys=fields.get("coord_sys"), ways=used)
+                fields["address"] = garble_address(
+                    rng,
+                    words + str(rng.choice(_SPOKEN_TAILS)),
+                    self.homophones,
+                    mix,
+                    aliases=self.aliases_of,
+                )
+        used = tuple(
+            w
+            for w, key in (("address", "address"), ("pole", "pole_no"), ("gps", "lon"))
+            if fields.get(key)
+        )
+        return Said(
+            address=fields.get("address"),
+            pole_no=fields.get("pole_no"),
+            lon=fields.get("lon"),
+            lat=fields.get("lat"),
+            coord_sys=fields.get("coord_sys"),
+            ways=used,
+        )
 
     def newcomer(self, rng: np.random.Generator, row: int, mix: CallerMix) -> Said:
         """A future customer (new connection) near service point ``row``: no account yet, a
         house number that does not exist yet."""
-        text = self.sp_address[row] or self.area_words(float(self.sp_lon[row]),
-                                                       float(self.sp_lat[row])) or _vague(rng)
-        text = _NUMBER.sub(lambda m: str(int(m.group()) + 100 + int(rng.integers(50))), text,
-                           count=2) if _NUMBER.search(text) else text + "新建房"
-        fields: dict[str, str | None] = {
-            "address": garble_address(rng, text, self.homophones, mix)}
+        text = (
+            self.sp_address[row]
+            or self.area_words(float(self.sp_lon[row]), float(self.sp_lat[row]))
+            or _vague(rng)
+        )
+        text = (
+            _NUMBER.sub(lambda m: str(int(m.group()) + 100 + int(rng.integers(50))), text, count=2)
+            if _NUMBER.search(text)
+            else text + "新建房"
+        )
+        fields: dict[str, str | None] = {"address": garble_address(rng, text, self.homophones, mix)}
         if rng.random() < 0.3 and math.isfinite(float(self.sp_lon[row])):
-            fields.update(self.phone_position(rng, float(self.sp_lon[row]),
-                                              float(self.sp_lat[row]), mix))
-        return Said(address=fields.get("address"), lon=fields.get("lon"), lat=fields.get("lat"),
-                    coord_sys=fields.get("coord_sys"), ways=("address",))
+            fields.update(
+                self.phone_position(rng, float(self.sp_lon[row]), float(self.sp_lat[row]), mix)
+            )
+        return Said(
+            address=fields.get("address"),
+            lon=fields.get("lon"),
+            lat=fields.get("lat"),
+            coord_sys=fields.get("coord_sys"),
+            ways=("address",),
+        )
 
     def caller_contact(self, rng: np.random.Generator, row: int | None) -> tuple[str, str | None]:
         """(phone, name) of a caller: the account's own number and name most of the time, a
@@ -470,8 +646,11 @@ class _AreaIndex:
 
     def __init__(self, data: GridData, level: str) -> None:
         areas = data.layer("admin_areas")
-        keep = [i for i, lv in enumerate(areas["level"].tolist())
-                if lv == level and areas["geometry"].iat[i] is not None]
+        keep = [
+            i
+            for i, lv in enumerate(areas["level"].tolist())
+            if lv == level and areas["geometry"].iat[i] is not None
+        ]
         self.names = [str(areas["name"].iat[i]) for i in keep]
         geoms = np.asarray([areas["geometry"].iat[i] for i in keep], dtype=object)
         self.tree = shapely.STRtree(geoms) if len(geoms) else None
@@ -484,8 +663,9 @@ class _AreaIndex:
         return self.names[int(min(hits))] if len(hits) else None
 
 
-def _point_coords(geoms: list[Any]) -> tuple[np.ndarray[Any, np.dtype[np.float64]],
-                                            np.ndarray[Any, np.dtype[np.float64]]]:
+def _point_coords(
+    geoms: list[Any],
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
     lon = np.full(len(geoms), np.nan)
     lat = np.full(len(geoms), np.nan)
     for i, g in enumerate(geoms):
@@ -530,8 +710,12 @@ def say_pole(rng: np.random.Generator, line_name: str, number: str, *, short: bo
     if _HAN.search(name):
         sep = " " if rng.random() < 0.2 else ""
         return f"{name}{sep}{spoken_number}"
-    forms = (f"{name} #{number}", f"{name} pole {number}", f"{name}-{number}",
-             f"{name} {spoken_number}")
+    forms = (
+        f"{name} #{number}",
+        f"{name} pole {number}",
+        f"{name}-{number}",
+        f"{name} {spoken_number}",
+    )
     return forms[int(rng.integers(len(forms)))]
 
 
@@ -573,16 +757,28 @@ def _say_line_name(rng: np.random.Generator, line_name: str) -> str:
     return name
 
 
-def garble_address(rng: np.random.Generator, text: str, homophones: Homophones,
-                   mix: CallerMix, aliases: dict[str, list[str]] | None = None) -> str:
+def garble_address(
+    rng: np.random.Generator,
+    text: str,
+    homophones: Homophones,
+    mix: CallerMix,
+    aliases: dict[str, list[str]] | None = None,
+) -> str:
     """An address as an agent types it from what they heard: parts left out, numbers in
     words, a homophone or a slip of the keyboard, an alias of the village, or pinyin."""
     if not _HAN.search(text):
         return _garble_latin(rng, text, mix)
     m = _ADDRESS.match(text)
-    town, village, group, rest = (m.group("town") or "", m.group("village") or "",
-                                  m.group("group") or "", m.group("rest") or "") if m else (
-        "", "", "", text)
+    town, village, group, rest = (
+        (
+            m.group("town") or "",
+            m.group("village") or "",
+            m.group("group") or "",
+            m.group("rest") or "",
+        )
+        if m
+        else ("", "", "", text)
+    )
     if village and town and rng.random() < 0.5:
         town = ""  # callers seldom say their township
     if village and group and rng.random() < 0.15:
@@ -637,8 +833,11 @@ _SUFFIXES = "村镇乡组号路街巷社区"
 
 def _swap_one(rng: np.random.Generator, word: str, homophones: Homophones) -> str:
     """Replaces one character of a name (not its 村/镇 suffix) by a homophone."""
-    positions = [i for i, c in enumerate(word) if _HAN.match(c) and not (
-        i == len(word) - 1 and c in _SUFFIXES)]
+    positions = [
+        i
+        for i, c in enumerate(word)
+        if _HAN.match(c) and not (i == len(word) - 1 and c in _SUFFIXES)
+    ]
     if not positions:
         return word
     i = positions[int(rng.integers(len(positions)))]
@@ -690,10 +889,52 @@ def _is_vague(text: str | None) -> bool:
 # --- people ---------------------------------------------------------------------------------
 
 _SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高郭马何罗梁宋郑谢韩唐冯于董程曹袁邓许沈彭吕苏卢蒋蔡"
-_GIVEN = ("建国", "秀英", "志强", "桂兰", "国庆", "红霞", "伟", "芳", "海燕", "卫东", "丽娟",
-          "明", "建华", "玉兰", "磊", "静", "保国", "春花")
-_MOBILE_PREFIXES = (130, 131, 132, 135, 136, 137, 138, 139, 150, 151, 155, 158, 159, 166, 176,
-                    177, 180, 183, 185, 186, 187, 188, 189, 199)
+_GIVEN = (
+    "建国",
+    "秀英",
+    "志强",
+    "桂兰",
+    "国庆",
+    "红霞",
+    "伟",
+    "芳",
+    "海燕",
+    "卫东",
+    "丽娟",
+    "明",
+    "建华",
+    "玉兰",
+    "磊",
+    "静",
+    "保国",
+    "春花",
+)
+_MOBILE_PREFIXES = (
+    130,
+    131,
+    132,
+    135,
+    136,
+    137,
+    138,
+    139,
+    150,
+    151,
+    155,
+    158,
+    159,
+    166,
+    176,
+    177,
+    180,
+    183,
+    185,
+    186,
+    187,
+    188,
+    189,
+    199,
+)
 
 
 def random_mobile(rng: np.random.Generator) -> str:

@@ -32,28 +32,35 @@ class GroupingSettings(BaseSettings):
         10.0, gt=0, description="how precisely calls date a fault's onset"
     )
     cluster_minutes: float = Field(
-        30.0, gt=0, description="storms put several faults on one feeder within minutes "
+        30.0,
+        gt=0,
+        description="storms put several faults on one feeder within minutes "
         "(a squall line crosses it): separate faults whose onsets fall within the calls' "
-        "resolution of each other are that much less of a coincidence"
+        "resolution of each other are that much less of a coincidence",
     )
     merge_window_minutes: float = Field(
         45.0, gt=0, description="incidents whose onsets differ more are separate faults"
     )
     rejoin_minutes: float = Field(
-        24 * 60.0, gt=0,
+        24 * 60.0,
+        gt=0,
         description="a call below an open incident older than this starts a new one (until a "
         "crew restores it, an outage goes on, and its late callers belong to it)",
     )
     restore_minutes: float = Field(
-        150.0, gt=0, description="typical outage length: a call long after an incident's onset "
-        "is less likely to be one of its callers (the crew may have restored it)"
+        150.0,
+        gt=0,
+        description="typical outage length: a call long after an incident's onset "
+        "is less likely to be one of its callers (the crew may have restored it)",
     )
     new_burst_minutes: float = Field(
         60.0, gt=0, description="below an older open incident, a call may start a new fault"
     )
     roll_up_margin: float = Field(
-        2.0, ge=0, description="log-likelihood a roll-up must gain (a few calls at the first "
-        "minute cannot yet tell one fault from several)"
+        2.0,
+        ge=0,
+        description="log-likelihood a roll-up must gain (a few calls at the first "
+        "minute cannot yet tell one fault from several)",
     )
     settle_minutes: float = Field(
         5.0, gt=0, description="how often open incidents are re-examined as silence grows"
@@ -69,7 +76,10 @@ class GroupingSettings(BaseSettings):
     unlocated_radius_m: float = Field(1500.0, gt=0, description="space-time grouping radius")
     unlocated_minutes: float = Field(60.0, gt=0, description="space-time grouping window")
     dominant_share: float = Field(
-        0.5, gt=0, le=1.0, description="a call that nothing places joins the outage that took "
-        "at least this share of the located calls of the last minutes (storm mode)"
+        0.5,
+        gt=0,
+        le=1.0,
+        description="a call that nothing places joins the outage that took "
+        "at least this share of the located calls of the last minutes (storm mode)",
     )
     dominant_minutes: float = Field(20.0, gt=0)

@@ -97,8 +97,9 @@ def read_results(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        return [{k: (v or "") for k, v in row.items() if k is not None}
-                for row in csv.DictReader(fh)]
+        return [
+            {k: (v or "") for k, v in row.items() if k is not None} for row in csv.DictReader(fh)
+        ]
 
 
 def _text(value: Any) -> str:
@@ -132,17 +133,32 @@ def pairwise(truth_label: dict[str, str], predicted_label: dict[str, str]) -> di
     # B-cubed: the same question asked per call, so that a fault with a hundred calls does
     # not outweigh ten faults with a few each (pairs grow with the square of the calls)
     n = len(truth_label)
-    b_precision = sum(cells[(t, predicted_label[i])] / pred_sizes[predicted_label[i]]
-                      for i, t in truth_label.items()) / n if n else 1.0
-    b_recall = sum(cells[(t, predicted_label[i])] / true_sizes[t]
-                   for i, t in truth_label.items()) / n if n else 1.0
-    b_f1 = (2 * b_precision * b_recall / (b_precision + b_recall)
-            if b_precision + b_recall else 0.0)
+    b_precision = (
+        sum(
+            cells[(t, predicted_label[i])] / pred_sizes[predicted_label[i]]
+            for i, t in truth_label.items()
+        )
+        / n
+        if n
+        else 1.0
+    )
+    b_recall = (
+        sum(cells[(t, predicted_label[i])] / true_sizes[t] for i, t in truth_label.items()) / n
+        if n
+        else 1.0
+    )
+    b_f1 = 2 * b_precision * b_recall / (b_precision + b_recall) if b_precision + b_recall else 0.0
     return {
-        "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-        "true_pairs": true_pairs, "predicted_pairs": pred_pairs, "correct_pairs": tp,
-        "calls": n, "bcubed_precision": round(b_precision, 4),
-        "bcubed_recall": round(b_recall, 4), "bcubed_f1": round(b_f1, 4),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "true_pairs": true_pairs,
+        "predicted_pairs": pred_pairs,
+        "correct_pairs": tp,
+        "calls": n,
+        "bcubed_precision": round(b_precision, 4),
+        "bcubed_recall": round(b_recall, 4),
+        "bcubed_f1": round(b_f1, 4),
     }
 
 
@@ -325,31 +341,50 @@ def score(
         if not predicted[cid].startswith("~single:"):
             faults_in[predicted[cid]].add(fault_label[cid])
     all_incidents = set(final_incidents) | {
-        _text(line.get("incident_id")) for line in results if line.get("incident_id")}
+        _text(line.get("incident_id")) for line in results if line.get("incident_id")
+    }
     orders = {_text(line.get("work_order_id")) for line in results if line.get("work_order_id")}
-    network_orders = {_text(first[c].get("work_order_id")) for c in network
-                      if c in first and first[c].get("work_order_id")}
+    network_orders = {
+        _text(first[c].get("work_order_id"))
+        for c in network
+        if c in first and first[c].get("work_order_id")
+    }
     report["incidents"] = len(final_incidents) if final is not None else len(all_incidents)
     report["incidents_holding_network_calls"] = len(network_incidents)
     report["incidents_with_several_faults"] = sum(1 for s in faults_in.values() if len(s) > 1)
     report["work_orders"] = len(orders)
-    report["work_orders_per_fault"] = (round(len(network_orders) / len(calls_of), 4)
-                                       if calls_of else None)
+    report["work_orders_per_fault"] = (
+        round(len(network_orders) / len(calls_of), 4) if calls_of else None
+    )
 
     # everything that is not a network fault
     report["non_fault_calls_in_incidents"] = sum(
-        1 for cid in accepted
-        if not truth_by_id[cid].get("fault_id") and incident_of(cid) in network_incidents)
+        1
+        for cid in accepted
+        if not truth_by_id[cid].get("fault_id") and incident_of(cid) in network_incidents
+    )
     if calls is not None:
-        side = [cid for cid in accepted if not truth_by_id[cid].get("fault_id")
-                and truth_by_id[cid].get("true_service_point_id")
-                and category.get(cid) == "repair"]
-        flagged = sum(1 for cid in side if cid in first and (
-            first[cid].get("status") == "consult"
-            or any(w in _text(first[cid].get("reason")).lower() for w in CUSTOMER_WORDS)))
+        side = [
+            cid
+            for cid in accepted
+            if not truth_by_id[cid].get("fault_id")
+            and truth_by_id[cid].get("true_service_point_id")
+            and category.get(cid) == "repair"
+        ]
+        flagged = sum(
+            1
+            for cid in side
+            if cid in first
+            and (
+                first[cid].get("status") == "consult"
+                or any(w in _text(first[cid].get("reason")).lower() for w in CUSTOMER_WORDS)
+            )
+        )
         kept_out = sum(1 for cid in side if incident_of(cid) not in network_incidents)
         report["customer_side"] = {
-            "calls": len(side), "flagged": flagged, "kept_out_of_network_incidents": kept_out,
+            "calls": len(side),
+            "flagged": flagged,
+            "kept_out_of_network_incidents": kept_out,
             "flagged_share": _ratio(flagged, len(side)),
         }
         with_side = dict(fault_label)
@@ -358,14 +393,24 @@ def score(
             with_side[cid] = "~customer:" + cid
             pred_side[cid] = incident_of(cid) or f"~single:{cid}"
         report["pairwise_with_customer_side"] = pairwise(with_side, pred_side)
-        expected_status = {"consult": "consult", "query": "consult", "complaint": "ticket",
-                           "report": "ticket", "new_connection": "ticket",
-                           "suggestion": "ticket", "praise": "ticket"}
+        expected_status = {
+            "consult": "consult",
+            "query": "consult",
+            "complaint": "ticket",
+            "report": "ticket",
+            "new_connection": "ticket",
+            "suggestion": "ticket",
+            "praise": "ticket",
+        }
         non_repair = [cid for cid in accepted if category.get(cid, "repair") != "repair"]
         report["non_repair_answered_as_expected"] = _ratio(
-            sum(1 for cid in non_repair if cid in first
-                and first[cid].get("status") == expected_status[category[cid]]),
-            len(non_repair))
+            sum(
+                1
+                for cid in non_repair
+                if cid in first and first[cid].get("status") == expected_status[category[cid]]
+            ),
+            len(non_repair),
+        )
         repeated = {cid: n for cid, n in row_count.items() if n > 1}
         repeats = sum(n - 1 for n in repeated.values())
         handled = 0
@@ -373,30 +418,44 @@ def score(
             lines = by_call.get(cid, [])
             same = sum(1 for line in lines[1:n] if line == lines[0])
             handled += same
-        report["duplicates"] = {"repeated_rows": repeats, "answered_identically": handled,
-                                "share": _ratio(handled, repeats)}
-        rejected_ok = sum(1 for cid in malformed_ids
-                          if cid in first and first[cid].get("status") == "rejected")
-        rejected_ok += min(malformed_idless,
-                           sum(1 for line in idless if line.get("status") == "rejected"))
-        valid_rejected = sum(1 for cid, line in first.items()
-                             if line.get("status") == "rejected" and cid in category)
-        report["rejects"] = {"malformed_rows": malformed_rows, "rejected": rejected_ok,
-                             "share": _ratio(rejected_ok, malformed_rows),
-                             "valid_rows_rejected": valid_rejected}
+        report["duplicates"] = {
+            "repeated_rows": repeats,
+            "answered_identically": handled,
+            "share": _ratio(handled, repeats),
+        }
+        rejected_ok = sum(
+            1 for cid in malformed_ids if cid in first and first[cid].get("status") == "rejected"
+        )
+        rejected_ok += min(
+            malformed_idless, sum(1 for line in idless if line.get("status") == "rejected")
+        )
+        valid_rejected = sum(
+            1 for cid, line in first.items() if line.get("status") == "rejected" and cid in category
+        )
+        report["rejects"] = {
+            "malformed_rows": malformed_rows,
+            "rejected": rejected_ok,
+            "share": _ratio(rejected_ok, malformed_rows),
+            "valid_rows_rejected": valid_rejected,
+        }
     else:
         report["customer_side"] = None
         report["pairwise_with_customer_side"] = None
         report["non_repair_answered_as_expected"] = None
         repeats = sum(len(v) - 1 for v in by_call.values() if len(v) > 1)
-        handled = sum(sum(1 for line in v[1:] if line == v[0])
-                      for v in by_call.values() if len(v) > 1)
-        report["duplicates"] = {"repeated_rows": repeats, "answered_identically": handled,
-                                "share": _ratio(handled, repeats)}
+        handled = sum(
+            sum(1 for line in v[1:] if line == v[0]) for v in by_call.values() if len(v) > 1
+        )
+        report["duplicates"] = {
+            "repeated_rows": repeats,
+            "answered_identically": handled,
+            "share": _ratio(handled, repeats),
+        }
         report["rejects"] = None
 
-    report["status_counts"] = dict(sorted(Counter(
-        _text(line.get("status")) or "(none)" for line in first.values()).items()))
+    report["status_counts"] = dict(
+        sorted(Counter(_text(line.get("status")) or "(none)" for line in first.values()).items())
+    )
     report["calls_in_truth"] = len(truth_by_id)
     report["calls_scored"] = len(accepted)
     report["network_fault_calls"] = len(network)

@@ -66,8 +66,7 @@ class Member:
 
     def __post_init__(self) -> None:
         self.minute = self.observation.at.timestamp() / 60.0
-        self.log_likelihood = math.log(max(self.likelihood, 1e-6)) if self.likelihood < 1.0 \
-            else 0.0
+        self.log_likelihood = math.log(max(self.likelihood, 1e-6)) if self.likelihood < 1.0 else 0.0
         self.customer_key = self.observation.customer or None
         self.partial = int(self.observation.power_present)
 
@@ -79,8 +78,19 @@ def _minutes(at: datetime) -> float:
 class Stats:
     """What the likelihood of a group of calls needs, kept up to date call by call."""
 
-    __slots__ = ("anonymous", "customers", "first", "first_at", "last_at", "n", "partial",
-                 "sum_logf", "sum_loglik", "times", "transformers")
+    __slots__ = (
+        "anonymous",
+        "customers",
+        "first",
+        "first_at",
+        "last_at",
+        "n",
+        "partial",
+        "sum_logf",
+        "sum_loglik",
+        "times",
+        "transformers",
+    )
 
     def __init__(self) -> None:
         self.first = math.inf  # minutes
@@ -162,8 +172,9 @@ class _Scorer:
     """The likelihood of any subset of one incident's calls, from arrays built once: the
     repartition of a large incident scores hundreds of subsets."""
 
-    def __init__(self, engine: GroupingEngine, members: list[Member], now: datetime,
-                 inc_id: str) -> None:
+    def __init__(
+        self, engine: GroupingEngine, members: list[Member], now: datetime, inc_id: str
+    ) -> None:
         self.engine = engine
         self.members = members
         self.now = now
@@ -212,8 +223,9 @@ class _Scorer:
             total = e._delay_log_sum(t, first) + float(self.ll[idx].sum())
             callers = len(np.unique(self.cust[idx]))
             partial = int(self.partial[idx].sum())
-        return e._fault_loglik(device, total, first, len(idx), callers, partial, self.now,
-                               self.group)
+        return e._fault_loglik(
+            device, total, first, len(idx), callers, partial, self.now, self.group
+        )
 
 
 class DeviceTree:
@@ -354,14 +366,10 @@ class GroupingEngine:
         s = self.s
         m = max(minutes, 0.0)
         fast = s.delay_fast_share / s.delay_fast_minutes * math.exp(-m / s.delay_fast_minutes)
-        slow = (1 - s.delay_fast_share) / s.delay_slow_minutes * math.exp(
-            -m / s.delay_slow_minutes
-        )
+        slow = (1 - s.delay_fast_share) / s.delay_slow_minutes * math.exp(-m / s.delay_slow_minutes)
         return math.log(fast + slow + 1e-300)
 
-    def _delay_log_sum(
-        self, times: Sequence[float] | np.ndarray[Any, Any], first: float
-    ) -> float:
+    def _delay_log_sum(self, times: Sequence[float] | np.ndarray[Any, Any], first: float) -> float:
         """Sum of the log delay densities of calls at ``times`` (minutes) after a fault just
         before ``first``: plain Python for a few calls (numpy's call overhead), numpy for
         many."""
@@ -371,9 +379,7 @@ class GroupingEngine:
         s = self.s
         m = np.maximum(np.asarray(times) - first + lead, 0.0)
         fast = s.delay_fast_share / s.delay_fast_minutes * np.exp(-m / s.delay_fast_minutes)
-        slow = (1 - s.delay_fast_share) / s.delay_slow_minutes * np.exp(
-            -m / s.delay_slow_minutes
-        )
+        slow = (1 - s.delay_fast_share) / s.delay_slow_minutes * np.exp(-m / s.delay_slow_minutes)
         return float(np.log(fast + slow + 1e-300).sum())
 
     def _delay_cdf(self, minutes: float) -> float:
@@ -498,11 +504,28 @@ class GroupingEngine:
         """Log-likelihood of a group's calls as one fault at ``device``, with its prior."""
         if st.n == 0:
             return 0.0
-        return self._fault_loglik(device, st.sum_logf + st.sum_loglik, st.first, st.n,
-                                  st.callers, st.partial, now, group or set())
+        return self._fault_loglik(
+            device,
+            st.sum_logf + st.sum_loglik,
+            st.first,
+            st.n,
+            st.callers,
+            st.partial,
+            now,
+            group or set(),
+        )
 
-    def _fault_loglik(self, device: str, calls_terms: float, first: float, n: int,
-                      callers: int, partial: int, now: datetime, group: set[str]) -> float:
+    def _fault_loglik(
+        self,
+        device: str,
+        calls_terms: float,
+        first: float,
+        n: int,
+        callers: int,
+        partial: int,
+        now: datetime,
+        group: set[str],
+    ) -> float:
         """The calls' own terms (delays, locating) plus who called and who not yet below
         ``device``, the contradiction of callers with partial power (a full trip leaves
         nobody with some power, unless every call says so), and the prior."""
@@ -513,9 +536,7 @@ class GroupingEngine:
             total -= 2.0 * partial
         return total + self._fault_log_prior(device)
 
-    def _group_loglik(
-        self, device: str, members: Iterable[Member], now: datetime
-    ) -> float:
+    def _group_loglik(self, device: str, members: Iterable[Member], now: datetime) -> float:
         """Log-likelihood of the calls of one fault at ``device`` (one onset), with its prior."""
         ms = list(members)
         group = {i for m in ms if (i := self._member_incident.get(m.observation.call_id))}
@@ -645,9 +666,7 @@ class GroupingEngine:
             out.append((hit, f"same caller phone as an earlier call of {hit}"))
         return out
 
-    def _join_gain(
-        self, inc: Incident, obs: Observation, transformer: str, now: datetime
-    ) -> float:
+    def _join_gain(self, inc: Incident, obs: Observation, transformer: str, now: datetime) -> float:
         """How much likelier the calls are with this call in ``inc`` than with the call as a
         fault of its own. The older the incident, the likelier a crew has restored it, so
         the likelier a late call is a new fault."""
@@ -667,15 +686,19 @@ class GroupingEngine:
         since = _minutes(now) - st.first + lead
         customers = self.tree.customers(device) - self._already_out(device, {inc.id}, st.first)
         with_call = (
-            st.sum_logf + self._delay_pdf_log(t - st.first + lead) + st.sum_loglik
-            + self._calls_loglik(callers, customers, since) + self._fault_log_prior(device)
+            st.sum_logf
+            + self._delay_pdf_log(t - st.first + lead)
+            + st.sum_loglik
+            + self._calls_loglik(callers, customers, since)
+            + self._fault_log_prior(device)
         )
         partial = st.partial + obs.power_present
         if 0 < partial < st.n + 1:
             with_call -= 2.0 * partial
         alone = self._stats_loglik(
             self._best_device({transformer}) or transformer,
-            self._stats([Member(obs, transformer, 1.0)]), now,
+            self._stats([Member(obs, transformer, 1.0)]),
+            now,
         )
         hazard = (t - st.first) / self.s.restore_minutes
         return with_call - without - alone - hazard
@@ -821,16 +844,16 @@ class GroupingEngine:
         """Every few minutes of calls, re-examines the open incidents: silence that has
         grown since a roll-up may now say it was several faults. ``force`` examines every
         open incident now (at the end of a replay, at a shift handover)."""
-        if not force and self._settled is not None and now - self._settled < timedelta(
-            minutes=self.s.settle_minutes
+        if (
+            not force
+            and self._settled is not None
+            and now - self._settled < timedelta(minutes=self.s.settle_minutes)
         ):
             return []
         self._settled = now
         out: list[str] = []
         for inc in list(self.incidents.values()):
-            if inc.is_open and (
-                self._due(inc, now, 0.0 if force else self.s.settle_minutes * 3)
-            ):
+            if inc.is_open and (self._due(inc, now, 0.0 if force else self.s.settle_minutes * 3)):
                 out.extend(self._repartition(inc, now))
         return out
 
@@ -904,12 +927,16 @@ class GroupingEngine:
             else:
                 out.append((device, members))
         if keep:
-            holder = next((i for i, (_d, ms) in enumerate(out)
-                           if any(m.observation.at == first for m in ms)), 0)
+            holder = next(
+                (i for i, (_d, ms) in enumerate(out) if any(m.observation.at == first for m in ms)),
+                0,
+            )
             device, members = out[holder]
             merged = members + keep
-            out[holder] = (self._best_device({str(m.transformer) for m in merged}) or device,
-                           merged)
+            out[holder] = (
+                self._best_device({str(m.transformer) for m in merged}) or device,
+                merged,
+            )
         return out
 
     def _late_burst(self, inc: Incident, sc: _Scorer, whole: float) -> list[str] | None:
@@ -931,8 +958,7 @@ class GroupingEngine:
             ordered = sorted(branch_calls, key=lambda i: sc.t[i])
             # the burst starts after a lull in this branch's calls (or at its first late call)
             starts = [0] + [
-                k for k in range(1, len(ordered))
-                if sc.t[ordered[k]] - sc.t[ordered[k - 1]] >= 10.0
+                k for k in range(1, len(ordered)) if sc.t[ordered[k]] - sc.t[ordered[k - 1]] >= 10.0
             ]
             for start in starts[-3:]:
                 late = np.asarray(ordered[start:], dtype=np.int64)
@@ -953,9 +979,12 @@ class GroupingEngine:
         rest_device = sc.device_of(rest) or device
         return self._split(
             inc,
-            [(rest_device, [sc.members[i] for i in rest.tolist()]),
-             (sub, [sc.members[i] for i in late.tolist()])],
-            sc.now, gain,
+            [
+                (rest_device, [sc.members[i] for i in rest.tolist()]),
+                (sub, [sc.members[i] for i in late.tolist()]),
+            ],
+            sc.now,
+            gain,
         )
 
     def _renewed(self, inc: Incident, device: str, since: datetime) -> bool:
@@ -965,17 +994,23 @@ class GroupingEngine:
         chain = set(self.tree.device_chain(device))
         for other_id in self._below.get(str(inc.device), set()) | self._restored:
             other = self.incidents[other_id]
-            if (other is inc or other.device is None or other.merged_into is not None
-                    or not other.members or other.onset >= since):
+            if (
+                other is inc
+                or other.device is None
+                or other.merged_into is not None
+                or not other.members
+                or other.onset >= since
+            ):
                 continue
-            if other.device in chain and other.device != inc.device and \
-                    inc.device in self.tree.device_chain(other.device):
+            if (
+                other.device in chain
+                and other.device != inc.device
+                and inc.device in self.tree.device_chain(other.device)
+            ):
                 return True
         return False
 
-    def _episodes(
-        self, sc: _Scorer, idx: np.ndarray[Any, Any]
-    ) -> list[np.ndarray[Any, Any]]:
+    def _episodes(self, sc: _Scorer, idx: np.ndarray[Any, Any]) -> list[np.ndarray[Any, Any]]:
         """Cuts the calls in time where a later burst is better explained as a new fault."""
         ordered = idx[np.argsort(sc.t[idx], kind="stable")]
         device_all = sc.device_of(ordered)
@@ -997,7 +1032,7 @@ class GroupingEngine:
                 best = (gain, cut)
         if best is None:
             return [ordered]
-        return [ordered[: best[1]], ordered[best[1]:]]
+        return [ordered[: best[1]], ordered[best[1] :]]
 
     def _partition(
         self, sc: _Scorer, idx: np.ndarray[Any, Any], device: str
@@ -1057,14 +1092,19 @@ class GroupingEngine:
     def _split(
         self, inc: Incident, parts: list[tuple[str, list[Member]]], now: datetime, gain: float
     ) -> list[str]:
-        first = min((m for _d, ms in parts for m in ms),
-                    key=lambda m: m.observation.at).observation.call_id
+        first = min(
+            (m for _d, ms in parts for m in ms), key=lambda m: m.observation.at
+        ).observation.call_id
         parts.sort(key=lambda p: first not in {m.observation.call_id for m in p[1]})
         keep_device, _keep_members = parts[0]
         new_ids = []
         for sub, members in parts[1:]:
-            part = Incident(id=self._new_id(), device=None, feeder=None,
-                            opened_at=min(m.observation.at for m in members))
+            part = Incident(
+                id=self._new_id(),
+                device=None,
+                feeder=None,
+                opened_at=min(m.observation.at for m in members),
+            )
             self.incidents[part.id] = part
             for m in members:
                 inc.members.pop(m.observation.call_id, None)
@@ -1110,8 +1150,9 @@ class GroupingEngine:
             inc.evidence.append(f"{obs.at:%H:%M} call {obs.call_id}: {reason}")
             self._remember_phone(obs, inc)
             return Decision(obs.call_id, inc.id, MERGED, inc.device, None, reason)
-        inc = Incident(id=self._new_id(), device=None, feeder=None, opened_at=obs.at,
-                       lon=obs.lon, lat=obs.lat)
+        inc = Incident(
+            id=self._new_id(), device=None, feeder=None, opened_at=obs.at, lon=obs.lon, lat=obs.lat
+        )
         self._add(inc, Member(obs, None, 1.0))
         self.incidents[inc.id] = inc
         self._register(inc)
@@ -1135,8 +1176,10 @@ class GroupingEngine:
         share = n / len(self._recent)
         if share < self.s.dominant_share or not self.incidents[top].is_open:
             return None, ""
-        return top, (f"not located; joined the outage taking {share:.0%} of the calls of the "
-                     f"last {self.s.dominant_minutes:.0f} min (storm mode): confirm the place")
+        return top, (
+            f"not located; joined the outage taking {share:.0%} of the calls of the "
+            f"last {self.s.dominant_minutes:.0f} min (storm mode): confirm the place"
+        )
 
     def _near_incident(self, obs: Observation) -> tuple[str | None, str]:
         assert obs.lon is not None and obs.lat is not None
@@ -1167,8 +1210,11 @@ class GroupingEngine:
         set time: possibly the customer's own wiring (article 22)."""
         quiet = timedelta(minutes=self.s.customer_side_quiet_minutes)
         return [
-            inc.id for inc in self.incidents.values()
-            if inc.is_open and self._lone(inc) and now - inc.last_call >= quiet
+            inc.id
+            for inc in self.incidents.values()
+            if inc.is_open
+            and self._lone(inc)
+            and now - inc.last_call >= quiet
             and self.tree.customers(str(inc.device)) > 1
         ]
 
@@ -1203,8 +1249,9 @@ class GroupingEngine:
         """Every incident that was not merged into another (open or restored)."""
         return [i for i in self.incidents.values() if i.merged_into is None]
 
-    def _reason(self, inc: Incident, status: str, join_reason: str, transformer: str,
-                likelihood: float) -> str:
+    def _reason(
+        self, inc: Incident, status: str, join_reason: str, transformer: str, likelihood: float
+    ) -> str:
         where = f"transformer {transformer}"
         if likelihood < self.s.certain_likelihood:
             where += f" (likelihood {likelihood:.2f})"

@@ -132,6 +132,7 @@ Index("ix_planned_outages_start", planned_outages.c.start)
 
 # -- (de)serialising the grouping engine's incidents --------------------------------------
 
+
 def member_json(m: Member) -> dict[str, Any]:
     o = m.observation
     return {
@@ -205,6 +206,7 @@ def incident_from_row(row: Any) -> Incident:
 
 # -- statements the intake runs ------------------------------------------------------------
 
+
 def lock_intake(conn: Connection) -> tuple[int, int]:
     """Takes the intake lock for this transaction; returns (version, incident sequence)."""
     conn.execute(
@@ -213,9 +215,7 @@ def lock_intake(conn: Connection) -> tuple[int, int]:
             "ON CONFLICT (id) DO NOTHING"
         )
     )
-    stmt = select(intake_state.c.version, intake_state.c.incident_seq).where(
-        intake_state.c.id == 1
-    )
+    stmt = select(intake_state.c.version, intake_state.c.incident_seq).where(intake_state.c.id == 1)
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).one()
@@ -224,9 +224,9 @@ def lock_intake(conn: Connection) -> tuple[int, int]:
 
 def bump_intake(conn: Connection, version: int, incident_seq: int) -> None:
     conn.execute(
-        update(intake_state).where(intake_state.c.id == 1).values(
-            version=version, incident_seq=incident_seq
-        )
+        update(intake_state)
+        .where(intake_state.c.id == 1)
+        .values(version=version, incident_seq=incident_seq)
     )
 
 
@@ -243,8 +243,10 @@ def stored_answer(conn: Connection, call_id: str | None, key: str | None) -> dic
 
 
 def known_call_ids(conn: Connection) -> dict[str, dict[str, Any]]:
-    return {row.call_id: dict(json_value(row.answer))
-            for row in conn.execute(select(calls.c.call_id, calls.c.answer))}
+    return {
+        row.call_id: dict(json_value(row.answer))
+        for row in conn.execute(select(calls.c.call_id, calls.c.answer))
+    }
 
 
 def insert_calls(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -256,9 +258,7 @@ def upsert_incidents(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     ids = [r["id"] for r in rows]
-    existing = {
-        r.id for r in conn.execute(select(incidents.c.id).where(incidents.c.id.in_(ids)))
-    }
+    existing = {r.id for r in conn.execute(select(incidents.c.id).where(incidents.c.id.in_(ids)))}
     new = [r for r in rows if r["id"] not in existing]
     old = [r for r in rows if r["id"] in existing]
     if new:
@@ -284,14 +284,19 @@ def restore_incident(conn: Connection, incident_id: str, at: datetime, actor: st
     version, seq = lock_intake(conn)
     done = conn.execute(
         update(incidents)
-        .where(incidents.c.id == incident_id, incidents.c.restored_at.is_(None),
-               incidents.c.merged_into.is_(None))
+        .where(
+            incidents.c.id == incident_id,
+            incidents.c.restored_at.is_(None),
+            incidents.c.merged_into.is_(None),
+        )
         .values(restored_at=at, state="restored", updated_at=at)
     ).rowcount
     if not done:
         return False
-    insert_events(conn, [{"incident_id": incident_id, "at": at, "kind": "restored",
-                          "actor": actor, "details": {}}])
+    insert_events(
+        conn,
+        [{"incident_id": incident_id, "at": at, "kind": "restored", "actor": actor, "details": {}}],
+    )
     bump_intake(conn, version + 1, seq)
     return True
 
@@ -322,4 +327,3 @@ def published_notices(conn: Connection) -> list[dict[str, Any]]:
         d["affected_transformers"] = set(json_value(d.get("affected_transformers") or []))
         out.append(d)
     return out
-

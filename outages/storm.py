@@ -39,12 +39,29 @@ from outages.callers import CallerBook, CallerMix, Said, random_mobile, random_p
 from outages.calls import CALL_COLUMNS
 
 TRUTH_COLUMNS = (
-    "call_id", "fault_id", "device_id", "true_service_point_id", "true_transformer_id",
+    "call_id",
+    "fault_id",
+    "device_id",
+    "true_service_point_id",
+    "true_transformer_id",
     "expected_unit_id",
 )
 FAULT_COLUMNS = (
-    "fault_id", "kind", "element_id", "device_id", "device_kind", "feeder", "start", "restore",
-    "lon", "lat", "customers", "single_phase", "pattern", "parent_id", "unit_id",
+    "fault_id",
+    "kind",
+    "element_id",
+    "device_id",
+    "device_kind",
+    "feeder",
+    "start",
+    "restore",
+    "lon",
+    "lat",
+    "customers",
+    "single_phase",
+    "pattern",
+    "parent_id",
+    "unit_id",
 )
 FAULT_KINDS = ("breaker", "recloser", "fuse", "transformer", "line_section")
 PROTECTIVE_SWITCHES = ("breaker", "recloser", "fuse")
@@ -147,13 +164,21 @@ class Fault:
 
     def row(self) -> dict[str, str]:
         return {
-            "fault_id": self.fault_id, "kind": self.kind, "element_id": self.element_id,
-            "device_id": self.device_id, "device_kind": self.device_kind,
+            "fault_id": self.fault_id,
+            "kind": self.kind,
+            "element_id": self.element_id,
+            "device_id": self.device_id,
+            "device_kind": self.device_kind,
             "feeder": self.feeder or "",
-            "start": self.start.isoformat(), "restore": self.restore.isoformat(),
-            "lon": f"{self.lon:.6f}", "lat": f"{self.lat:.6f}", "customers": str(self.customers),
-            "single_phase": "1" if self.single_phase else "0", "pattern": self.pattern,
-            "parent_id": self.parent_id or "", "unit_id": self.unit_id or "",
+            "start": self.start.isoformat(),
+            "restore": self.restore.isoformat(),
+            "lon": f"{self.lon:.6f}",
+            "lat": f"{self.lat:.6f}",
+            "customers": str(self.customers),
+            "single_phase": "1" if self.single_phase else "0",
+            "pattern": self.pattern,
+            "parent_id": self.parent_id or "",
+            "unit_id": self.unit_id or "",
         }
 
 
@@ -214,10 +239,12 @@ class Storm:
         """Counts by kind of call, fault and pattern: what this storm contains."""
         kinds = Counter(c.kind for c in self.calls)
         categories = Counter(c.row["category"] for c in self.calls if c.kind != MALFORMED)
-        ways = Counter(w for c in self.calls if c.kind in NETWORK_KINDS for w in c.ways or
-                       ("nothing",))
-        calls_per_fault = Counter(c.truth["fault_id"] for c in self.calls
-                                  if c.truth["fault_id"] and c.kind != DUPLICATE)
+        ways = Counter(
+            w for c in self.calls if c.kind in NETWORK_KINDS for w in c.ways or ("nothing",)
+        )
+        calls_per_fault = Counter(
+            c.truth["fault_id"] for c in self.calls if c.truth["fault_id"] and c.kind != DUPLICATE
+        )
         out: dict[str, Any] = {
             "rows": len(self.calls),
             "call_ids": len({c.call_id for c in self.calls if c.call_id}),
@@ -226,8 +253,9 @@ class Storm:
             "network_calls_by_way": dict(sorted(ways.items())),
             "faults": len(self.faults),
             "faults_by_kind": dict(sorted(Counter(f.kind for f in self.faults).items())),
-            "faults_by_device_kind": dict(sorted(Counter(f.device_kind
-                                                         for f in self.faults).items())),
+            "faults_by_device_kind": dict(
+                sorted(Counter(f.device_kind for f in self.faults).items())
+            ),
             "faults_by_pattern": dict(sorted(Counter(f.pattern for f in self.faults).items())),
             "faults_with_calls": len(calls_per_fault),
             "faults_with_2_calls": sum(1 for n in calls_per_fault.values() if n >= 2),
@@ -327,13 +355,25 @@ class _Placed:
 
 
 # Median hours from fault to restoration, by kind (lognormal around it).
-REPAIR_HOURS = {"breaker": 1.5, "recloser": 2.0, "fuse": 1.5, "transformer": 3.0,
-                "line_section": 2.5}
+REPAIR_HOURS = {
+    "breaker": 1.5,
+    "recloser": 2.0,
+    "fuse": 1.5,
+    "transformer": 3.0,
+    "line_section": 2.5,
+}
 
 
 class _Simulation:
-    def __init__(self, data: GridData, model: NetworkModel, seed: int, start: datetime,
-                 hours: float, mix: StormMix) -> None:
+    def __init__(
+        self,
+        data: GridData,
+        model: NetworkModel,
+        seed: int,
+        start: datetime,
+        hours: float,
+        mix: StormMix,
+    ) -> None:
         self.data = data
         self.model = model
         self.seed = seed
@@ -370,17 +410,22 @@ class _Simulation:
         model = self.model
         pools: dict[str, list[_Candidate]] = {k: [] for k in FAULT_KINDS}
         for sid, kind in model.switch_kind.items():
-            if kind in PROTECTIVE_SWITCHES and model.normal_state.get(sid) != "open" \
-                    and self._count(sid) > 0:
+            if (
+                kind in PROTECTIVE_SWITCHES
+                and model.normal_state.get(sid) != "open"
+                and self._count(sid) > 0
+            ):
                 pools[kind].append(_Candidate(kind, sid, sid, model.feeder_of(sid), 1.0))
         for tid in model.transformer_ids:
             if self._count(tid) > 0:
                 pools["transformer"].append(
-                    _Candidate("transformer", tid, tid, model.feeder_of(tid), 1.0))
+                    _Candidate("transformer", tid, tid, model.feeder_of(tid), 1.0)
+                )
         mv = self.data.layer("mv_lines")
         lengths = shapely.length(np.asarray(mv["geometry"].to_numpy(), dtype=object))
-        for lid, feeder, length in zip(mv["id"].tolist(), mv["feeder"].tolist(),
-                                       np.nan_to_num(lengths).tolist(), strict=True):
+        for lid, feeder, length in zip(
+            mv["id"].tolist(), mv["feeder"].tolist(), np.nan_to_num(lengths).tolist(), strict=True
+        ):
             try:
                 device = model.protective_device(str(lid))
             except UnknownElementError:
@@ -388,8 +433,10 @@ class _Simulation:
             if device is None or self._count(device) == 0 or length <= 0:
                 continue
             pools["line_section"].append(
-                _Candidate("line_section", str(lid), device, str(feeder) if feeder else None,
-                           float(length)))
+                _Candidate(
+                    "line_section", str(lid), device, str(feeder) if feeder else None, float(length)
+                )
+            )
         return pools
 
     def _storm_minute(self) -> float:
@@ -403,8 +450,11 @@ class _Simulation:
         weights = {k: float(getattr(mix, k)) for k in FAULT_KINDS}
         feeders = sorted({c.feeder for pool in pools.values() for c in pool if c.feeder})
         # the storm's track: some feeders take far more of it than others
-        exposure = dict(zip(feeders, rng.dirichlet(np.full(len(feeders), 1.5)).tolist(),
-                            strict=True)) if feeders else {}
+        exposure = (
+            dict(zip(feeders, rng.dirichlet(np.full(len(feeders), 1.5)).tolist(), strict=True))
+            if feeders
+            else {}
+        )
         used: set[str] = set()
         placed: list[_Placed] = []
         for _ in range(n):
@@ -431,28 +481,33 @@ class _Simulation:
         for new, old in enumerate(order):
             p = placed[old]
             cand = p.cand
-            loc = self.data.element_location(cand.element_id) or \
-                self.data.element_location(cand.device_id) or (math.nan, math.nan)
+            loc = (
+                self.data.element_location(cand.element_id)
+                or self.data.element_location(cand.device_id)
+                or (math.nan, math.nan)
+            )
             dev_loc = self.data.element_location(cand.device_id) or loc
             unit = self._unit_at(dev_loc[0], dev_loc[1], cand.device_id)
             single = cand.kind in ("fuse", "transformer") and rng.random() < self.mix.single_phase
-            self.faults.append(Fault(
-                fault_id=f"F{new + 1:03d}",
-                kind=cand.kind,
-                element_id=cand.element_id,
-                device_id=cand.device_id,
-                device_kind=self.model.switch_kind.get(cand.device_id, "transformer"),
-                feeder=cand.feeder,
-                start=self.start + timedelta(minutes=p.minute),
-                restore=self.start + timedelta(minutes=p.minute + p.duration),
-                lon=float(loc[0]),
-                lat=float(loc[1]),
-                customers=self._count(cand.device_id),
-                single_phase=single,
-                pattern=p.pattern,
-                parent_id=None if p.parent is None else f"F{new_index[p.parent] + 1:03d}",
-                unit_id=unit,
-            ))
+            self.faults.append(
+                Fault(
+                    fault_id=f"F{new + 1:03d}",
+                    kind=cand.kind,
+                    element_id=cand.element_id,
+                    device_id=cand.device_id,
+                    device_kind=self.model.switch_kind.get(cand.device_id, "transformer"),
+                    feeder=cand.feeder,
+                    start=self.start + timedelta(minutes=p.minute),
+                    restore=self.start + timedelta(minutes=p.minute + p.duration),
+                    lon=float(loc[0]),
+                    lat=float(loc[1]),
+                    customers=self._count(cand.device_id),
+                    single_phase=single,
+                    pattern=p.pattern,
+                    parent_id=None if p.parent is None else f"F{new_index[p.parent] + 1:03d}",
+                    unit_id=unit,
+                )
+            )
             self.fault_rows.append(self._rows(cand.device_id))
 
     def _try_fault(
@@ -474,8 +529,10 @@ class _Simulation:
             parent = int(rng.integers(len(placed)))
             anchor = placed[parent]
             spread = 45.0 if pattern == "nested" else 15.0
-            minute = min(max(anchor.minute + round(float(rng.uniform(-spread, spread)) * 60)
-                             / 60.0, 0.0), self.hours * 60.0)
+            minute = min(
+                max(anchor.minute + round(float(rng.uniform(-spread, spread)) * 60) / 60.0, 0.0),
+                self.hours * 60.0,
+            )
             feeder = anchor.cand.feeder
             if pattern == "nested":
                 below = anchor.cand.device_id
@@ -499,14 +556,14 @@ class _Simulation:
         pool = available[kind]
         w = np.asarray([c.weight for c in pool])
         cand = pool[int(rng.choice(len(pool), p=w / w.sum()))]
-        duration = max(round(float(rng.lognormal(math.log(REPAIR_HOURS[kind]), 0.45)) * 60.0),
-                       20.0)
+        duration = max(round(float(rng.lognormal(math.log(REPAIR_HOURS[kind]), 0.45)) * 60.0), 20.0)
         pick = _Placed(cand, minute, float(duration), pattern, parent)
         if not self._visible(pick, placed):
             return None  # nobody would ever notice it: its customers are dark all along
         for i, q in enumerate(placed):
-            if pick.minute < q.minute and not self._visible(q, [*placed[:i], *placed[i + 1:],
-                                                                pick]):
+            if pick.minute < q.minute and not self._visible(
+                q, [*placed[:i], *placed[i + 1 :], pick]
+            ):
                 return None  # it would hide an earlier fault
         return pick
 
@@ -536,8 +593,10 @@ class _Simulation:
     # -- who is out, and who calls --------------------------------------------------------------
 
     def _minutes(self, fault: Fault) -> tuple[float, float]:
-        return ((fault.start - self.start).total_seconds() / 60,
-                (fault.restore - self.start).total_seconds() / 60)
+        return (
+            (fault.start - self.start).total_seconds() / 60,
+            (fault.restore - self.start).total_seconds() / 60,
+        )
 
     def _episodes(self) -> list[tuple[int, float, float, npt.NDArray[np.int64]]]:
         """(fault, from, to, service point rows): each stretch of time in which a set of
@@ -603,21 +662,32 @@ class _Simulation:
         for f, fault in enumerate(self.faults):
             self._passersby(f, fault)
 
-    def _fault_call(self, f: int, row: int, minute: float, kind: str, dark_since: float
-                    ) -> None:
+    def _fault_call(self, f: int, row: int, minute: float, kind: str, dark_since: float) -> None:
         fault = self.faults[f]
         rng = self.rng
         source = _pick(rng, {"phone": 0.84, "app": 0.05, "wechat": 0.06, "12345": 0.05})
         said = self.book.customer(rng, row, self.mix.callers, app=source in ("app", "wechat"))
         symptom = self._symptom(fault, row)
         phone, name = self._contact(row)
-        self.drafts.append(_Draft(
-            minute=minute, kind=kind, category="repair", source=source, sp_row=row, fault=f,
-            symptom=symptom, description=_describe(rng, symptom, fault.customers, kind),
-            said=said, phone=phone, name=name, unit_id=fault.unit_id,
-            truth_sp=self.book.sp_ids[row], truth_tr=self.book.sp_transformer[row],
-            outage_minute=dark_since,
-        ))
+        self.drafts.append(
+            _Draft(
+                minute=minute,
+                kind=kind,
+                category="repair",
+                source=source,
+                sp_row=row,
+                fault=f,
+                symptom=symptom,
+                description=_describe(rng, symptom, fault.customers, kind),
+                said=said,
+                phone=phone,
+                name=name,
+                unit_id=fault.unit_id,
+                truth_sp=self.book.sp_ids[row],
+                truth_tr=self.book.sp_transformer[row],
+                outage_minute=dark_since,
+            )
+        )
 
     def _symptom(self, fault: Fault, row: int) -> str | None:
         rng = self.rng
@@ -652,21 +722,39 @@ class _Simulation:
             if minute >= end:
                 continue
             symptom = _pick(rng, symptoms)
-            source = _pick(rng, {"phone": 0.55, "110": 0.25, "119": 0.1 if symptom == "sparking"
-                                 else 0.02, "12345": 0.1})
+            source = _pick(
+                rng,
+                {
+                    "phone": 0.55,
+                    "110": 0.25,
+                    "119": 0.1 if symptom == "sparking" else 0.02,
+                    "12345": 0.1,
+                },
+            )
             x, y = self.book.frame.forward_one(fault.lon, fault.lat)
             jitter = float(rng.uniform(0, 50))
             ang = float(rng.uniform(0, 2 * math.pi))
-            lon, lat = self.book.frame.inverse_one(x + jitter * math.cos(ang),
-                                                   y + jitter * math.sin(ang))
+            lon, lat = self.book.frame.inverse_one(
+                x + jitter * math.cos(ang), y + jitter * math.sin(ang)
+            )
             said = self.book.passerby(rng, lon, lat, mix.callers)
-            self.drafts.append(_Draft(
-                minute=minute, kind=PASSERBY, category="repair", source=source, sp_row=None,
-                fault=f, symptom=symptom, description=_describe(rng, symptom, 0, PASSERBY),
-                said=said, phone=random_mobile(rng),
-                name=random_person(rng) if rng.random() < 0.5 else None, unit_id=fault.unit_id,
-                outage_minute=begin,
-            ))
+            self.drafts.append(
+                _Draft(
+                    minute=minute,
+                    kind=PASSERBY,
+                    category="repair",
+                    source=source,
+                    sp_row=None,
+                    fault=f,
+                    symptom=symptom,
+                    description=_describe(rng, symptom, 0, PASSERBY),
+                    said=said,
+                    phone=random_mobile(rng),
+                    name=random_person(rng) if rng.random() < 0.5 else None,
+                    unit_id=fault.unit_id,
+                    outage_minute=begin,
+                )
+            )
 
     # -- everything else a storm night brings --------------------------------------------------
 
@@ -684,9 +772,9 @@ class _Simulation:
 
     def _sp_unit_of(self, row: int) -> str | None:
         if row not in self._sp_unit:
-            self._sp_unit[row] = self._unit_at(float(self.book.sp_lon[row]),
-                                               float(self.book.sp_lat[row]),
-                                               self.book.sp_ids[row])
+            self._sp_unit[row] = self._unit_at(
+                float(self.book.sp_lon[row]), float(self.book.sp_lat[row]), self.book.sp_ids[row]
+            )
         return self._sp_unit[row]
 
     def _night_minute(self) -> float:
@@ -695,17 +783,35 @@ class _Simulation:
             return self._storm_minute() + float(self.rng.exponential(20.0))
         return float(self.rng.uniform(0, (self.hours + 1) * 60))
 
-    def _customer_draft(self, row: int, minute: float, kind: str, category: str,
-                        symptom: str | None, description: str) -> _Draft:
+    def _customer_draft(
+        self,
+        row: int,
+        minute: float,
+        kind: str,
+        category: str,
+        symptom: str | None,
+        description: str,
+    ) -> _Draft:
         rng = self.rng
         source = _pick(rng, {"phone": 0.85, "app": 0.05, "wechat": 0.07, "12345": 0.03})
-        said = self.book.customer(rng, row, self.mix.callers, app=source in ("app", "wechat"),
-                                  repair=category == "repair")
+        said = self.book.customer(
+            rng, row, self.mix.callers, app=source in ("app", "wechat"), repair=category == "repair"
+        )
         phone, name = self._contact(row)
         return _Draft(
-            minute=minute, kind=kind, category=category, source=source, sp_row=row, fault=None,
-            symptom=symptom, description=description, said=said, phone=phone, name=name,
-            unit_id=self._sp_unit_of(row), truth_sp=self.book.sp_ids[row],
+            minute=minute,
+            kind=kind,
+            category=category,
+            source=source,
+            sp_row=row,
+            fault=None,
+            symptom=symptom,
+            description=description,
+            said=said,
+            phone=phone,
+            name=name,
+            unit_id=self._sp_unit_of(row),
+            truth_sp=self.book.sp_ids[row],
             truth_tr=self.book.sp_transformer[row],
         )
 
@@ -727,15 +833,24 @@ class _Simulation:
 
         for _ in range(round(mix.customer_side * network)):
             row, minute = some(lit), self._night_minute()
-            symptom = _pick(rng, {"no_power": 0.7, "sparking": 0.1, "partial_power": 0.15,
-                                  "other": 0.05})
+            symptom = _pick(
+                rng, {"no_power": 0.7, "sparking": 0.1, "partial_power": 0.15, "other": 0.05}
+            )
             text = str(rng.choice(_CUSTOMER_SIDE_TEXT))
-            self.drafts.append(self._customer_draft(row, minute, CUSTOMER_SIDE, "repair",
-                                                    symptom, text))
+            self.drafts.append(
+                self._customer_draft(row, minute, CUSTOMER_SIDE, "repair", symptom, text)
+            )
             if rng.random() < 2 * mix.callback:
-                self.drafts.append(self._customer_draft(
-                    row, minute + float(rng.uniform(30, 120)), CUSTOMER_SIDE, "repair", symptom,
-                    "刚才打过电话了，家里还是没电，怎么还没人来"))
+                self.drafts.append(
+                    self._customer_draft(
+                        row,
+                        minute + float(rng.uniform(30, 120)),
+                        CUSTOMER_SIDE,
+                        "repair",
+                        symptom,
+                        "刚才打过电话了，家里还是没电，怎么还没人来",
+                    )
+                )
         for _ in range(round(mix.query * network)):
             hit = self._dark_customer() if rng.random() < 0.7 else None
             if hit is not None:
@@ -746,9 +861,16 @@ class _Simulation:
                 text = str(rng.choice(_QUERY_TEXT))
             self.drafts.append(self._customer_draft(row, minute, "query", "query", None, text))
         for _ in range(round(mix.consult * network)):
-            self.drafts.append(self._customer_draft(
-                some(anyone), self._night_minute(), "consult", "consult", None,
-                str(rng.choice(_CONSULT_TEXT))))
+            self.drafts.append(
+                self._customer_draft(
+                    some(anyone),
+                    self._night_minute(),
+                    "consult",
+                    "consult",
+                    None,
+                    str(rng.choice(_CONSULT_TEXT)),
+                )
+            )
         for _ in range(round(mix.complaint * network)):
             hit = self._dark_customer(after=90.0) if rng.random() < 0.6 else None
             if hit is not None:
@@ -757,30 +879,57 @@ class _Simulation:
             else:
                 row, minute = some(anyone), self._night_minute()
                 text = str(rng.choice(_COMPLAINT_TEXT))
-            self.drafts.append(self._customer_draft(row, minute, "complaint", "complaint", None,
-                                                    text))
-        for category, texts in (("report", _REPORT_TEXT), ("suggestion", _SUGGESTION_TEXT),
-                                ("praise", _PRAISE_TEXT)):
+            self.drafts.append(
+                self._customer_draft(row, minute, "complaint", "complaint", None, text)
+            )
+        for category, texts in (
+            ("report", _REPORT_TEXT),
+            ("suggestion", _SUGGESTION_TEXT),
+            ("praise", _PRAISE_TEXT),
+        ):
             for _ in range(round(float(getattr(mix, category)) * network)):
-                self.drafts.append(self._customer_draft(
-                    some(anyone), self._night_minute(), category, category, None,
-                    str(rng.choice(texts))))
+                self.drafts.append(
+                    self._customer_draft(
+                        some(anyone),
+                        self._night_minute(),
+                        category,
+                        category,
+                        None,
+                        str(rng.choice(texts)),
+                    )
+                )
         for _ in range(round(mix.new_connection * network)):
             row = some(anyone)
             said = self.book.newcomer(rng, row, mix.callers)
-            self.drafts.append(_Draft(
-                minute=self._night_minute(), kind="new_connection", category="new_connection",
-                source="phone", sp_row=None, fault=None, symptom=None,
-                description=str(rng.choice(_NEW_CONNECTION_TEXT)), said=said,
-                phone=random_mobile(rng), name=random_person(rng),
-                unit_id=self._sp_unit_of(row),
-            ))
+            self.drafts.append(
+                _Draft(
+                    minute=self._night_minute(),
+                    kind="new_connection",
+                    category="new_connection",
+                    source="phone",
+                    sp_row=None,
+                    fault=None,
+                    symptom=None,
+                    description=str(rng.choice(_NEW_CONNECTION_TEXT)),
+                    said=said,
+                    phone=random_mobile(rng),
+                    name=random_person(rng),
+                    unit_id=self._sp_unit_of(row),
+                )
+            )
         rows_so_far = len(self.drafts)
-        breakages = ("missing_call_id", "bad_time", "naive_time", "unknown_category",
-                     "spoken_time", "unknown_source")
+        breakages = (
+            "missing_call_id",
+            "bad_time",
+            "naive_time",
+            "unknown_category",
+            "spoken_time",
+            "unknown_source",
+        )
         for i in range(round(mix.malformed * rows_so_far)):
-            draft = self._customer_draft(some(anyone), self._night_minute(), MALFORMED, "repair",
-                                         "no_power", "家里没电了")
+            draft = self._customer_draft(
+                some(anyone), self._night_minute(), MALFORMED, "repair", "no_power", "家里没电了"
+            )
             draft.broken = breakages[(i + int(rng.integers(len(breakages)))) % len(breakages)]
             self.drafts.append(draft)
 
@@ -820,29 +969,49 @@ class _Simulation:
             if d.broken is not None:
                 _break(rng, row, d.broken, at)
                 truth["call_id"] = row["call_id"]
-            dark = None if d.outage_minute is None else \
-                self.start + timedelta(seconds=round(d.outage_minute * 60))
-            calls.append(SimulatedCall(row=row, truth=truth, kind=d.kind, at=at,
-                                       ways=d.said.ways, outage_start=dark))
+            dark = (
+                None
+                if d.outage_minute is None
+                else self.start + timedelta(seconds=round(d.outage_minute * 60))
+            )
+            calls.append(
+                SimulatedCall(
+                    row=row, truth=truth, kind=d.kind, at=at, ways=d.said.ways, outage_start=dark
+                )
+            )
         # resubmitted rows: the very same row again, a little later in the file
         eligible = [i for i, c in enumerate(calls) if c.kind != MALFORMED]
         n_dup = min(round(self.mix.duplicate * len(calls)), len(eligible))
-        picks = sorted(rng.choice(len(eligible), size=n_dup, replace=False).tolist()) \
-            if n_dup else []
+        picks = (
+            sorted(rng.choice(len(eligible), size=n_dup, replace=False).tolist()) if n_dup else []
+        )
         inserts: dict[int, list[SimulatedCall]] = {}
         for k in picks:
             i = eligible[k]
             at_pos = min(i + int(rng.integers(1, 16)), len(calls) - 1)
             original = calls[i]
-            inserts.setdefault(at_pos, []).append(SimulatedCall(
-                row=dict(original.row), truth=original.truth, kind=DUPLICATE, at=original.at,
-                ways=original.ways, outage_start=original.outage_start))
+            inserts.setdefault(at_pos, []).append(
+                SimulatedCall(
+                    row=dict(original.row),
+                    truth=original.truth,
+                    kind=DUPLICATE,
+                    at=original.at,
+                    ways=original.ways,
+                    outage_start=original.outage_start,
+                )
+            )
         rows: list[SimulatedCall] = []
         for i, call in enumerate(calls):
             rows.append(call)
             rows.extend(inserts.get(i, ()))
-        return Storm(faults=self.faults, calls=rows, seed=self.seed, start=self.start,
-                     hours=self.hours, notes=self.notes)
+        return Storm(
+            faults=self.faults,
+            calls=rows,
+            seed=self.seed,
+            start=self.start,
+            hours=self.hours,
+            notes=self.notes,
+        )
 
 
 def _row(d: _Draft, call_id: str, at: datetime) -> dict[str, str]:
@@ -888,8 +1057,15 @@ def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
 
 
 _SYMPTOM_TEXT = {
-    "no_power": ("家里没电了", "突然停电了", "全家都没电", "听见外面砰的一声，然后就停电了",
-                 "刮大风，停电了", "一直没来电", "灯全灭了"),
+    "no_power": (
+        "家里没电了",
+        "突然停电了",
+        "全家都没电",
+        "听见外面砰的一声，然后就停电了",
+        "刮大风，停电了",
+        "一直没来电",
+        "灯全灭了",
+    ),
     "partial_power": ("有的屋有电有的屋没电", "空调开不了，灯还亮着", "一半电器不能用"),
     "low_voltage": ("电压很低，灯一闪一闪的", "灯特别暗，冰箱启动不了"),
     "sparking": ("电线冒火花", "线上打火，噼里啪啦的", "电线杆上有火花"),
@@ -900,23 +1076,47 @@ _SYMPTOM_TEXT = {
 }
 _WHOLE_AREA_TEXT = ("整个村都停电了", "我们这一片都没电", "邻居家也都没电")
 _CUSTOMER_SIDE_TEXT = (
-    "家里总闸跳了合不上，邻居家都有电", "家里空开一推就跳", "屋里插座烧了，冒烟",
-    "就我家没电，邻居家都有电", "电表后面的线烧断了", "家里漏电保护器老是跳",
+    "家里总闸跳了合不上，邻居家都有电",
+    "家里空开一推就跳",
+    "屋里插座烧了，冒烟",
+    "就我家没电，邻居家都有电",
+    "电表后面的线烧断了",
+    "家里漏电保护器老是跳",
 )
-_OUTAGE_QUERY_TEXT = ("什么时候能来电？", "停电了，问一下啥时候恢复", "是不是在检修？什么时候送电",
-                      "冰箱里东西要坏了，多久能来电")
+_OUTAGE_QUERY_TEXT = (
+    "什么时候能来电？",
+    "停电了，问一下啥时候恢复",
+    "是不是在检修？什么时候送电",
+    "冰箱里东西要坏了，多久能来电",
+)
 _QUERY_TEXT = ("查一下电费余额", "查询一下上个月电费", "问一下我家户号是多少", "查一下缴费记录")
-_CONSULT_TEXT = ("峰谷电价怎么算", "阶梯电价是多少", "电表想挪个位置怎么办",
-                 "家里线路坏了你们管修吗", "欠费停电了交了钱多久能恢复")
-_OUTAGE_COMPLAINT_TEXT = ("停电好几个小时了还没人来修", "抢修太慢了，一直没来电",
-                          "打了好几次电话都没人处理")
+_CONSULT_TEXT = (
+    "峰谷电价怎么算",
+    "阶梯电价是多少",
+    "电表想挪个位置怎么办",
+    "家里线路坏了你们管修吗",
+    "欠费停电了交了钱多久能恢复",
+)
+_OUTAGE_COMPLAINT_TEXT = (
+    "停电好几个小时了还没人来修",
+    "抢修太慢了，一直没来电",
+    "打了好几次电话都没人处理",
+)
 _COMPLAINT_TEXT = ("电费多收了", "抄表员态度不好", "上次报修的人没来", "电压长期偏低没人管")
-_REPORT_TEXT = ("有人私拉乱接电线", "有人偷电", "电线杆上乱贴广告还挂了东西",
-                "有人在电线下面盖房子")
+_REPORT_TEXT = (
+    "有人私拉乱接电线",
+    "有人偷电",
+    "电线杆上乱贴广告还挂了东西",
+    "有人在电线下面盖房子",
+)
 _SUGGESTION_TEXT = ("建议停电能提前发短信通知", "希望营业厅周末也开门")
 _PRAISE_TEXT = ("上次抢修师傅冒雨来修，表扬一下", "营业厅服务很好")
-_NEW_CONNECTION_TEXT = ("新盖的房子要装电表", "申请新装用电", "开了个小超市要接电",
-                        "新建养殖场要用电")
+_NEW_CONNECTION_TEXT = (
+    "新盖的房子要装电表",
+    "申请新装用电",
+    "开了个小超市要接电",
+    "新建养殖场要用电",
+)
 _CALLBACK_TEXT = ("刚才打过电话了，还是没电", "又停了这么久还没来电", "第二次打了，怎么还没人来")
 
 

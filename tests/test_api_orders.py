@@ -100,8 +100,9 @@ def test_a_new_order_goes_to_the_nearest_crew_at_once(
     the roster at start-up and the new order is dispatched before the answer."""
     for api in api_fixture(engine, tmp_path_factory, NOW, auto_dispatch=True):
         answer = open_incident(api)
-        order = api.client.get(f"/api/orders/{answer['work_order_id']}",
-                               headers=api.headers(Role.DISPATCHER)).json()
+        order = api.client.get(
+            f"/api/orders/{answer['work_order_id']}", headers=api.headers(Role.DISPATCHER)
+        ).json()
         assert order["status"] == "dispatched"
         assert order["crew_id"] in set(api.services.data.layer("crews")["id"])
 
@@ -115,8 +116,7 @@ def test_a_repair_ends_the_incident_and_a_later_call_is_a_new_fault(api: Api) ->
     crew = str(api.services.data.layer("crews")["id"].iat[0])
     api.client.post(f"/api/orders/{order_id}/assign", json={"crew_id": crew}, headers=plain)
     for step in ("accepted", "departed", "arrived", "repaired"):
-        r = api.client.post(f"/api/orders/{order_id}/events", json={"type": step},
-                            headers=plain)
+        r = api.client.post(f"/api/orders/{order_id}/events", json={"type": step}, headers=plain)
         assert r.status_code == 200, r.text
     still_open = api.client.get("/api/map/incidents", headers=plain).json()
     assert answer["incident_id"] not in json.dumps(still_open)
@@ -124,8 +124,12 @@ def test_a_repair_ends_the_incident_and_a_later_call_is_a_new_fault(api: Api) ->
     again = api.client.post(
         "/api/calls",
         headers=api.headers(Role.AGENT),
-        json={"call_id": "o2", "received_at": NOW.isoformat(),
-              "account_no": str(sps["account_no"].iat[0]), "symptom": "no_power"},
+        json={
+            "call_id": "o2",
+            "received_at": NOW.isoformat(),
+            "account_no": str(sps["account_no"].iat[0]),
+            "symptom": "no_power",
+        },
     ).json()
     assert again["status"] == "new"
     assert again["incident_id"] != answer["incident_id"]

@@ -159,7 +159,9 @@ class Api:
 
 
 def api_fixture(
-    engine: Engine, tmp_path_factory: pytest.TempPathFactory, now: datetime | None = None,
+    engine: Engine,
+    tmp_path_factory: pytest.TempPathFactory,
+    now: datetime | None = None,
     **settings: Any,
 ) -> Iterator[Api]:
     """A running app on the test database with the grid and one user per role."""

@@ -283,11 +283,18 @@ def test_buffered_attachments_interleave_with_other_events(engine: Any) -> None:
         svc.attach_call(a.order_id, "c4", t0 + timedelta(minutes=3))
         svc.attach_call(a.order_id, "c5", t0 + timedelta(minutes=3))
         repo.flush()
-        seqs = [r[0] for r in conn.execute(
-            select(order_events.c.seq).where(order_events.c.order_id == a.order_id)
-            .order_by(order_events.c.seq))]
+        seqs = [
+            r[0]
+            for r in conn.execute(
+                select(order_events.c.seq)
+                .where(order_events.c.order_id == a.order_id)
+                .order_by(order_events.c.seq)
+            )
+        ]
         assert seqs == list(range(1, len(seqs) + 1))
-        calls = conn.execute(select(func.count()).select_from(order_events).where(
-            order_events.c.order_id == a.order_id, order_events.c.type == "call_attached")
+        calls = conn.execute(
+            select(func.count())
+            .select_from(order_events)
+            .where(order_events.c.order_id == a.order_id, order_events.c.type == "call_attached")
         ).scalar()
         assert calls == 5  # c1 (opening), c3, c2 (merged from I2), c4, c5

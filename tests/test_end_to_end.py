@@ -34,7 +34,10 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_storm_end_to_end(
-    seed: int, county: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    seed: int,
+    county: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("GRIDCALL_DATABASE_URL", str(tmp_path / "gridcall.db"))
@@ -54,7 +57,9 @@ def test_a_storm_end_to_end(
 
 
 def test_a_storm_on_a_grid_the_project_never_saw(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Not the demo county: bushy feeders with many fuses, three repair units, CGCS2000
     geographic coordinates, a folder of GeoJSON without node columns (connectivity
@@ -62,11 +67,17 @@ def test_a_storm_on_a_grid_the_project_never_saw(
     ``python -m bench --only grouping``)."""
     from layers.synthetic import synthetic_grid
 
-    grid = synthetic_grid(11, substations=2, feeders_per_bus=4, branch_probability=0.5,
-                          sections_per_feeder=60, transformers_per_feeder=40,
-                          service_points_per_transformer=40, units=3)
-    package = grid.write(tmp_path / "package", fmt="geojson", crs="EPSG:4490",
-                         explicit_nodes=False)
+    grid = synthetic_grid(
+        11,
+        substations=2,
+        feeders_per_bus=4,
+        branch_probability=0.5,
+        sections_per_feeder=60,
+        transformers_per_feeder=40,
+        service_points_per_transformer=40,
+        units=3,
+    )
+    package = grid.write(tmp_path / "package", fmt="geojson", crs="EPSG:4490", explicit_nodes=False)
     monkeypatch.setenv("GRIDCALL_DATABASE_URL", str(tmp_path / "gridcall.db"))
     assert main(["layers", "import", str(package)]) == 0
     storm = tmp_path / "storm"
@@ -77,7 +88,11 @@ def test_a_storm_on_a_grid_the_project_never_saw(
     assert main(["evaluate", str(result), str(storm / "truth.csv")]) == 0
     scores = json.loads(capsys.readouterr().out)
     print(json.dumps({k: scores[k] for k in FLOORS}))
-    floors = {"pairwise_f1": 0.85, "device_accuracy": 0.6, "unit_accuracy": 0.95,
-              "locate_accuracy": 0.85}
+    floors = {
+        "pairwise_f1": 0.85,
+        "device_accuracy": 0.6,
+        "unit_accuracy": 0.95,
+        "locate_accuracy": 0.85,
+    }
     low = {k: scores[k] for k, floor in floors.items() if scores[k] < floor}
     assert low == {}, scores

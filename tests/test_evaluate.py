@@ -22,17 +22,32 @@ TICKET = {"complaint", "report", "new_connection", "suggestion", "praise"}
 @pytest.fixture(scope="module")
 def storm(tmp_path_factory: pytest.TempPathFactory) -> Storm:
     path = tmp_path_factory.mktemp("grid") / "grid.gpkg"
-    synthetic_grid(5, feeders_per_bus=3, sections_per_feeder=24, branch_probability=0.4,
-                   transformers_per_feeder=10, service_points_per_transformer=30).write(path)
+    synthetic_grid(
+        5,
+        feeders_per_bus=3,
+        sections_per_feeder=24,
+        branch_probability=0.4,
+        transformers_per_feeder=10,
+        service_points_per_transformer=30,
+    ).write(path)
     data, model, _problems = prepare(path)
     assert data is not None and model is not None
-    return simulate_storm(data, model, faults=14, seed=3,
-                          mix=StormMix(malformed=0.03, duplicate=0.03, customer_side=0.1))
+    return simulate_storm(
+        data,
+        model,
+        faults=14,
+        seed=3,
+        mix=StormMix(malformed=0.03, duplicate=0.03, customer_side=0.1),
+    )
 
 
-def replay_from_truth(storm: Storm, incident_of: Callable[[dict[str, str]], str | None],
-                      *, device_of: Callable[[str], str] | None = None,
-                      located: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def replay_from_truth(
+    storm: Storm,
+    incident_of: Callable[[dict[str, str]], str | None],
+    *,
+    device_of: Callable[[str], str] | None = None,
+    located: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """A replay as a system would write it if it grouped calls by ``incident_of`` (a truth
     row to an incident id, or None), answered repeats identically and rejected malformed
     rows."""
@@ -49,8 +64,12 @@ def replay_from_truth(storm: Storm, incident_of: Callable[[dict[str, str]], str 
             continue
         parsed = parse_call(row, number)
         if isinstance(parsed, Rejection):
-            line: dict[str, Any] = {"call_id": cid or None, "status": "rejected",
-                                    "incident_id": None, "reason": parsed.reason}
+            line: dict[str, Any] = {
+                "call_id": cid or None,
+                "status": "rejected",
+                "incident_id": None,
+                "reason": parsed.reason,
+            }
         else:
             iid = incident_of(truth)
             if iid is not None:
@@ -63,22 +82,36 @@ def replay_from_truth(storm: Storm, incident_of: Callable[[dict[str, str]], str 
             else:
                 status = "consult"
             line = {
-                "call_id": cid, "status": status, "incident_id": iid,
+                "call_id": cid,
+                "status": status,
+                "incident_id": iid,
                 "work_order_id": None if iid is None else f"WO-{iid}",
                 "predicted_device_id": device.get(iid or ""),
                 "unit_id": unit.get(iid or "", truth["expected_unit_id"]),
-                "location": {"method": "account", "lon": None, "lat": None, "confidence": 1.0,
-                             "service_point_id": truth["true_service_point_id"] or None,
-                             "transformer_id": truth["true_transformer_id"] if located
-                             else None},
+                "location": {
+                    "method": "account",
+                    "lon": None,
+                    "lat": None,
+                    "confidence": 1.0,
+                    "service_point_id": truth["true_service_point_id"] or None,
+                    "transformer_id": truth["true_transformer_id"] if located else None,
+                },
                 "reason": "customer's own wiring" if status == "consult" else None,
             }
         if cid:
             answered.setdefault(cid, line)
         lines.append(line)
-    final = {"incidents": [
-        {"incident_id": iid, "predicted_device_id": device[iid], "unit_id": unit[iid],
-         "call_ids": ids} for iid, ids in members.items()]}
+    final = {
+        "incidents": [
+            {
+                "incident_id": iid,
+                "predicted_device_id": device[iid],
+                "unit_id": unit[iid],
+                "call_ids": ids,
+            }
+            for iid, ids in members.items()
+        ]
+    }
     return lines, final
 
 
@@ -112,8 +145,9 @@ def test_a_perfect_grouping_scores_one(storm: Storm, tmp_path: Path) -> None:
     assert report["rejects"]["valid_rows_rejected"] == 0
     assert report["customer_side"]["calls"] > 0
     assert report["customer_side"]["flagged_share"] == 1.0
-    assert report["customer_side"]["kept_out_of_network_incidents"] == \
-        report["customer_side"]["calls"]
+    assert (
+        report["customer_side"]["kept_out_of_network_incidents"] == report["customer_side"]["calls"]
+    )
     assert report["pairwise_with_customer_side"]["f1"] == 1.0
     assert report["non_repair_answered_as_expected"] == 1.0
     assert report["work_orders_per_fault"] == 1.0
@@ -124,7 +158,8 @@ def test_a_perfect_grouping_scores_one(storm: Storm, tmp_path: Path) -> None:
 def test_an_all_singleton_grouping_has_no_recall(storm: Storm, tmp_path: Path) -> None:
     _calls, truth_path = storm.write(tmp_path)
     lines, final = replay_from_truth(
-        storm, lambda t: f"I-{t['call_id']}" if t["fault_id"] else None)
+        storm, lambda t: f"I-{t['call_id']}" if t["fault_id"] else None
+    )
     report = evaluate(write_replay(tmp_path / "result.jsonl", lines, final), truth_path)
     assert report["pairwise_recall"] == 0.0
     assert report["pairwise_f1"] == 0.0
@@ -146,8 +181,7 @@ def test_calls_left_out_of_incidents_are_singletons(storm: Storm, tmp_path: Path
     assert none["locate_accuracy_by_method"] == {}
 
 
-def test_merging_everything_keeps_recall_and_loses_precision(storm: Storm,
-                                                             tmp_path: Path) -> None:
+def test_merging_everything_keeps_recall_and_loses_precision(storm: Storm, tmp_path: Path) -> None:
     _calls, truth_path = storm.write(tmp_path)
     lines, final = replay_from_truth(storm, lambda t: "I-all" if t["fault_id"] else None)
     report = evaluate(write_replay(tmp_path / "result.jsonl", lines, final), truth_path)
@@ -163,7 +197,8 @@ def test_a_random_grouping_scores_in_between(storm: Storm, tmp_path: Path) -> No
     rng = np.random.default_rng(0)
     split = {c.call_id: int(rng.integers(2)) for c in storm.calls}
     lines, final = replay_from_truth(
-        storm, lambda t: f"I-{t['fault_id']}-{split[t['call_id']]}" if t["fault_id"] else None)
+        storm, lambda t: f"I-{t['fault_id']}-{split[t['call_id']]}" if t["fault_id"] else None
+    )
     report = evaluate(write_replay(tmp_path / "result.jsonl", lines, final), truth_path)
     assert report["pairwise_precision"] == 1.0
     assert 0.3 < report["pairwise_recall"] < 0.7
@@ -176,18 +211,46 @@ def test_a_split_fault_is_judged_by_the_incident_holding_most_of_its_calls(
     tmp_path: Path,
 ) -> None:
     truth = [
-        {"call_id": c, "fault_id": "F1", "device_id": "FUSE1", "true_service_point_id": "",
-         "true_transformer_id": "", "expected_unit_id": "U1"} for c in ("a", "b", "c")
-    ] + [{"call_id": "d", "fault_id": "F2", "device_id": "T9", "true_service_point_id": "",
-          "true_transformer_id": "", "expected_unit_id": "U2"}]
-    lines = [{"call_id": c, "status": "new", "incident_id": i}
-             for c, i in (("a", "I1"), ("b", "I2"), ("c", "I2"), ("d", "I3"))]
-    final = {"incidents": [
-        {"incident_id": "I1", "predicted_device_id": "FUSE1", "unit_id": "U1", "call_ids": ["a"]},
-        {"incident_id": "I2", "predicted_device_id": "BRK1", "unit_id": "U1",
-         "call_ids": ["b", "c"]},
-        {"incident_id": "I3", "predicted_device_id": "T9", "unit_id": "U9", "call_ids": ["d"]},
-    ]}
+        {
+            "call_id": c,
+            "fault_id": "F1",
+            "device_id": "FUSE1",
+            "true_service_point_id": "",
+            "true_transformer_id": "",
+            "expected_unit_id": "U1",
+        }
+        for c in ("a", "b", "c")
+    ] + [
+        {
+            "call_id": "d",
+            "fault_id": "F2",
+            "device_id": "T9",
+            "true_service_point_id": "",
+            "true_transformer_id": "",
+            "expected_unit_id": "U2",
+        }
+    ]
+    lines = [
+        {"call_id": c, "status": "new", "incident_id": i}
+        for c, i in (("a", "I1"), ("b", "I2"), ("c", "I2"), ("d", "I3"))
+    ]
+    final = {
+        "incidents": [
+            {
+                "incident_id": "I1",
+                "predicted_device_id": "FUSE1",
+                "unit_id": "U1",
+                "call_ids": ["a"],
+            },
+            {
+                "incident_id": "I2",
+                "predicted_device_id": "BRK1",
+                "unit_id": "U1",
+                "call_ids": ["b", "c"],
+            },
+            {"incident_id": "I3", "predicted_device_id": "T9", "unit_id": "U9", "call_ids": ["d"]},
+        ]
+    }
     report = score(lines, final, truth)
     assert report["device_accuracy"] == 0.0  # I2 holds two of F1's three calls: BRK1 is wrong
     assert report["device_accuracy_single_call_faults"] == 1.0
@@ -201,10 +264,15 @@ def test_a_split_fault_is_judged_by_the_incident_holding_most_of_its_calls(
 
 def test_without_a_final_line_the_lines_decide(tmp_path: Path) -> None:
     truth = [{"call_id": c, "fault_id": "F1", "device_id": "D1"} for c in ("a", "b")]
-    lines = [{"call_id": "a", "status": "new", "incident_id": "I1",
-              "predicted_device_id": "T1"},
-             {"call_id": "b", "status": "known_outage", "incident_id": "I1",
-              "predicted_device_id": "D1"}]
+    lines = [
+        {"call_id": "a", "status": "new", "incident_id": "I1", "predicted_device_id": "T1"},
+        {
+            "call_id": "b",
+            "status": "known_outage",
+            "incident_id": "I1",
+            "predicted_device_id": "D1",
+        },
+    ]
     report = score(lines, None, truth)
     assert report["pairwise_f1"] == 1.0
     assert report["device_accuracy"] == 1.0  # the latest prediction counts
@@ -212,8 +280,9 @@ def test_without_a_final_line_the_lines_decide(tmp_path: Path) -> None:
 
 
 def test_pairwise_on_a_small_example() -> None:
-    figures = pairwise({"a": "1", "b": "1", "c": "2", "d": "2"},
-                       {"a": "x", "b": "y", "c": "y", "d": "y"})
+    figures = pairwise(
+        {"a": "1", "b": "1", "c": "2", "d": "2"}, {"a": "x", "b": "y", "c": "y", "d": "y"}
+    )
     assert figures["true_pairs"] == 2 and figures["predicted_pairs"] == 3
     assert figures["correct_pairs"] == 1
     assert figures["precision"] == pytest.approx(1 / 3, abs=1e-4)
@@ -226,8 +295,7 @@ def test_locating_is_scored_per_method(storm: Storm, tmp_path: Path) -> None:
     lines, final = replay_from_truth(storm, by_fault, located=False)
     for i, line in enumerate(lines):
         if line.get("location") and i % 2:
-            line["location"] = {**line["location"], "method": "gps",
-                                "transformer_id": "nowhere"}
+            line["location"] = {**line["location"], "method": "gps", "transformer_id": "nowhere"}
     report = evaluate(write_replay(tmp_path / "result.jsonl", lines, final), truth_path)
     assert report["locate_accuracy_by_method"]["account"] == 0.0
     assert report["locate_accuracy_by_method"]["gps"] == 0.0
@@ -246,12 +314,13 @@ def test_wrong_repeats_and_missed_rejects_are_counted(storm: Storm, tmp_path: Pa
             lines[i] = {**line, "status": "new", "incident_id": "I-again"}
             changed += 1
         seen.add(cid)
-    lines = [line if line["status"] != "rejected" else {**line, "status": "new"}
-             for line in lines]
+    lines = [line if line["status"] != "rejected" else {**line, "status": "new"} for line in lines]
     report = evaluate(write_replay(tmp_path / "result.jsonl", lines, final), truth_path)
     assert changed > 0
-    assert report["duplicates"]["answered_identically"] == \
-        report["duplicates"]["repeated_rows"] - changed
+    assert (
+        report["duplicates"]["answered_identically"]
+        == report["duplicates"]["repeated_rows"] - changed
+    )
     assert report["rejects"]["rejected"] == 0
 
 
@@ -261,19 +330,34 @@ def test_bad_lines_and_missing_fields_do_not_stop_it(storm: Storm, tmp_path: Pat
     first = storm.truth_rows()[0]["call_id"]
     path.write_text(
         "not json\n[1, 2]\n\n"
-        + json.dumps({"call_id": first}) + "\n"
-        + json.dumps({"status": "rejected"}) + "\n"
-        + json.dumps({"call_id": "unknown", "status": "new", "location": "nowhere"}) + "\n"
-        + json.dumps({"final": {"incidents": [{"call_ids": ["x"]}, "junk", {"incident_id": "I",
-                                                                            "call_ids": None}]}})
+        + json.dumps({"call_id": first})
+        + "\n"
+        + json.dumps({"status": "rejected"})
+        + "\n"
+        + json.dumps({"call_id": "unknown", "status": "new", "location": "nowhere"})
+        + "\n"
+        + json.dumps(
+            {
+                "final": {
+                    "incidents": [
+                        {"call_ids": ["x"]},
+                        "junk",
+                        {"incident_id": "I", "call_ids": None},
+                    ]
+                }
+            }
+        )
         + "\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     report = evaluate_files(path, truth_path)
     assert report["unreadable_result_lines"] == 2
     assert report["pairwise_recall"] == 0.0
     assert report["missing_results"] == report["calls_scored"] - 1
-    assert report["locate_accuracy_by_method"].get("none") == 0.0 or \
-        report["locate_calls_by_method"].get("none", 0) <= 1
+    assert (
+        report["locate_accuracy_by_method"].get("none") == 0.0
+        or report["locate_calls_by_method"].get("none", 0) <= 1
+    )
 
 
 def test_without_the_calls_file_the_rest_is_still_scored(storm: Storm, tmp_path: Path) -> None:

@@ -19,8 +19,14 @@ T0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
     grid = synthetic_grid(
-        4, substations=1, feeders_per_bus=3, sections_per_feeder=70, branch_probability=0.2,
-        transformers_per_feeder=30, service_points_per_transformer=30, ties=1,
+        4,
+        substations=1,
+        feeders_per_bus=3,
+        sections_per_feeder=70,
+        branch_probability=0.2,
+        transformers_per_feeder=30,
+        service_points_per_transformer=30,
+        ties=1,
     )
     path = grid.write(tmp_path_factory.mktemp("grouping") / "grid.gpkg")
     _data, m, problems = prepare(path)
@@ -42,8 +48,9 @@ def _plain_transformers(model: NetworkModel) -> list[str]:
     out = []
     for t in model.transformer_ids:
         chain = model.protective_chain(t)
-        if len(chain) > 1 and model.downstream_service_point_count(chain[1]) > \
-                model.downstream_service_point_count(t):
+        if len(chain) > 1 and model.downstream_service_point_count(
+            chain[1]
+        ) > model.downstream_service_point_count(t):
             out.append(t)
     return out
 
@@ -52,10 +59,21 @@ def _customers(model: NetworkModel, transformer: str) -> list[str]:
     return model.downstream_service_points(transformer)
 
 
-def _obs(call_id: str, minutes: float, transformer: str, customer: str | None = None,
-         likelihood: float = 1.0, **kw: object) -> Observation:
-    return Observation(call_id, T0 + timedelta(minutes=minutes), ((transformer, likelihood),),
-                       customer=customer, **kw)  # type: ignore[arg-type]
+def _obs(
+    call_id: str,
+    minutes: float,
+    transformer: str,
+    customer: str | None = None,
+    likelihood: float = 1.0,
+    **kw: object,
+) -> Observation:
+    return Observation(
+        call_id,
+        T0 + timedelta(minutes=minutes),
+        ((transformer, likelihood),),
+        customer=customer,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_calls_under_one_transformer_make_one_incident_at_it(model: NetworkModel) -> None:
@@ -112,9 +130,9 @@ def test_uncertain_call_goes_where_the_other_calls_are(model: NetworkModel) -> N
     for i, sp in enumerate(_customers(model, inside)[:3]):
         engine.process(_obs(f"k{i}", i, inside, sp))
     # a phone position between two transformers' customers: 55 % outside, 45 % inside
-    decision = engine.process(Observation(
-        "u", T0 + timedelta(minutes=6), ((outside, 0.55), (inside, 0.45))
-    ))
+    decision = engine.process(
+        Observation("u", T0 + timedelta(minutes=6), ((outside, 0.55), (inside, 0.45)))
+    )
     assert decision.status == MERGED
     assert decision.transformer_id == inside
 
@@ -167,10 +185,8 @@ def test_unlocated_calls_group_by_phone_and_by_place(model: NetworkModel) -> Non
     engine = GroupingEngine(model)
     a = engine.process(Observation("p1", T0, (), phone="13900000001", lon=113.6, lat=34.7))
     b = engine.process(Observation("p2", T0 + timedelta(minutes=20), (), phone="13900000001"))
-    c = engine.process(Observation("p3", T0 + timedelta(minutes=25), (), lon=113.6005,
-                                   lat=34.7003))
-    far = engine.process(Observation("p4", T0 + timedelta(minutes=26), (), lon=113.9,
-                                     lat=34.9))
+    c = engine.process(Observation("p3", T0 + timedelta(minutes=25), (), lon=113.6005, lat=34.7003))
+    far = engine.process(Observation("p4", T0 + timedelta(minutes=26), (), lon=113.9, lat=34.9))
     assert b.incident_id == a.incident_id and "same caller phone" in b.reason
     assert c.incident_id == a.incident_id
     assert far.incident_id != a.incident_id

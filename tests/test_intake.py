@@ -22,8 +22,13 @@ T0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
 @pytest.fixture
 def imported(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     grid = synthetic_grid(
-        9, substations=1, feeders_per_bus=2, sections_per_feeder=20, branch_probability=0.3,
-        transformers_per_feeder=8, service_points_per_transformer=12,
+        9,
+        substations=1,
+        feeders_per_bus=2,
+        sections_per_feeder=20,
+        branch_probability=0.3,
+        transformers_per_feeder=8,
+        service_points_per_transformer=12,
     )
     monkeypatch.setenv("GRIDCALL_DATABASE_URL", db_url)
     assert main(["layers", "import", str(grid.write(tmp_path / "grid.gpkg"))]) == 0
@@ -31,14 +36,31 @@ def imported(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> An
 
 
 def _row(call_id: str, minutes: float, account: str | None = None, **kw: Any) -> dict[str, Any]:
-    return {"call_id": call_id, "received_at": (T0 + timedelta(minutes=minutes)).isoformat(),
-            "account_no": account, **kw}
+    return {
+        "call_id": call_id,
+        "received_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        "account_no": account,
+        **kw,
+    }
 
 
 def _write_calls(path: Path, rows: list[dict[str, Any]]) -> Path:
-    columns = ["call_id", "received_at", "source", "category", "caller_phone", "caller_name",
-               "account_no", "pole_no", "address", "lon", "lat", "coord_sys", "symptom",
-               "description"]
+    columns = [
+        "call_id",
+        "received_at",
+        "source",
+        "category",
+        "caller_phone",
+        "caller_name",
+        "account_no",
+        "pole_no",
+        "address",
+        "lon",
+        "lat",
+        "coord_sys",
+        "symptom",
+        "description",
+    ]
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
@@ -95,6 +117,7 @@ def test_replay_answers_every_call_once(
     assert [a for a in again if a["call_id"] == "c1"] == by_id["c1"][:1]
     engine = make_engine(db_url)
     from outages.store import calls as calls_table
+
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(calls_table)).scalar() == 7
     engine.dispose()
@@ -123,8 +146,9 @@ def test_two_agents_in_two_processes_open_one_incident(imported: Any, db_url: st
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(2)
     out = ctx.Queue()
-    procs = [ctx.Process(target=_agent, args=(db_url, rows, start, out))
-             for rows in (a_rows, b_rows)]
+    procs = [
+        ctx.Process(target=_agent, args=(db_url, rows, start, out)) for rows in (a_rows, b_rows)
+    ]
     for p in procs:
         p.start()
     results = [out.get(timeout=120) for _ in procs]

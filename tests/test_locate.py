@@ -31,16 +31,35 @@ from outages.locate import Location, Locator, Method
 NOW = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 
 FEEDERS = {"Feeder 1": "10kV城关Ⅰ线", "Feeder 2": "10kV城关Ⅱ线", "Feeder 3": "10kV谷营Ⅰ线"}
-BRANCHES = iter(["张庄支线", "李庄支线", "胡楼支线", "王寨支线", "东赵支线", "后李支线",
-                 "何庄支线", "谷营支线", "北卢支线", "小秦支线", "段庄支线", "梁楼支线"])
+BRANCHES = iter(
+    [
+        "张庄支线",
+        "李庄支线",
+        "胡楼支线",
+        "王寨支线",
+        "东赵支线",
+        "后李支线",
+        "何庄支线",
+        "谷营支线",
+        "北卢支线",
+        "小秦支线",
+        "段庄支线",
+        "梁楼支线",
+    ]
+)
 # transformer -> (township, village, group)
 VILLAGES = {
-    "T0001": ("城关镇", "张庄村", 1), "T0002": ("城关镇", "张庄村", 2),
-    "T0003": ("城关镇", "李庄村", 1), "T0004": ("城关镇", "胡楼村", 1),
-    "T0005": ("城关镇", "王寨村", 1), "T0006": ("城关镇", "王寨村", 2),
-    "T0007": ("城关镇", "东赵村", 1), "T0008": ("城关镇", "后李村", 1),
+    "T0001": ("城关镇", "张庄村", 1),
+    "T0002": ("城关镇", "张庄村", 2),
+    "T0003": ("城关镇", "李庄村", 1),
+    "T0004": ("城关镇", "胡楼村", 1),
+    "T0005": ("城关镇", "王寨村", 1),
+    "T0006": ("城关镇", "王寨村", 2),
+    "T0007": ("城关镇", "东赵村", 1),
+    "T0008": ("城关镇", "后李村", 1),
     "T0009": ("谷营镇", "李庄村", 1),  # the same village name in another township
-    "T0010": ("谷营镇", "何庄村", 1), "T0011": ("谷营镇", "何庄村", 2),
+    "T0010": ("谷营镇", "何庄村", 1),
+    "T0011": ("谷营镇", "何庄村", 2),
     "T0012": ("谷营镇", "谷营村", 1),  # the seat village, named like its township
 }
 ALIASES = {"张庄村": "张庄;张家庄", "何庄村": "何庄;何家庄", "王寨村": "王寨;王家寨"}
@@ -74,8 +93,14 @@ class Grid:
 
 
 def _import_synthetic(path: Path) -> tuple[GridData, NetworkModel]:
-    g = synthetic_grid(3, feeders_per_bus=3, sections_per_feeder=16, transformers_per_feeder=4,
-                       service_points_per_transformer=6, branch_probability=0.3)
+    g = synthetic_grid(
+        3,
+        feeders_per_bus=3,
+        sections_per_feeder=16,
+        transformers_per_feeder=4,
+        service_points_per_transformer=6,
+        branch_probability=0.3,
+    )
     data, model, problems = prepare(g.write(path))
     assert data is not None and model is not None
     assert not [p for p in problems if p.severity == "error"]
@@ -108,8 +133,12 @@ def _chinese(data: GridData) -> GridData:
                 return cn
         return name
 
-    for layer, cols in (("mv_lines", ("feeder", "name")), ("switches", ("feeder",)),
-                        ("transformers", ("feeder",)), ("poles", ("line_name",))):
+    for layer, cols in (
+        ("mv_lines", ("feeder", "name")),
+        ("switches", ("feeder",)),
+        ("transformers", ("feeder",)),
+        ("poles", ("line_name",)),
+    ):
         for col in cols:
             out.set_column(layer, col, [line_name(v) for v in frames[layer][col].tolist()])
     tr = frames["transformers"]
@@ -128,17 +157,33 @@ def _chinese(data: GridData) -> GridData:
     out.set_column("service_points", "address", addresses)
 
     # admin areas and the gazetteer, drawn around the customers
-    pts = {tid: shapely.multipoints(list(sps.loc[sps["transformer_id"] == tid, "geometry"]))
-           for tid in VILLAGES}
+    pts = {
+        tid: shapely.multipoints(list(sps.loc[sps["transformer_id"] == tid, "geometry"]))
+        for tid in VILLAGES
+    }
     rows: list[dict[str, Any]] = []
     all_pts = shapely.union_all(list(pts.values()))
-    rows.append({"id": "C1", "name": "兰考县", "level": "county", "parent_id": None,
-                 "geometry": shapely.convex_hull(all_pts).buffer(0.02)})
+    rows.append(
+        {
+            "id": "C1",
+            "name": "兰考县",
+            "level": "county",
+            "parent_id": None,
+            "geometry": shapely.convex_hull(all_pts).buffer(0.02),
+        }
+    )
     town_ids = {"城关镇": "T01", "谷营镇": "T02"}
     for town, tid in town_ids.items():
         members = [pts[t] for t, v in VILLAGES.items() if v[0] == town]
-        rows.append({"id": tid, "name": town, "level": "township", "parent_id": "C1",
-                     "geometry": shapely.convex_hull(shapely.union_all(members)).buffer(0.003)})
+        rows.append(
+            {
+                "id": tid,
+                "name": town,
+                "level": "township",
+                "parent_id": "C1",
+                "geometry": shapely.convex_hull(shapely.union_all(members)).buffer(0.003),
+            }
+        )
     village_ids: dict[tuple[str, str], str] = {}
     for t, (town, village, _g) in VILLAGES.items():
         key = (town, village)
@@ -146,8 +191,15 @@ def _chinese(data: GridData) -> GridData:
             continue
         vid = village_ids[key] = f"V{len(village_ids) + 1:02d}"
         members = [pts[x] for x, v in VILLAGES.items() if (v[0], v[1]) == key]
-        rows.append({"id": vid, "name": village, "level": "village", "parent_id": town_ids[town],
-                     "geometry": shapely.convex_hull(shapely.union_all(members)).buffer(0.001)})
+        rows.append(
+            {
+                "id": vid,
+                "name": village,
+                "level": "village",
+                "parent_id": town_ids[town],
+                "geometry": shapely.convex_hull(shapely.union_all(members)).buffer(0.001),
+            }
+        )
         del t
     admin = pd.DataFrame(rows)
     admin["attrs"] = [{} for _ in range(len(admin))]
@@ -155,14 +207,36 @@ def _chinese(data: GridData) -> GridData:
     places: list[dict[str, Any]] = []
     for (town, village), vid in village_ids.items():
         centre = admin.loc[admin["id"] == vid, "geometry"].iloc[0].centroid
-        places.append({"name": village, "kind": "village",
-                       "aliases": ALIASES.get(village) if town == "城关镇" or village != "李庄村"
-                       else None, "admin_id": vid, "geometry": centre})
+        places.append(
+            {
+                "name": village,
+                "kind": "village",
+                "aliases": ALIASES.get(village)
+                if town == "城关镇" or village != "李庄村"
+                else None,
+                "admin_id": vid,
+                "geometry": centre,
+            }
+        )
     shop_at = sps[sps["transformer_id"] == "T0002"]["geometry"].iloc[2]
-    places.append({"name": "张庄便民超市", "kind": "supermarket", "aliases": "老张超市",
-                   "admin_id": village_ids[("城关镇", "张庄村")], "geometry": shop_at})
-    places.append({"name": "城关镇", "kind": "town", "aliases": "城关;县城", "admin_id": "T01",
-                   "geometry": admin.loc[admin["id"] == "T01", "geometry"].iloc[0].centroid})
+    places.append(
+        {
+            "name": "张庄便民超市",
+            "kind": "supermarket",
+            "aliases": "老张超市",
+            "admin_id": village_ids[("城关镇", "张庄村")],
+            "geometry": shop_at,
+        }
+    )
+    places.append(
+        {
+            "name": "城关镇",
+            "kind": "town",
+            "aliases": "城关;县城",
+            "admin_id": "T01",
+            "geometry": admin.loc[admin["id"] == "T01", "geometry"].iloc[0].centroid,
+        }
+    )
     gaz = pd.DataFrame(places)
     gaz["attrs"] = [{} for _ in range(len(gaz))]
     frames["places"] = gaz
@@ -220,8 +294,18 @@ def test_unknown_account_says_so(chinese: Grid) -> None:
 # -- pole number ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("said", ["城关Ⅰ线5号杆", "城关1线 5", "城关一线第5基", "10kV城关Ⅰ线5#",
-                                  "10kV城关Ⅰ线五号杆", "城官一线5号杆", "城关Ⅰ 5"])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "城关Ⅰ线5号杆",
+        "城关1线 5",
+        "城关一线第5基",
+        "10kV城关Ⅰ线5#",
+        "10kV城关Ⅰ线五号杆",
+        "城官一线5号杆",
+        "城关Ⅰ 5",
+    ],
+)
 def test_pole_label_forms(chinese: Grid, said: str) -> None:
     pole = chinese.pole("10kV城关Ⅰ线", "5")
     loc = chinese.locator.locate(call(pole_no=said))
@@ -255,8 +339,10 @@ def test_branch_pole(chinese: Grid) -> None:
     branch = p[p["number"].str.contains("-")].iloc[0]
     feeder = chinese.locator.pole_feeder[int(branch.name)]
     assert feeder is not None
-    for said in (f"{branch['line_name']}{branch['number']}号杆",
-                 f"{feeder.removeprefix('10kV')}{branch['number']}号"):
+    for said in (
+        f"{branch['line_name']}{branch['number']}号杆",
+        f"{feeder.removeprefix('10kV')}{branch['number']}号",
+    ):
         loc = chinese.locator.locate(call(pole_no=said))
         assert loc.pole_id == branch["id"], said
 
@@ -305,8 +391,11 @@ def test_position_in_each_coordinate_system(chinese: Grid) -> None:
     sp = chinese.sps_of("T0010").iloc[3]
     lon, lat = _at(chinese, sp["id"], east_m=4.0)
     glon, glat = wgs84_to_gcj02(lon, lat)
-    for c in (call(lon=lon, lat=lat), call(lon=lon, lat=lat, coord_sys=CoordSys.CGCS2000),
-              call(lon=glon, lat=glat, coord_sys=CoordSys.GCJ02)):
+    for c in (
+        call(lon=lon, lat=lat),
+        call(lon=lon, lat=lat, coord_sys=CoordSys.CGCS2000),
+        call(lon=glon, lat=glat, coord_sys=CoordSys.GCJ02),
+    ):
         loc = chinese.locator.locate(c)
         assert loc.method == Method.GPS
         assert loc.transformer_id == "T0010"
@@ -326,8 +415,15 @@ def test_swapped_position_is_corrected(chinese: Grid) -> None:
     assert loc.transformer_id == "T0003"
     assert any("swapped" in e for e in loc.evidence)
     # and through the calls file parser, which keeps a swapped pair for the locator
-    parsed = parse_call({"call_id": "x", "received_at": "2026-07-01T08:00:00+08:00",
-                         "lon": str(lat), "lat": str(lon), "coord_sys": "WGS84"})
+    parsed = parse_call(
+        {
+            "call_id": "x",
+            "received_at": "2026-07-01T08:00:00+08:00",
+            "lon": str(lat),
+            "lat": str(lon),
+            "coord_sys": "WGS84",
+        }
+    )
     assert isinstance(parsed, Call)
     assert chinese.locator.locate(parsed).transformer_id == "T0003"
 
@@ -359,8 +455,9 @@ def test_interleaved_networks_give_candidates_not_one_answer(interleaved: Grid) 
 
 def test_position_beside_one_meter_is_confident(chinese: Grid) -> None:
     sp = chinese.sps_of("T0007").iloc[0]
-    loc = chinese.locator.locate(call(lon=_at(chinese, sp["id"], 3.0)[0],
-                                      lat=_at(chinese, sp["id"], 3.0)[1]))
+    loc = chinese.locator.locate(
+        call(lon=_at(chinese, sp["id"], 3.0)[0], lat=_at(chinese, sp["id"], 3.0)[1])
+    )
     assert loc.transformer_id == "T0007"
     assert loc.service_point_id == sp["id"]
     assert loc.confidence > 0.8
@@ -392,12 +489,15 @@ def test_address_forms(chinese: Grid, said: str, why: str) -> None:
 
 
 def test_address_evidence_names_what_matched(chinese: Grid) -> None:
-    assert chinese.locator.locate(call(address="城关镇张庄村2组3号")).evidence[0] == \
-        "address matched 张庄村 2组 3号"
+    assert (
+        chinese.locator.locate(call(address="城关镇张庄村2组3号")).evidence[0]
+        == "address matched 张庄村 2组 3号"
+    )
     homophone = chinese.locator.locate(call(address="城关镇章庄村2组3号"))
     assert "(pinyin" in homophone.evidence[0]
-    assert homophone.confidence < chinese.locator.locate(
-        call(address="城关镇张庄村2组3号")).confidence
+    assert (
+        homophone.confidence < chinese.locator.locate(call(address="城关镇张庄村2组3号")).confidence
+    )
 
 
 def test_same_village_name_in_two_townships(chinese: Grid) -> None:
@@ -421,8 +521,7 @@ def test_missing_house_number_gives_the_group(chinese: Grid) -> None:
     assert loc.method == Method.ADDRESS
     assert loc.transformer_id == "T0011"
     assert loc.service_point_id is None
-    assert loc.confidence < chinese.locator.locate(
-        call(address="谷营镇何庄村2组1号")).confidence
+    assert loc.confidence < chinese.locator.locate(call(address="谷营镇何庄村2组1号")).confidence
 
 
 def test_missing_group_gives_ranked_houses(chinese: Grid) -> None:
@@ -493,8 +592,9 @@ def test_conflict_is_reported_and_lowers_confidence(chinese: Grid) -> None:
 def test_agreement_is_reported(chinese: Grid) -> None:
     home = chinese.sps_of("T0008").iloc[0]
     lon, lat = _at(chinese, home["id"], 5.0)
-    loc = chinese.locator.locate(call(account_no=home["account_no"], lon=lon, lat=lat,
-                                      address="城关镇后李村1组1号"))
+    loc = chinese.locator.locate(
+        call(account_no=home["account_no"], lon=lon, lat=lat, address="城关镇后李村1组1号")
+    )
     assert loc.method == Method.ACCOUNT
     assert loc.confidence >= chinese.locator.locate(call(account_no=home["account_no"])).confidence
     assert any(e.startswith("gps agrees") for e in loc.evidence)
@@ -521,8 +621,14 @@ def test_nothing_usable(chinese: Grid) -> None:
     loc = chinese.locator.locate(call())
     assert loc.method == Method.NONE
     assert loc.reason == "no account number, pole number, position or address given"
-    assert loc.contract_dict() == {"lon": None, "lat": None, "method": "none", "confidence": 0.0,
-                                   "service_point_id": None, "transformer_id": None}
+    assert loc.contract_dict() == {
+        "lon": None,
+        "lat": None,
+        "method": "none",
+        "confidence": 0.0,
+        "service_point_id": None,
+        "transformer_id": None,
+    }
 
 
 def test_the_next_method_takes_over(chinese: Grid) -> None:
@@ -539,18 +645,26 @@ def test_likelihoods_never_sum_past_one(chinese: Grid) -> None:
         sp = sps.iloc[int(rng.integers(len(sps)))]
         far = sps.iloc[int(rng.integers(len(sps)))]
         lon, lat = _at(chinese, far["id"], float(rng.uniform(-200, 200)))
-        loc = chinese.locator.locate(call(
-            account_no=sp["account_no"] if k % 2 else None, lon=lon, lat=lat,
-            address=str(sp["address"])[2:-1] if k % 3 else None,
-            pole_no=f"{k % 9 + 1}号杆" if k % 5 == 0 else None))
+        loc = chinese.locator.locate(
+            call(
+                account_no=sp["account_no"] if k % 2 else None,
+                lon=lon,
+                lat=lat,
+                address=str(sp["address"])[2:-1] if k % 3 else None,
+                pole_no=f"{k % 9 + 1}号杆" if k % 5 == 0 else None,
+            )
+        )
         assert 0.0 <= loc.confidence <= 1.0
         assert likelihood_sum(loc) <= 1.0 + 1e-9
         assert all(c.likelihood > 0 for c in loc.candidates)
 
 
 def test_answers_do_not_depend_on_the_caches(chinese: Grid) -> None:
-    calls = [call(address="城关镇章庄村2组3号"), call(pole_no="城官一线5号杆"),
-             call(address="zhangzhuang cun 2 zu 3 hao")]
+    calls = [
+        call(address="城关镇章庄村2组3号"),
+        call(pole_no="城官一线5号杆"),
+        call(address="zhangzhuang cun 2 zu 3 hao"),
+    ]
     first = [chinese.locator.locate(c) for c in calls]
     again = [chinese.locator.locate(c) for c in calls]
     chinese.locator.clear_caches()

@@ -49,7 +49,7 @@ def _homophone(rng: np.random.Generator, text: str) -> str:
     for i in rng.permutation([i for i, c in enumerate(text) if is_cjk(c)]).tolist():
         options = [c for c in table.get(pinyin_units(text[i])[0], ()) if c != text[i]]
         if options:
-            return text[:i] + options[int(rng.integers(len(options)))] + text[i + 1:]
+            return text[:i] + options[int(rng.integers(len(options)))] + text[i + 1 :]
     return text
 
 
@@ -66,16 +66,16 @@ def test_accounts(demo: Demo) -> None:
     for acc, sp_id, tr in zip(sps["account_no"], sps["id"], sps["transformer_id"], strict=True):
         said = f"{acc[:4]} {acc[4:7]}-{acc[7:]}"
         loc = demo.locator.locate(Call("a", NOW, account_no=said))
-        assert (loc.method, loc.service_point_id, loc.transformer_id) == (
-            Method.ACCOUNT, sp_id, tr)
+        assert (loc.method, loc.service_point_id, loc.transformer_id) == (Method.ACCOUNT, sp_id, tr)
         assert "号台区" in loc.evidence[0] or "变" in loc.evidence[0]
 
 
 def test_pole_labels(demo: Demo) -> None:
     poles = _sample(demo.data.layer("poles"), 80, 2)
     rng = np.random.default_rng(2)
-    for k, (pid, line, number) in enumerate(zip(poles["id"], poles["line_name"], poles["number"],
-                                                 strict=True)):
+    for k, (pid, line, number) in enumerate(
+        zip(poles["id"], poles["line_name"], poles["number"], strict=True)
+    ):
         spoken = line.removeprefix("10kV") if k % 2 else line
         roman = next((c for c in spoken if c in ROMAN), None)
         if roman and k % 3 == 1:
@@ -83,7 +83,7 @@ def test_pole_labels(demo: Demo) -> None:
         elif roman and k % 3 == 2:
             spoken = spoken.replace(roman, ROMAN[roman][1], 1)
         if k % 4 == 0:
-            spoken = _homophone(rng, spoken[: spoken.index("线")]) + spoken[spoken.index("线"):]
+            spoken = _homophone(rng, spoken[: spoken.index("线")]) + spoken[spoken.index("线") :]
         said = spoken + (f"{number}号杆", f" {number}", f"第{number}基", f"{number}#")[k % 4]
         loc = demo.locator.locate(Call("p", NOW, pole_no=said))
         assert loc.pole_id == pid, said

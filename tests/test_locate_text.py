@@ -26,8 +26,19 @@ from outages.locate.text import (
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("四十五", 45), ("十五", 15), ("二十", 20), ("一百零五", 105), ("四五", 45), ("一零五", 105),
-     ("两百", 200), ("三", 3), ("十", 10), ("幺五", 15), ("洞拐", 7)],
+    [
+        ("四十五", 45),
+        ("十五", 15),
+        ("二十", 20),
+        ("一百零五", 105),
+        ("四五", 45),
+        ("一零五", 105),
+        ("两百", 200),
+        ("三", 3),
+        ("十", 10),
+        ("幺五", 15),
+        ("洞拐", 7),
+    ],
 )
 def test_chinese_numerals(text: str, value: int) -> None:
     assert cn_to_int(text) == value
@@ -39,7 +50,8 @@ def test_chinese_numeral_rejects_other_characters() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "value"), [("I", 1), ("ii", 2), ("IV", 4), ("ix", 9), ("XII", 12)])
+    ("text", "value"), [("I", 1), ("ii", 2), ("IV", 4), ("ix", 9), ("XII", 12)]
+)
 def test_roman_numerals(text: str, value: int) -> None:
     assert roman_to_int(text) == value
 
@@ -58,8 +70,15 @@ def test_numbers_said_any_way() -> None:
 
 @pytest.mark.parametrize(
     "said",
-    ["0412345678", " 0412 345 678 ", "0412-345-678", "０４１２３４５６７８", "户号：0412345678",
-     "户号 0412.345.678", "account no. 0412345678"],
+    [
+        "0412345678",
+        " 0412 345 678 ",
+        "0412-345-678",
+        "０４１２３４５６７８",
+        "户号：0412345678",
+        "户号 0412.345.678",
+        "account no. 0412345678",
+    ],
 )
 def test_account_normalisation(said: str) -> None:
     assert normalise_account(said) == "0412345678"
@@ -99,8 +118,10 @@ def test_pole_label_without_number() -> None:
     assert parse_pole_label("城关一").number is None  # the ordinal, not a pole
 
 
-@pytest.mark.parametrize("name", ["10kV城关Ⅰ线", "城关1线", "城关一线", "城关Ⅰ", "10千伏城关Ⅰ线",
-                                  "城关1回线", "城关Ｉ线"])
+@pytest.mark.parametrize(
+    "name",
+    ["10kV城关Ⅰ线", "城关1线", "城关一线", "城关Ⅰ", "10千伏城关Ⅰ线", "城关1回线", "城关Ｉ线"],
+)
 def test_line_names_reduce_to_stem_and_ordinal(name: str) -> None:
     assert line_key(name) == ("城关", "1")
 

@@ -27,7 +27,11 @@ def test_migrated_database_matches_the_declared_tables(engine: Any) -> None:
         )
         diff = compare_metadata(context, metadata)
     # indexes on spatial columns are managed by the extensions themselves
-    diff = [d for d in diff if not (isinstance(d, tuple) and d[0] in ("add_index",
-                                                                       "remove_index")
-                                    and "geom" in str(d[1]))]
+    diff = [
+        d
+        for d in diff
+        if not (
+            isinstance(d, tuple) and d[0] in ("add_index", "remove_index") and "geom" in str(d[1])
+        )
+    ]
     assert diff == []

@@ -86,17 +86,38 @@ _packages: dict[str, Path] = {}
 def grid_package(factory: pytest.TempPathFactory) -> Path:
     """Two townships; the east is an urban territory, the west a rural one."""
     if "grid" not in _packages:
-        g = synthetic_grid(7, feeders_per_bus=3, sections_per_feeder=14,
-                           transformers_per_feeder=4, service_points_per_transformer=4,
-                           branch_probability=0.3, ties=1)
+        g = synthetic_grid(
+            7,
+            feeders_per_bus=3,
+            sections_per_feeder=14,
+            transformers_per_feeder=4,
+            service_points_per_transformer=4,
+            branch_probability=0.3,
+            ties=1,
+        )
         for area_id, name, level, parent, box in ADMIN:
-            g.rows["admin_areas"].append({"id": area_id, "name": name, "level": level,
-                                          "parent_id": parent, "geometry": shapely.box(*box)})
+            g.rows["admin_areas"].append(
+                {
+                    "id": area_id,
+                    "name": name,
+                    "level": level,
+                    "parent_id": parent,
+                    "geometry": shapely.box(*box),
+                }
+            )
         g.rows["territories"] = [
-            {"id": "TER-E", "unit_id": "U1", "area_class": "urban",
-             "geometry": shapely.box(0, -50_000, 50_000, 50_000)},
-            {"id": "TER-W", "unit_id": "U1", "area_class": "rural",
-             "geometry": shapely.box(-50_000, -50_000, 0, 50_000)},
+            {
+                "id": "TER-E",
+                "unit_id": "U1",
+                "area_class": "urban",
+                "geometry": shapely.box(0, -50_000, 50_000, 50_000),
+            },
+            {
+                "id": "TER-W",
+                "unit_id": "U1",
+                "area_class": "rural",
+                "geometry": shapely.box(-50_000, -50_000, 0, 50_000),
+            },
         ]
         assert len(g.rows["service_points"]) == SERVED
         _packages["grid"] = g.write(factory.mktemp("report_grid") / "grid.gpkg")
@@ -124,13 +145,20 @@ def _accounts(transformer: str, n: int = 3) -> list[str]:
 
 
 def _call(call_id: str, minutes: float, account: str | None, **kw: Any) -> dict[str, Any]:
-    return {"call_id": call_id, "received_at": at(minutes).isoformat(), "account_no": account,
-            "symptom": "no_power", **kw}
+    return {
+        "call_id": call_id,
+        "received_at": at(minutes).isoformat(),
+        "account_no": account,
+        "symptom": "no_power",
+        **kw,
+    }
 
 
 @pytest.fixture
 def day(
-    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch,
+    engine: Engine,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Day]:
     monkeypatch.setenv("GRIDCALL_DATABASE_URL", db_url)
@@ -142,10 +170,14 @@ def day(
     answers["x1"] = before.take(_call("x1", -24 * 60, None, category="consult"))
     answers["x2"] = before.take(_call("x2", -22 * 60, _accounts("T0009")[0]))
     with write_transaction(engine) as conn:
-        conn.execute(update(incidents).where(incidents.c.id == answers["x2"]["incident_id"])
-                     .values(restored_at=at(-21 * 60), state="restored"))
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.id == answers["x2"]["incident_id"])
+            .values(restored_at=at(-21 * 60), state="restored")
+        )
         DispatchService(SqlDispatchRepository(conn), services.dispatch).close(
-            answers["x2"]["work_order_id"], at(-21 * 60), "dispatcher", reason="test: restored")
+            answers["x2"]["work_order_id"], at(-21 * 60), "dispatcher", reason="test: restored"
+        )
     intake = Intake(engine, services, taken_by="agent")  # reads the restoration
     a, b, c = _accounts("T0003"), _accounts("T0010"), _accounts("T0006")
     rows = [
@@ -176,13 +208,22 @@ def day(
         s.auto_dispatch(order["B"], at(72))
         s.arrive(order["B"], at(140), "crew")
         s.repaired(order["B"], at(440), "crew")
-        s.callback(order["B"], at(460), "agent", content="回访", success=False,
-                   failure_reason="无人接听")
+        s.callback(
+            order["B"], at(460), "agent", content="回访", success=False, failure_reason="无人接听"
+        )
         s.answer(answers["k1"]["work_order_id"], "已处理", at(120), "discipline")
-        conn.execute(update(incidents).where(incidents.c.id == incident["A"])
-                     .values(restored_at=at(95), state="restored"))
-        found = dict(conn.execute(select(incidents.c.id, incidents.c.affected_customers)
-                                  .where(incidents.c.id.in_(list(incident.values())))).all())
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.id == incident["A"])
+            .values(restored_at=at(95), state="restored")
+        )
+        found = dict(
+            conn.execute(
+                select(incidents.c.id, incidents.c.affected_customers).where(
+                    incidents.c.id.in_(list(incident.values()))
+                )
+            ).all()
+        )
     customers = {k: int(found[v]) for k, v in incident.items()}
     assert all(n >= 4 for n in customers.values())  # at least the callers' transformer
     yield Day(engine, db_url, services, answers, customers, incident, order)
@@ -211,7 +252,9 @@ def test_dates_are_local_days_included_and_datetimes_instants() -> None:
 
 
 def test_a_bad_period_is_refused_by_the_cli(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("GRIDCALL_DATABASE_URL", db_url)
@@ -241,7 +284,12 @@ def test_the_report_of_the_day(
     assert s["calls_by_category"]["consult"] == 1
     assert s["calls_by_category"]["praise"] == 0  # every category is listed
     assert {k: v for k, v in s["calls_by_source"].items() if v} == {
-        "phone": 4, "app": 2, "12345": 1, "wechat": 1, "110": 1}
+        "phone": 4,
+        "app": 2,
+        "12345": 1,
+        "wechat": 1,
+        "110": 1,
+    }
     assert s["calls_by_source"]["119"] == 0
     assert s["calls_by_township"] == {EAST: 5, WEST: 3, UNKNOWN: 1}
     # two of the five repair calls were merged into incident A (article 24)
@@ -252,7 +300,11 @@ def test_the_report_of_the_day(
     assert s["repair_orders"] == 3
     assert s["dispatch_limit_minutes"] == 5
     assert {k: s["dispatch"][k] for k in ("met", "missed", "overdue", "pending")} == {
-        "met": 1, "missed": 1, "overdue": 1, "pending": 0}
+        "met": 1,
+        "missed": 1,
+        "overdue": 1,
+        "pending": 0,
+    }
     assert s["dispatched_within_limit"] == pytest.approx(1 / 3, abs=1e-4)
     arrival = s["arrival_compliance"]
     assert (arrival["urban"]["met"], arrival["urban"]["rate"]) == (1, 1.0)  # A: 40 ≤ 45 min
@@ -266,8 +318,10 @@ def test_the_report_of_the_day(
     # callbacks: A's succeeded; B's and k1's windows are still open at the end of the day
     assert (s["callback_completion"]["met"], s["callback_completion"]["pending"]) == (1, 2)
     assert s["callback_completion"]["rate"] == 1.0
-    assert (s["complaint_reply_compliance"]["met"], s["complaint_reply_compliance"]["pending"]
-            ) == (1, 1)
+    assert (s["complaint_reply_compliance"]["met"], s["complaint_reply_compliance"]["pending"]) == (
+        1,
+        1,
+    )
     assert s["report_reply_compliance"]["pending"] == 1
     assert s["report_reply_compliance"]["rate"] is None
 
@@ -284,8 +338,9 @@ def test_the_report_of_the_day(
     assert rel["customer_minutes"] == pytest.approx(customer_minutes)
     assert s["saidi_minutes"] == pytest.approx(customer_minutes / SERVED, abs=1e-4)
     assert s["saifi"] == pytest.approx((n["A"] + n["B"] + n["C"]) / SERVED, abs=1e-6)
-    assert s["caidi_minutes"] == pytest.approx(customer_minutes / (n["A"] + n["B"] + n["C"]),
-                                               abs=1e-3)
+    assert s["caidi_minutes"] == pytest.approx(
+        customer_minutes / (n["A"] + n["B"] + n["C"]), abs=1e-3
+    )
     assert rel["open_at_end"] == [day.incident["C"]]
     assert "still open" in rel["note"]
 
@@ -317,8 +372,14 @@ def test_the_report_of_the_day(
     for chart in ("calls_per_hour.png", "calls_by_township.png", "clock_compliance.png"):
         assert (out / chart).read_bytes()[:8] == PNG
         assert (out / chart).stat().st_size > 5_000
-    assert set(s["files"]) >= {"summary.json", "handover.json", "incidents.csv", "orders.csv",
-                               "calls_by_category.csv", "calls_per_hour.png"}
+    assert set(s["files"]) >= {
+        "summary.json",
+        "handover.json",
+        "incidents.csv",
+        "orders.csv",
+        "calls_by_category.csv",
+        "calls_per_hour.png",
+    }
 
     # and what was open when the day ended
     shift = json.loads((out / "handover.json").read_text(encoding="utf-8"))
@@ -366,8 +427,12 @@ def test_a_period_before_anything_happened_is_empty(day: Day) -> None:
 
 def _alert(day: Day, minutes: float, **settings: Any) -> Any:
     with day.engine.connect() as conn:
-        return storm_alert(conn, at(minutes), StormSettings(**settings),
-                           geography=Geography(day.services.data, day.services.model))
+        return storm_alert(
+            conn,
+            at(minutes),
+            StormSettings(**settings),
+            geography=Geography(day.services.data, day.services.model),
+        )
 
 
 def test_the_storm_alert_fires_when_outages_span_two_townships(day: Day) -> None:
@@ -391,9 +456,17 @@ def test_a_planned_outage_in_another_township_within_a_day_counts(day: Day) -> N
     assert set(impact.transformers) >= {"T0001", "T0002", "T0003"}
     with write_transaction(day.engine) as conn:
         repo = NoticeRepository(conn)
-        soon = repo.add(kind=NoticeKind.PLANNED, switch_ids=["BRK0001"], start=at(200 + 600),
-                        end=at(200 + 840), reason="检修", late_reason=None,
-                        published_at=at(-7 * 1440), published_by="dispatcher", impact=impact)
+        soon = repo.add(
+            kind=NoticeKind.PLANNED,
+            switch_ids=["BRK0001"],
+            start=at(200 + 600),
+            end=at(200 + 840),
+            reason="检修",
+            late_reason=None,
+            published_at=at(-7 * 1440),
+            published_by="dispatcher",
+            impact=impact,
+        )
     alert = _alert(day, 200)
     assert alert.active and alert.planned_outages == [soon.id]
     assert alert.planned_townships == [EAST] and alert.incident_townships == [WEST]
@@ -401,9 +474,16 @@ def test_a_planned_outage_in_another_township_within_a_day_counts(day: Day) -> N
     with write_transaction(day.engine) as conn:
         NoticeRepository(conn).cancel(soon.id, at(150))
         later = NoticeRepository(conn).add(
-            kind=NoticeKind.PLANNED, switch_ids=["BRK0001"], start=at(200 + 30 * 60),
-            end=at(200 + 33 * 60), reason="检修", late_reason=None,
-            published_at=at(-7 * 1440), published_by="dispatcher", impact=impact)
+            kind=NoticeKind.PLANNED,
+            switch_ids=["BRK0001"],
+            start=at(200 + 30 * 60),
+            end=at(200 + 33 * 60),
+            reason="检修",
+            late_reason=None,
+            published_at=at(-7 * 1440),
+            published_by="dispatcher",
+            impact=impact,
+        )
     alert = _alert(day, 200)  # cancelled, and the other starts in 30 h: beyond 24 h
     assert not alert.active and alert.planned_outages == []
     assert _alert(day, 200, planned_horizon_hours=36).planned_outages == [later.id]
@@ -435,8 +515,9 @@ def test_the_storm_alert_fires_on_a_call_surge(day: Day) -> None:
 
 def test_the_handover_lists_what_is_open(day: Day) -> None:
     with day.engine.connect() as conn:
-        shift = handover(conn, at(200), ReportRules(),
-                         geography=Geography(day.services.data, day.services.model))
+        shift = handover(
+            conn, at(200), ReportRules(), geography=Geography(day.services.data, day.services.model)
+        )
     # A restored at 95; B open (its order is not repaired until 440); C not yet called
     [b] = shift.open_incidents
     assert b.incident_id == day.incident["B"]
@@ -445,8 +526,10 @@ def test_the_handover_lists_what_is_open(day: Day) -> None:
     assert b.order_status == "on_site" and b.unit_id == "U1"
     orders = {o.order_id: o for o in shift.open_orders}
     # A was closed at 135; B, and the three tickets are open
-    assert set(orders) == {day.order["B"], *(day.answers[k]["work_order_id"]
-                                             for k in ("k1", "k2", "r1"))}
+    assert set(orders) == {
+        day.order["B"],
+        *(day.answers[k]["work_order_id"] for k in ("k1", "k2", "r1")),
+    }
     first = shift.open_orders[0]
     assert first.order_id == day.order["B"]  # its restoration deadline comes first
     assert first.next_clock is not None and first.next_clock.kind == "restoration"
@@ -495,8 +578,7 @@ def test_storm_mode_handover_and_summary_over_http(day: Day) -> None:
         r = client.get("/api/storm-mode", headers=dispatcher)
         assert r.status_code == 200, r.text
         assert r.json()["active"] is True and r.json()["townships"] == [EAST, WEST]
-        r = client.get("/api/storm-mode", headers=dispatcher,
-                       params={"at": at(200).isoformat()})
+        r = client.get("/api/storm-mode", headers=dispatcher, params={"at": at(200).isoformat()})
         assert r.json()["active"] is False
         assert client.get("/api/storm-mode", headers=login(client, Role.AGENT)).status_code == 403
         assert client.get("/api/storm-mode").status_code == 401
@@ -505,7 +587,9 @@ def test_storm_mode_handover_and_summary_over_http(day: Day) -> None:
         assert r.status_code == 200, r.text
         body = r.json()
         assert {i["incident_id"] for i in body["open_incidents"]} == {
-            day.incident["A"], day.incident["B"]}
+            day.incident["A"],
+            day.incident["B"],
+        }
         assert body["storm"]["active"] is True
         # B's order is not dispatched yet at T0+70: five minutes late, the first to act on
         assert body["open_orders"][0]["order_id"] == day.order["B"]
@@ -514,8 +598,11 @@ def test_storm_mode_handover_and_summary_over_http(day: Day) -> None:
         assert client.get("/api/handover", headers=login(client, Role.AGENT)).status_code == 403
 
         supervisor = login(client, Role.SUPERVISOR)
-        r = client.get("/api/report/summary", headers=supervisor,
-                       params={"from": "2025-03-12", "to": "2025-03-12"})
+        r = client.get(
+            "/api/report/summary",
+            headers=supervisor,
+            params={"from": "2025-03-12", "to": "2025-03-12"},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["calls_total"] == 9 and r.json()["repeat_merge_rate"] == 0.4
         assert client.get("/api/report/summary", headers=dispatcher).status_code == 403
@@ -539,6 +626,9 @@ def test_charts_fall_back_without_a_chinese_font(
         summary, tables = summarize(conn, period, ReportRules())
     monkeypatch.setattr(report, "cjk_font", lambda: None)
     files = report.draw_charts(tmp_path, summary, tables, period, period.end)
-    assert [f.name for f in files] == ["calls_per_hour.png", "calls_by_township.png",
-                                       "clock_compliance.png"]
+    assert [f.name for f in files] == [
+        "calls_per_hour.png",
+        "calls_by_township.png",
+        "clock_compliance.png",
+    ]
     assert all(f.read_bytes()[:8] == PNG for f in files)

@@ -47,21 +47,60 @@ Grid = tuple[GridData, NetworkModel]
 
 SHAPES: dict[str, dict[str, Any]] = {
     # laterals with fuses, a recloser mid-trunk, 400 V networks
-    "branchy": {"seed": 1, "feeders_per_bus": 3, "sections_per_feeder": 20,
-                "transformers_per_feeder": 8, "service_points_per_transformer": 30},
+    "branchy": {
+        "seed": 1,
+        "feeders_per_bus": 3,
+        "sections_per_feeder": 20,
+        "transformers_per_feeder": 8,
+        "service_points_per_transformer": 30,
+    },
     # two substations, straight feeders: no fuses, no reclosers, no 400 V lines
-    "straight": {"seed": 2, "substations": 2, "feeders_per_bus": 2, "branch_probability": 0.0,
-                 "reclosers": False, "lv_lines": False, "transformers_per_feeder": 6,
-                 "service_points_per_transformer": 25, "prefix": "X-"},
+    "straight": {
+        "seed": 2,
+        "substations": 2,
+        "feeders_per_bus": 2,
+        "branch_probability": 0.0,
+        "reclosers": False,
+        "lv_lines": False,
+        "transformers_per_feeder": 6,
+        "service_points_per_transformer": 25,
+        "prefix": "X-",
+    },
     # two buses, bushy trees of laterals and sub-laterals
-    "bushy": {"seed": 3, "buses_per_substation": 2, "feeders_per_bus": 2,
-              "sections_per_feeder": 30, "branch_probability": 0.5,
-              "transformers_per_feeder": 10, "service_points_per_transformer": 20},
+    "bushy": {
+        "seed": 3,
+        "buses_per_substation": 2,
+        "feeders_per_bus": 2,
+        "sections_per_feeder": 30,
+        "branch_probability": 0.5,
+        "transformers_per_feeder": 10,
+        "service_points_per_transformer": 20,
+    },
 }
 
 TOWNS = (("城关镇", "城关"), ("谷营镇", "谷营"), ("考城镇", "考城"))
-VILLAGES = ("张庄", "王寨", "李集", "刘楼", "陈营", "杨岗", "赵屯", "黄庙", "周店", "吴堂",
-            "东赵", "后李", "胡楼", "朱庄", "郭寨", "马集", "何营", "罗岗", "梁屯", "宋庄")
+VILLAGES = (
+    "张庄",
+    "王寨",
+    "李集",
+    "刘楼",
+    "陈营",
+    "杨岗",
+    "赵屯",
+    "黄庙",
+    "周店",
+    "吴堂",
+    "东赵",
+    "后李",
+    "胡楼",
+    "朱庄",
+    "郭寨",
+    "马集",
+    "何营",
+    "罗岗",
+    "梁屯",
+    "宋庄",
+)
 
 
 def _prepare(tmp: Path, **kwargs: Any) -> Grid:
@@ -92,9 +131,16 @@ def _sinicise(data: GridData) -> GridData:
         village = VILLAGES[i % len(VILLAGES)]
         village_of[tid] = (TOWNS[i // len(VILLAGES) % 3][0], village, i % 5 + 1)
         if i < len(VILLAGES):
-            places.append({"name": f"{village}村", "kind": "village",
-                           "aliases": f"{village};{village[0]}家{village[1:]}", "admin_id": None,
-                           "geometry": geom, "attrs": {}})
+            places.append(
+                {
+                    "name": f"{village}村",
+                    "kind": "village",
+                    "aliases": f"{village};{village[0]}家{village[1:]}",
+                    "admin_id": None,
+                    "geometry": geom,
+                    "attrs": {},
+                }
+            )
     houses: Counter[str] = Counter()
     addresses = []
     for tid in data.layer("service_points")["transformer_id"].tolist():
@@ -108,24 +154,49 @@ def _sinicise(data: GridData) -> GridData:
     import shapely
 
     units = data.layer("units")
-    data.frames["units"] = pd.concat([units, pd.DataFrame([{
-        "id": "U2", "name": "东区供电所", "kind": None, "phone": None,
-        "geometry": shapely.Point(lon0 + 0.01, data.frame.lat0), "attrs": {}}])],
-        ignore_index=True)
-    data.frames["territories"] = pd.DataFrame([
-        {"unit_id": "U1", "id": "W", "area_class": "rural", "attrs": {},
-         "geometry": shapely.box(lon0 - 1, -89, lon0, 89)},
-        {"unit_id": "U2", "id": "E", "area_class": "urban", "attrs": {},
-         "geometry": shapely.box(lon0, -89, lon0 + 1, 89)},
-    ])
+    data.frames["units"] = pd.concat(
+        [
+            units,
+            pd.DataFrame(
+                [
+                    {
+                        "id": "U2",
+                        "name": "东区供电所",
+                        "kind": None,
+                        "phone": None,
+                        "geometry": shapely.Point(lon0 + 0.01, data.frame.lat0),
+                        "attrs": {},
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
+    data.frames["territories"] = pd.DataFrame(
+        [
+            {
+                "unit_id": "U1",
+                "id": "W",
+                "area_class": "rural",
+                "attrs": {},
+                "geometry": shapely.box(lon0 - 1, -89, lon0, 89),
+            },
+            {
+                "unit_id": "U2",
+                "id": "E",
+                "area_class": "urban",
+                "attrs": {},
+                "geometry": shapely.box(lon0, -89, lon0 + 1, 89),
+            },
+        ]
+    )
     return data
 
 
 @pytest.fixture(scope="module")
 def grids(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grid]:
     out = {name: _prepare(tmp_path_factory.mktemp(name), **kw) for name, kw in SHAPES.items()}
-    data, _model = _prepare(tmp_path_factory.mktemp("chinese"), **{**SHAPES["branchy"],
-                                                                   "seed": 7})
+    data, _model = _prepare(tmp_path_factory.mktemp("chinese"), **{**SHAPES["branchy"], "seed": 7})
     data = _sinicise(data)
     out["chinese"] = (data, NetworkModel(data))
     return out
@@ -155,8 +226,9 @@ def _network(storm: Storm) -> list[Any]:
 # --- the simulator ----------------------------------------------------------------------------
 
 
-def test_the_same_seed_gives_the_same_storm_and_another_seed_another(grids: dict[str, Grid]
-                                                                     ) -> None:
+def test_the_same_seed_gives_the_same_storm_and_another_seed_another(
+    grids: dict[str, Grid],
+) -> None:
     data, model = grids["branchy"]
     a = simulate_storm(data, model, faults=8, hours=5, seed=11)
     b = simulate_storm(data, model, faults=8, hours=5, seed=11)
@@ -172,8 +244,9 @@ def test_written_files_parse_and_only_the_malformed_rows_are_rejected(
     grids: dict[str, Grid], shape: str, tmp_path: Path
 ) -> None:
     data, model = grids[shape]
-    storm = simulate_storm(data, model, faults=10, seed=4,
-                           mix=StormMix(malformed=0.05, duplicate=0.05))
+    storm = simulate_storm(
+        data, model, faults=10, seed=4, mix=StormMix(malformed=0.05, duplicate=0.05)
+    )
     calls_path, truth_path = storm.write(tmp_path / "storm")
     header, rows = _read(calls_path)
     assert header == list(CALL_COLUMNS)
@@ -186,8 +259,9 @@ def test_written_files_parse_and_only_the_malformed_rows_are_rejected(
             assert isinstance(parsed, Rejection), row
         else:
             assert isinstance(parsed, Call), (row, parsed)
-            assert parsed.notes == () or call.row["coord_sys"] == "BD09" \
-                or call.row["lat"] == "999", parsed.notes
+            assert (
+                parsed.notes == () or call.row["coord_sys"] == "BD09" or call.row["lat"] == "999"
+            ), parsed.notes
     truth_header, truth = _read(truth_path)
     assert truth_header == list(TRUTH_COLUMNS)
     ids = [t["call_id"] for t in truth]
@@ -202,9 +276,13 @@ def test_every_caller_is_behind_the_device_that_operated_while_it_was_out(
     data, model = grids[shape]
     storm = simulate_storm(data, model, faults=12, hours=6, seed=5)
     faults = {f.fault_id: f for f in storm.faults}
-    sp_transformer = dict(zip(data.layer("service_points")["id"].tolist(),
-                              data.layer("service_points")["transformer_id"].tolist(),
-                              strict=True))
+    sp_transformer = dict(
+        zip(
+            data.layer("service_points")["id"].tolist(),
+            data.layer("service_points")["transformer_id"].tolist(),
+            strict=True,
+        )
+    )
     checked = 0
     for call in _network(storm):
         fault = faults[call.truth["fault_id"]]
@@ -220,12 +298,15 @@ def test_every_caller_is_behind_the_device_that_operated_while_it_was_out(
     assert checked > 20
 
 
-def test_a_line_section_fault_names_the_protective_device_upstream(grids: dict[str, Grid]
-                                                                   ) -> None:
+def test_a_line_section_fault_names_the_protective_device_upstream(grids: dict[str, Grid]) -> None:
     data, model = grids["bushy"]
-    storm = simulate_storm(data, model, faults=15, seed=6, mix=StormMix(line_section=1.0,
-                                                                        breaker=0, recloser=0,
-                                                                        fuse=0, transformer=0))
+    storm = simulate_storm(
+        data,
+        model,
+        faults=15,
+        seed=6,
+        mix=StormMix(line_section=1.0, breaker=0, recloser=0, fuse=0, transformer=0),
+    )
     assert {f.kind for f in storm.faults} == {"line_section"}
     for fault in storm.faults:
         assert model.kind_of(fault.element_id) == "mv_line"
@@ -235,12 +316,17 @@ def test_a_line_section_fault_names_the_protective_device_upstream(grids: dict[s
 
 def test_faults_cluster_on_feeders_and_nest_below_each_other(grids: dict[str, Grid]) -> None:
     data, model = grids["bushy"]
-    storm = simulate_storm(data, model, faults=16, hours=4, seed=2,
-                           mix=StormMix(nested=0.3, same_feeder=0.4))
+    storm = simulate_storm(
+        data, model, faults=16, hours=4, seed=2, mix=StormMix(nested=0.3, same_feeder=0.4)
+    )
     faults = storm.faults
     assert len({f.device_id for f in faults}) == len(faults)
-    concurrent = [(a, b) for i, a in enumerate(faults) for b in faults[i + 1:]
-                  if a.feeder == b.feeder and a.start < b.restore and b.start < a.restore]
+    concurrent = [
+        (a, b)
+        for i, a in enumerate(faults)
+        for b in faults[i + 1 :]
+        if a.feeder == b.feeder and a.start < b.restore and b.start < a.restore
+    ]
     assert concurrent
     nested = [f for f in faults if f.pattern == "nested"]
     assert nested
@@ -253,20 +339,30 @@ def test_faults_cluster_on_feeders_and_nest_below_each_other(grids: dict[str, Gr
 
 
 def test_below_a_repaired_fault_the_customers_still_dark_call_about_the_nested_one(
-    grids: dict[str, Grid]
+    grids: dict[str, Grid],
 ) -> None:
     data, model = grids["bushy"]
-    storm = simulate_storm(data, model, faults=20, hours=4, seed=8,
-                           mix=StormMix(nested=0.6, call_share_min=0.3, call_share_max=0.3))
+    storm = simulate_storm(
+        data,
+        model,
+        faults=20,
+        hours=4,
+        seed=8,
+        mix=StormMix(nested=0.6, call_share_min=0.3, call_share_max=0.3),
+    )
     by_id = {f.fault_id: f for f in storm.faults}
     seen = 0
     for call in _network(storm):
         fault = by_id[call.truth["fault_id"]]
         if call.kind == "passerby":
             continue
-        above = [g for g in storm.faults if g is not fault
-                 and g.device_id in model.protective_chain(fault.device_id)[1:]
-                 and g.start <= call.at < g.restore]
+        above = [
+            g
+            for g in storm.faults
+            if g is not fault
+            and g.device_id in model.protective_chain(fault.device_id)[1:]
+            and g.start <= call.at < g.restore
+        ]
         # a caller is never attributed to a fault while an earlier one above keeps them dark
         assert all(g.start > fault.start for g in above), (call.truth, above)
         if call.outage_start is not None and call.outage_start > fault.start:
@@ -277,15 +373,21 @@ def test_below_a_repaired_fault_the_customers_still_dark_call_about_the_nested_o
 def test_calls_are_front_loaded_after_the_fault(grids: dict[str, Grid]) -> None:
     data, model = grids["bushy"]
     storm = simulate_storm(data, model, faults=20, hours=6, seed=9)
-    delays = np.asarray([(c.at - c.outage_start).total_seconds() / 60
-                         for c in storm.calls if c.kind == "fault" and c.outage_start])
+    delays = np.asarray(
+        [
+            (c.at - c.outage_start).total_seconds() / 60
+            for c in storm.calls
+            if c.kind == "fault" and c.outage_start
+        ]
+    )
     assert len(delays) > 50
     assert delays.min() >= 0
     assert np.median(delays) < 15
     assert np.mean(delays <= 30) > 0.8
     summary = storm.summary()
     assert summary["first_call_minutes"]["share_within_30"] == pytest.approx(
-        float(np.mean(delays <= 30)), abs=1e-3)
+        float(np.mean(delays <= 30)), abs=1e-3
+    )
 
 
 def test_faults_follow_a_storm_shaped_intensity(grids: dict[str, Grid]) -> None:
@@ -301,8 +403,16 @@ def test_faults_follow_a_storm_shaped_intensity(grids: dict[str, Grid]) -> None:
 
 def test_a_share_of_customers_call_and_the_mix_is_as_asked(grids: dict[str, Grid]) -> None:
     data, model = grids["branchy"]
-    mix = StormMix(customer_side=0.1, query=0.1, consult=0.05, complaint=0.05,
-                   malformed=0.02, duplicate=0.03, passerby=0.0, callback=0.0)
+    mix = StormMix(
+        customer_side=0.1,
+        query=0.1,
+        consult=0.05,
+        complaint=0.05,
+        malformed=0.02,
+        duplicate=0.03,
+        passerby=0.0,
+        callback=0.0,
+    )
     storm = simulate_storm(data, model, faults=15, hours=6, seed=3, mix=mix)
     kinds = Counter(c.kind for c in storm.calls)
     network = kinds["fault"]
@@ -321,17 +431,33 @@ def test_a_share_of_customers_call_and_the_mix_is_as_asked(grids: dict[str, Grid
     assert big
     for f in big:
         assert 0.02 <= callers[f.fault_id] / f.customers <= 0.2, (f, callers[f.fault_id])
-    nothing = simulate_storm(data, model, faults=5, seed=3,
-                             mix=replace(mix, customer_side=0, query=0, consult=0, complaint=0,
-                                         malformed=0, duplicate=0, report=0, suggestion=0,
-                                         praise=0, new_connection=0))
+    nothing = simulate_storm(
+        data,
+        model,
+        faults=5,
+        seed=3,
+        mix=replace(
+            mix,
+            customer_side=0,
+            query=0,
+            consult=0,
+            complaint=0,
+            malformed=0,
+            duplicate=0,
+            report=0,
+            suggestion=0,
+            praise=0,
+            new_connection=0,
+        ),
+    )
     assert {c.kind for c in nothing.calls} == {"fault"}
 
 
 def test_the_truth_is_consistent(grids: dict[str, Grid]) -> None:
     data, model = grids["chinese"]
-    storm = simulate_storm(data, model, faults=12, seed=10,
-                           mix=StormMix(customer_side=0.2, malformed=0.03))
+    storm = simulate_storm(
+        data, model, faults=12, seed=10, mix=StormMix(customer_side=0.2, malformed=0.03)
+    )
     units = ResponsibleUnits(data, model)
     faults = {f.fault_id: f for f in storm.faults}
     dark: set[str] = set()
@@ -362,8 +488,7 @@ def test_the_truth_is_consistent(grids: dict[str, Grid]) -> None:
 
 def test_symptoms_fit_the_fault(grids: dict[str, Grid]) -> None:
     data, model = grids["bushy"]
-    storm = simulate_storm(data, model, faults=30, hours=6, seed=12,
-                           mix=StormMix(single_phase=0.5))
+    storm = simulate_storm(data, model, faults=30, hours=6, seed=12, mix=StormMix(single_phase=0.5))
     faults = {f.fault_id: f for f in storm.faults}
     by_kind: dict[str, Counter[str]] = {}
     for call in _network(storm):
@@ -384,8 +509,13 @@ def test_symptoms_fit_the_fault(grids: dict[str, Grid]) -> None:
 
 def test_works_without_poles_addresses_or_units(grids: dict[str, Grid]) -> None:
     data, _model = grids["straight"]
-    bare = GridData({k: v.copy() for k, v in data.frames.items()
-                     if k not in ("poles", "units", "territories", "crews")})
+    bare = GridData(
+        {
+            k: v.copy()
+            for k, v in data.frames.items()
+            if k not in ("poles", "units", "territories", "crews")
+        }
+    )
     bare.set_column("service_points", "address", [None] * len(bare.layer("service_points")))
     bare.set_column("mv_lines", "unit_id", [None] * len(bare.layer("mv_lines")))
     model = NetworkModel(bare)
@@ -400,9 +530,16 @@ def test_works_without_poles_addresses_or_units(grids: dict[str, Grid]) -> None:
 
 
 def test_a_small_grid_takes_the_faults_it_has_room_for(tmp_path: Path) -> None:
-    data, model = _prepare(tmp_path, seed=4, feeders_per_bus=1, sections_per_feeder=4,
-                           branch_probability=0.0, reclosers=False, transformers_per_feeder=2,
-                           service_points_per_transformer=5)
+    data, model = _prepare(
+        tmp_path,
+        seed=4,
+        feeders_per_bus=1,
+        sections_per_feeder=4,
+        branch_probability=0.0,
+        reclosers=False,
+        transformers_per_feeder=2,
+        service_points_per_transformer=5,
+    )
     storm = simulate_storm(data, model, faults=50, seed=0)
     devices = {f.device_id for f in storm.faults}
     assert len(devices) == len(storm.faults) < 50
@@ -460,7 +597,17 @@ def test_homophones_come_from_the_table_the_grid_and_the_common_characters() -> 
 
 def test_numbers_as_people_say_them() -> None:
     assert [chinese_number(n) for n in (0, 3, 10, 12, 20, 45, 100, 105, 110, 2024)] == [
-        "零", "三", "十", "十二", "二十", "四十五", "一百", "一百零五", "一百一十", "二千零二十四"]
+        "零",
+        "三",
+        "十",
+        "十二",
+        "二十",
+        "四十五",
+        "一百",
+        "一百零五",
+        "一百一十",
+        "二千零二十四",
+    ]
     assert full_width("0460808621") == "０４６０８０８６２１"
 
 
@@ -484,8 +631,10 @@ def test_pole_numbers_are_said_in_many_ways() -> None:
 def test_account_numbers_are_typed_with_spaces_and_full_width_digits() -> None:
     rng = np.random.default_rng(2)
     said = [say_account(rng, "0460808621") for _ in range(400)]
-    normal = {re.sub(r"\s", "", (s or "").translate({0xFF10 + i: str(i) for i in range(10)}))
-              for s in said}
+    normal = {
+        re.sub(r"\s", "", (s or "").translate({0xFF10 + i: str(i) for i in range(10)}))
+        for s in said
+    }
     assert normal <= {"0460808621", "460808621"}
     assert "0460808621" in said
     assert any(s and " " in s.strip() for s in said)
@@ -497,13 +646,17 @@ def test_addresses_as_agents_type_them() -> None:
     rng = np.random.default_rng(3)
     h = Homophones(["城关镇张庄村3组15号"])
     mix = CallerMix(homophone=0.5, pinyin=0.1, typo=0.1)
-    said = [garble_address(rng, "城关镇张庄村3组15号", h, mix,
-                           aliases={"张庄": ["张家庄"]}) for _ in range(600)]
+    said = [
+        garble_address(rng, "城关镇张庄村3组15号", h, mix, aliases={"张庄": ["张家庄"]})
+        for _ in range(600)
+    ]
     assert "城关镇张庄村3组15号" in said
     assert "张庄村3组15号" in said  # the township left out
     assert any("三组" in s for s in said)
-    clean = [garble_address(rng, "城关镇张庄村3组15号", h, replace(mix, typo=0, pinyin=0))
-             for _ in range(300)]
+    clean = [
+        garble_address(rng, "城关镇张庄村3组15号", h, replace(mix, typo=0, pinyin=0))
+        for _ in range(300)
+    ]
     homophones = [s for s in clean if re.search(r"[桩装妆章彰樟]", s)]
     assert homophones
     for s in homophones:  # a homophone sounds the same
@@ -519,13 +672,13 @@ def test_addresses_as_agents_type_them() -> None:
 
 def test_chinese_grid_callers_say_where_they_are(grids: dict[str, Grid]) -> None:
     data, model = grids["chinese"]
-    storm = simulate_storm(data, model, faults=25, seed=13,
-                           mix=StormMix(callers=CallerMix(swapped=0.1)))
+    storm = simulate_storm(
+        data, model, faults=25, seed=13, mix=StormMix(callers=CallerMix(swapped=0.1))
+    )
     sps = data.layer("service_points")
     address = dict(zip(sps["id"].tolist(), sps["address"].tolist(), strict=True))
     account = dict(zip(sps["id"].tolist(), sps["account_no"].tolist(), strict=True))
-    xy = {i: (g.x, g.y) for i, g in zip(sps["id"].tolist(), sps["geometry"].tolist(),
-                                        strict=True)}
+    xy = {i: (g.x, g.y) for i, g in zip(sps["id"].tolist(), sps["geometry"].tolist(), strict=True)}
     frame = LocalFrame(data.frame.lon0, data.frame.lat0)
     errors: list[float] = []
     swapped = homophone = 0
@@ -535,10 +688,14 @@ def test_chinese_grid_callers_say_where_they_are(grids: dict[str, Grid]) -> None
             continue
         if row["account_no"]:
             digits = re.sub(r"\s", "", row["account_no"]).translate(
-                {0xFF10 + i: str(i) for i in range(10)})
+                {0xFF10 + i: str(i) for i in range(10)}
+            )
             assert account[sp].endswith(digits)
-        if row["lon"] and row["coord_sys"] in ("WGS84", "GCJ02", "CGCS2000") \
-                and row["lat"] != "999":
+        if (
+            row["lon"]
+            and row["coord_sys"] in ("WGS84", "GCJ02", "CGCS2000")
+            and row["lat"] != "999"
+        ):
             lon, lat = float(row["lon"]), float(row["lat"])
             if lat > 90:
                 swapped += 1
@@ -551,8 +708,12 @@ def test_chinese_grid_callers_say_where_they_are(grids: dict[str, Grid]) -> None
         if row["address"] and row["address"] != address[sp]:
             true_village = re.search(r"(\w\w)村", address[sp])
             said_village = re.search(r"(\w\w)村", row["address"])
-            if true_village and said_village and said_village.group(1) != true_village.group(1) \
-                    and lazy_pinyin(said_village.group(1)) == lazy_pinyin(true_village.group(1)):
+            if (
+                true_village
+                and said_village
+                and said_village.group(1) != true_village.group(1)
+                and lazy_pinyin(said_village.group(1)) == lazy_pinyin(true_village.group(1))
+            ):
                 homophone += 1
     assert len(errors) > 20
     assert 10 < float(np.median(errors)) < 150  # tens of metres, sometimes hundreds

@@ -48,13 +48,23 @@ _GROUP = re.compile(rf"第?\|?({NUM_RE})\|?(村民小组|小组|组|队|巷|弄|
 _HOUSE = re.compile(rf"({NUM_RE}(?:-{NUM_RE})*)\|?(?:号院|号楼|号|#)")
 _DIGITS = re.compile(r"\d+(?:-\d+)*")
 _PY_GROUP = re.compile(r"(\d+)\s*(zu|dui|xiaozu|xiang|nong)\b")
-_GROUP_WORDS = {"村民小组": "组", "小组": "组", "组": "组", "队": "组", "zu": "组", "dui": "组",
-                "xiaozu": "组", "xiang": "巷", "nong": "弄"}
+_GROUP_WORDS = {
+    "村民小组": "组",
+    "小组": "组",
+    "组": "组",
+    "队": "组",
+    "zu": "组",
+    "dui": "组",
+    "xiaozu": "组",
+    "xiang": "巷",
+    "nong": "弄",
+}
 _PY_HOUSE = re.compile(r"(\d+(?:-\d+)*)\s*(?:hao)\b")
 _NOT_NAME = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fffa-z〇]+")
 # Words around a place that say where relative to it, not which place.
 _RELATIVE = re.compile(
-    r"(附近|旁边|对面|门口|一带|这边|那边|后面|前面|东边|西边|南边|北边|东头|西头)$")
+    r"(附近|旁边|对面|门口|一带|这边|那边|后面|前面|东边|西边|南边|北边|东头|西头)$"
+)
 _PY_RELATIVE = re.compile(r"\b(fujin|pangbian|duimian)\b")
 
 TOWNSHIP_SUFFIXES = ("街道办事处", "街道", "镇", "乡")
@@ -62,8 +72,21 @@ COUNTY_SUFFIXES = ("自治县", "县", "市", "区")
 TOWN_MARKERS = frozenset("镇乡县市区")
 LOCALITY_SUFFIXES = ("村民委员会", "村委会", "居委会", "社区", "村")
 # Gazetteer kinds that stand for an admin area, not a point inside one.
-AREA_KINDS = frozenset({"village", "community", "town", "township", "county", "settlement",
-                        "村", "社区", "镇", "乡", "县"})
+AREA_KINDS = frozenset(
+    {
+        "village",
+        "community",
+        "town",
+        "township",
+        "county",
+        "settlement",
+        "村",
+        "社区",
+        "镇",
+        "乡",
+        "县",
+    }
+)
 # An SP address ends with its house number in the commonest form: split it off cheaply.
 _SP_TAIL = re.compile(r"^(.*?)(\d+(?:-\d+)*)号$")
 
@@ -93,11 +116,11 @@ def parse_address(text: str) -> AddressQuery:
     if m:
         group = number_text(m.group(1))
         word = _GROUP_WORDS.get(m.group(2), m.group(2))
-        t = t[: m.start()] + "|" + t[m.end():]
+        t = t[: m.start()] + "|" + t[m.end() :]
     m = _HOUSE.search(t)
     if m:
         house = numbered_label(m.group(1))
-        t = t[: m.start()] + "|" + t[m.end():]
+        t = t[: m.start()] + "|" + t[m.end() :]
     bare = tuple(_DIGITS.findall(t))
     t = _DIGITS.sub("|", t)
     group, house, bare = _assign_bare(group, house, bare)
@@ -112,11 +135,11 @@ def _parse_pinyin(original: str, t: str) -> AddressQuery:
     if m:
         group = str(int(m.group(1)))
         word = _GROUP_WORDS[m.group(2)]
-        t = t[: m.start()] + " " + t[m.end():]
+        t = t[: m.start()] + " " + t[m.end() :]
     m = _PY_HOUSE.search(t)
     if m:
         house = numbered_label(m.group(1))
-        t = t[: m.start()] + " " + t[m.end():]
+        t = t[: m.start()] + " " + t[m.end() :]
     bare = tuple(_DIGITS.findall(t))
     t = _DIGITS.sub(" ", t)
     t = _PY_RELATIVE.sub(" ", t)
@@ -397,8 +420,9 @@ class AddressIndex:
         self._keys = _Keys(keys[order], rows[order], hkeys[horder], rows[horder])
         self._group_of_row = grp
         # townships known only from addresses (no admin layer): centred on their customers
-        town_of_loc = np.asarray([-1 if x.township is None else x.township
-                                  for x in self.localities], dtype=np.int64)
+        town_of_loc = np.asarray(
+            [-1 if x.township is None else x.township for x in self.localities], dtype=np.int64
+        )
         if len(rows) and len(self.townships):
             town = town_of_loc[loc[rows]]
             ok = town >= 0
@@ -426,8 +450,16 @@ class AddressIndex:
             c = _centre(geom)
             if c is None:
                 continue
-            self.places.append(Place(str(name), c[0], c[1], str(aid) if aid else None,
-                                     str(kind) if kind else None, self._township_of(aid)))
+            self.places.append(
+                Place(
+                    str(name),
+                    c[0],
+                    c[1],
+                    str(aid) if aid else None,
+                    str(kind) if kind else None,
+                    self._township_of(aid),
+                )
+            )
             self._place_aliases.append(
                 tuple(a.strip() for a in str(al).split(";") if a.strip()) if al else ()
             )
@@ -468,14 +500,17 @@ class AddressIndex:
             # finds 张庄村 and its house numbers; 县城 finds 城关镇); other places are points.
             kind, target = PLACE, p
             aid = place.admin_id or ""
-            if aid in town_admin and _names_area(place, self.townships[town_admin[aid]].name,
-                                                 TOWNSHIP_SUFFIXES):
+            if aid in town_admin and _names_area(
+                place, self.townships[town_admin[aid]].name, TOWNSHIP_SUFFIXES
+            ):
                 kind, target = TOWNSHIP, town_admin[aid]
-            elif aid in county_admin and _names_area(place, self.counties[county_admin[aid]].name,
-                                                     COUNTY_SUFFIXES):
+            elif aid in county_admin and _names_area(
+                place, self.counties[county_admin[aid]].name, COUNTY_SUFFIXES
+            ):
                 kind, target = COUNTY, county_admin[aid]
             elif aid in village_admin and _names_area(
-                    place, self.localities[village_admin[aid]].name, LOCALITY_SUFFIXES):
+                place, self.localities[village_admin[aid]].name, LOCALITY_SUFFIXES
+            ):
                 kind, target = LOCALITY, village_admin[aid]
             elif not aid:
                 bare = strip_suffix(_clean(place.name), LOCALITY_SUFFIXES)
@@ -495,7 +530,7 @@ class AddressIndex:
         for f_idx, f in enumerate(forms):
             codes = f.spelled.codes
             for k in range(len(codes) - 1):
-                self._bigrams.setdefault(codes[k:k + 2], []).append(f_idx)
+                self._bigrams.setdefault(codes[k : k + 2], []).append(f_idx)
             if len(codes) == 1:
                 self._bigrams.setdefault(codes, []).append(f_idx)
         self._town_forms = [i for i, f in enumerate(forms) if f.kind in (TOWNSHIP, COUNTY)]
@@ -565,7 +600,7 @@ class AddressIndex:
         codes = q.codes
         found: set[int] = set()
         for k in range(len(codes) - 1):
-            posting = self._bigrams.get(codes[k:k + 2])
+            posting = self._bigrams.get(codes[k : k + 2])
             if posting is not None:
                 found.update(posting)
         return found
@@ -573,8 +608,9 @@ class AddressIndex:
     def _by_letters(self, q: Spelled, limit: int = 12) -> list[int]:
         """Forms nearest in pinyin letters: the way back from a typo that changed a syllable
         (heizhuang for hezhuang, 张床 for 张庄). Scans every name, in C++."""
-        hits = process.extract(q.letters, self._name_letters, scorer=fuzz.partial_ratio,
-                               limit=limit, score_cutoff=70)
+        hits = process.extract(
+            q.letters, self._name_letters, scorer=fuzz.partial_ratio, limit=limit, score_cutoff=70
+        )
         return [self._name_forms[i] for _c, _s, i in hits]
 
     def match_names(
@@ -590,8 +626,11 @@ class AddressIndex:
             if q_codes.isdisjoint(f.spelled.codes):
                 continue  # shares no syllable: cannot reach 80
             s, how, span = self._score(f, q)
-            if s >= 80 and (town is None or s > town.score or (
-                    s == town.score and f.kind == TOWNSHIP and town.kind == COUNTY)):
+            if s >= 80 and (
+                town is None
+                or s > town.score
+                or (s == town.score and f.kind == TOWNSHIP and town.kind == COUNTY)
+            ):
                 town = NameMatch(f.kind, f.entity, s, f.text, how, span)
         rest = q
         town_codes: set[str] = set()
@@ -608,8 +647,11 @@ class AddressIndex:
                 town_codes = set(q.codes[start:stop])
         # Text left beside the township: a village name is there (its match must not reuse
         # the township's text), or only markers (the seat village may be named like it).
-        left = sum(1 for c, ch in zip(rest.codes, rest.chars or " " * len(rest.codes),
-                                      strict=True) if c != BLANK and ch not in "村组号")
+        left = sum(
+            1
+            for c, ch in zip(rest.codes, rest.chars or " " * len(rest.codes), strict=True)
+            if c != BLANK and ch not in "村组号"
+        )
         reuse_penalty = 2.0 if left < 2 else 25.0
         out: dict[tuple[int, int], NameMatch] = {}
         forms = self.forms
@@ -690,8 +732,11 @@ class AddressIndex:
                         bonus = 6.0
                     elif loc.township is not None and not _overlaps(town.span, m.span):
                         bonus = -15.0
-                hits.extend(self._at_locality(m.entity, q, m.score, bonus + m.rank - m.score,
-                                              m.how, town, m.form))
+                hits.extend(
+                    self._at_locality(
+                        m.entity, q, m.score, bonus + m.rank - m.score, m.how, town, m.form
+                    )
+                )
             else:
                 place = self.places[m.entity]
                 bonus = 0.0
@@ -701,17 +746,39 @@ class AddressIndex:
                     elif not _overlaps(town.span, m.span):
                         bonus = -15.0
                 ev = f"address matched place {place.name} ({m.how}, {m.score:.0f}%)"
-                hits.append(AddressHit(m.rank + bonus - 2.0, "place", _EMPTY, place.lon, place.lat,
-                                       place.name, (ev,), place.admin_id, m.score))
+                hits.append(
+                    AddressHit(
+                        m.rank + bonus - 2.0,
+                        "place",
+                        _EMPTY,
+                        place.lon,
+                        place.lat,
+                        place.name,
+                        (ev,),
+                        place.admin_id,
+                        m.score,
+                    )
+                )
         if town is not None:
-            area = self.townships[town.entity] if town.kind == TOWNSHIP else self.counties[
-                town.entity]
+            area = (
+                self.townships[town.entity] if town.kind == TOWNSHIP else self.counties[town.entity]
+            )
             if area.centre is not None:
                 level = "township" if town.kind == TOWNSHIP else "county"
                 ev = f"address matched {level} {area.name} ({town.how}, {town.score:.0f}%)"
-                hits.append(AddressHit(town.score - 40.0, level, _EMPTY, area.centre[0],
-                                       area.centre[1], area.name, (ev,), area.admin_id,
-                                       town.score))
+                hits.append(
+                    AddressHit(
+                        town.score - 40.0,
+                        level,
+                        _EMPTY,
+                        area.centre[0],
+                        area.centre[1],
+                        area.name,
+                        (ev,),
+                        area.admin_id,
+                        town.score,
+                    )
+                )
         best: dict[tuple[str, str], AddressHit] = {}
         for h in hits:
             key = (h.level, h.label)
@@ -736,8 +803,11 @@ class AddressIndex:
         where = self._display(li)
         matched = f"address matched {where}"
         if how != "exact":
-            matched += f" ({how}" + (f" via {form}" if form and form not in where else "") + \
-                f", {name_score:.0f}%)"
+            matched += (
+                f" ({how}"
+                + (f" via {form}" if form and form not in where else "")
+                + f", {name_score:.0f}%)"
+            )
         if town is not None and town.kind == TOWNSHIP and loc.township == town.entity:
             matched += " in " + self.townships[town.entity].name
         word = loc.group_word or q.group_word or "组"
@@ -752,9 +822,17 @@ class AddressIndex:
                 rows = _range(keys.keys, keys.rows, k, k + 1)
                 if len(rows):
                     label = f"{where} {said_group + ' ' if said_group else ''}{q.house}号"
-                    return [self._hit(rank + 10, "house", rows, label, (f"{matched} "
-                                      f"{said_group + ' ' if said_group else ''}{q.house}号",),
-                                      loc.admin_id, name_score)]
+                    return [
+                        self._hit(
+                            rank + 10,
+                            "house",
+                            rows,
+                            label,
+                            (f"{matched} {said_group + ' ' if said_group else ''}{q.house}号",),
+                            loc.admin_id,
+                            name_score,
+                        )
+                    ]
             k = (li << _H_BITS) | hid
             rows = _range(keys.house_keys, keys.house_rows, k, k + 1)
             if len(rows):
@@ -769,8 +847,17 @@ class AddressIndex:
                 for g, grows in by_group.items():
                     gname = self._group_names.get(g, "")
                     label = f"{where} {gname + word + ' ' if gname else ''}{q.house}号"
-                    out.append(self._hit(rank + 8 - penalty - 4 * (1 - share), "house",
-                                         grows, label, (note,), loc.admin_id, name_score))
+                    out.append(
+                        self._hit(
+                            rank + 8 - penalty - 4 * (1 - share),
+                            "house",
+                            grows,
+                            label,
+                            (note,),
+                            loc.admin_id,
+                            name_score,
+                        )
+                    )
                 return out
         if q.group is not None and gid is not None:
             k0 = (li << (_G_BITS + _H_BITS)) | (gid << _H_BITS)
@@ -779,8 +866,17 @@ class AddressIndex:
                 note = f"{matched} {said_group}"
                 if q.house is not None:
                     note += f" (no {q.house}号 in it)"
-                return [self._hit(rank + 4, "group", rows, f"{where} {said_group}", (note,),
-                                  loc.admin_id, name_score)]
+                return [
+                    self._hit(
+                        rank + 4,
+                        "group",
+                        rows,
+                        f"{where} {said_group}",
+                        (note,),
+                        loc.admin_id,
+                        name_score,
+                    )
+                ]
         if q.bare and q.group is None and q.house is None:
             # one bare number: a house number more often than a group
             num = q.bare[0]
@@ -793,9 +889,17 @@ class AddressIndex:
                     for g, grows in self._split_by_group(rows).items():
                         gname = self._group_names.get(g, "")
                         label = f"{where} {gname + word + ' ' if gname else ''}{num}号"
-                        out.append(self._hit(rank + 3, "house", grows, label,
-                                             (f"{matched} {num} (read as {num}号)",),
-                                             loc.admin_id, name_score))
+                        out.append(
+                            self._hit(
+                                rank + 3,
+                                "house",
+                                grows,
+                                label,
+                                (f"{matched} {num} (read as {num}号)",),
+                                loc.admin_id,
+                                name_score,
+                            )
+                        )
                     return out
         k0 = li << (_G_BITS + _H_BITS)
         rows = _range(keys.keys, keys.rows, k0, k0 + (1 << (_G_BITS + _H_BITS)))
@@ -807,8 +911,19 @@ class AddressIndex:
                 lon, lat = loc.centre
             else:
                 lon, lat = float(self.sp_lon[rows].mean()), float(self.sp_lat[rows].mean())
-            return [AddressHit(rank - penalty, "locality", rows, lon, lat, where, (note,),
-                               loc.admin_id, name_score)]
+            return [
+                AddressHit(
+                    rank - penalty,
+                    "locality",
+                    rows,
+                    lon,
+                    lat,
+                    where,
+                    (note,),
+                    loc.admin_id,
+                    name_score,
+                )
+            ]
         return []
 
     def _split_by_group(self, rows: IntArray) -> dict[int, IntArray]:
@@ -867,8 +982,9 @@ def _letter_edits(name: str, text: str, whole: bool) -> int:
         for length in (n - 1, n, n + 1):
             if start < 0 or start + length > len(text):
                 continue
-            best = min(best, Levenshtein.distance(name, text[start:start + length],
-                                                  score_cutoff=3))
+            best = min(
+                best, Levenshtein.distance(name, text[start : start + length], score_cutoff=3)
+            )
     return best
 
 
@@ -915,4 +1031,3 @@ def _centre(geom: Any) -> tuple[float, float] | None:
     if not geom.contains(c):
         c = geom.representative_point()
     return float(c.x), float(c.y)
-

@@ -41,13 +41,26 @@ IntArray = npt.NDArray[np.int64]
 TRUST = (Method.ACCOUNT, Method.POLE, Method.GPS, Method.ADDRESS, Method.ADMIN)
 
 # How far an address match of each level is trusted, and how far from it the truth may lie.
-LEVEL_CONFIDENCE = {"house": 0.92, "group": 0.75, "place": 0.75, "locality": 0.3,
-                    "township": 0.12, "county": 0.04}
-LEVEL_RADIUS_M = {"house": 80.0, "group": 300.0, "place": 200.0, "locality": 1_000.0,
-                  "township": 5_000.0, "county": 25_000.0}
+LEVEL_CONFIDENCE = {
+    "house": 0.92,
+    "group": 0.75,
+    "place": 0.75,
+    "locality": 0.3,
+    "township": 0.12,
+    "county": 0.04,
+}
+LEVEL_RADIUS_M = {
+    "house": 80.0,
+    "group": 300.0,
+    "place": 200.0,
+    "locality": 1_000.0,
+    "township": 5_000.0,
+    "county": 25_000.0,
+}
 
 _ACCOUNT_LABEL = re.compile(
-    r"^(?:户号|用户编号|用户号|客户编号|账号|account(?:\s*no\.?)?)\s*[:：]?\s*", re.IGNORECASE)
+    r"^(?:户号|用户编号|用户号|客户编号|账号|account(?:\s*no\.?)?)\s*[:：]?\s*", re.IGNORECASE
+)
 _ACCOUNT_JUNK = re.compile(r"[\s\-_.·/]+")
 
 
@@ -112,8 +125,9 @@ class Locator:
         self._sp_lon_list: list[float] = self.sp_lon.tolist()
         self._sp_lat_list: list[float] = self.sp_lat.tolist()
         self.tr_ids: list[str] = [str(v) for v in trs["id"].tolist()]
-        self.tr_names: list[str] = [str(n or i) for i, n in zip(
-            self.tr_ids, trs["name"].tolist(), strict=True)]
+        self.tr_names: list[str] = [
+            str(n or i) for i, n in zip(self.tr_ids, trs["name"].tolist(), strict=True)
+        ]
         self.tr_lon, self.tr_lat = _point_coords(trs["geometry"].tolist())
         self._tr_index = {t: i for i, t in enumerate(self.tr_ids)}
         tr_of_sp = pd.Series(sps["transformer_id"].to_numpy(dtype=object)).map(self._tr_index)
@@ -132,11 +146,22 @@ class Locator:
         lon0, lat0 = data.frame.lon0, data.frame.lat0
         self.plane = Plane.around(lon0, lat0)
         admin = data.layer("admin_areas")
-        county = [g for g, lv in zip(admin["geometry"].tolist(), admin["level"].tolist(),
-                                     strict=True) if lv == "county"]
+        county = [
+            g
+            for g, lv in zip(admin["geometry"].tolist(), admin["level"].tolist(), strict=True)
+            if lv == "county"
+        ]
         self.positions = PositionIndex(
-            self.plane, self.sp_lon, self.sp_lat, self.sp_tr, self.tr_lon, self.tr_lat,
-            self.pole_lon, self.pole_lat, county, reach_m=reach_m,
+            self.plane,
+            self.sp_lon,
+            self.sp_lat,
+            self.sp_tr,
+            self.tr_lon,
+            self.tr_lat,
+            self.pole_lon,
+            self.pole_lat,
+            county,
+            reach_m=reach_m,
         )
         # the transformers around every pole, in one batch query
         n_near = min(6, len(self.tr_ids))
@@ -144,14 +169,16 @@ class Locator:
             px, py = self.plane.xy_arrays(self.pole_lon, self.pole_lat)
             ok = np.isfinite(px) & np.isfinite(py)
             d, idx = self.positions.tr_tree.query(
-                np.column_stack([np.where(ok, px, 0.0), np.where(ok, py, 0.0)]), k=n_near)
+                np.column_stack([np.where(ok, px, 0.0), np.where(ok, py, 0.0)]), k=n_near
+            )
             self._pole_tr_d = np.asarray(d, dtype=np.float64).reshape(len(px), n_near)
             self._pole_tr_i = np.asarray(idx, dtype=np.int64).reshape(len(px), n_near)
             # a transformer on the pole's own feeder is three times as likely to be meant
             codes = {f: i for i, f in enumerate(sorted({f for f in self.tr_feeder if f}))}
             tr_code = np.asarray([codes.get(f or "", -1) for f in self.tr_feeder], dtype=np.int64)
-            pole_code = np.asarray([codes.get(f or "", -2) for f in self.pole_feeder],
-                                   dtype=np.int64)
+            pole_code = np.asarray(
+                [codes.get(f or "", -2) for f in self.pole_feeder], dtype=np.int64
+            )
             same = tr_code[self._pole_tr_i] == pole_code[:, None]
             w = np.exp(-self._pole_tr_d / 250.0) * np.where(same, 3.0, 1.0)
             total = w.sum(axis=1, keepdims=True)
@@ -160,16 +187,19 @@ class Locator:
             self._pole_tr_d = np.zeros((len(self.pole_ids), 0))
             self._pole_tr_i = np.zeros((len(self.pole_ids), 0), dtype=np.int64)
             self._pole_tr_w = np.zeros((len(self.pole_ids), 0))
-        self.addresses = AddressIndex(sps, self.sp_lon, self.sp_lat, admin,
-                                      data.layer("places"))
+        self.addresses = AddressIndex(sps, self.sp_lon, self.sp_lat, admin, data.layer("places"))
         self.build_seconds = time.perf_counter() - started
 
     # -- build ------------------------------------------------------------------------------
 
     def _build_accounts(self, sps: pd.DataFrame) -> None:
         raw = sps["account_no"].tolist()
-        keys = [a if a is not None and a.isascii() and a.isdigit() else
-                (normalise_account(str(a)) if a is not None else None) for a in raw]
+        keys = [
+            a
+            if a is not None and a.isascii() and a.isdigit()
+            else (normalise_account(str(a)) if a is not None else None)
+            for a in raw
+        ]
         pairs = [(k, row) for row, k in enumerate(keys) if k is not None]
         index = dict(reversed(pairs))  # the first row of a repeated number wins
         dupes: dict[str, list[int]] = {}
@@ -203,8 +233,9 @@ class Locator:
         self.pole_feeder: list[str | None] = []
         keys: set[tuple[str, str | None]] = set()
         self._key_names: dict[tuple[str, str | None], str] = {}
-        for row, (pid, name, num) in enumerate(zip(self.pole_ids, self.pole_line_names, numbers,
-                                                   strict=True)):
+        for row, (pid, name, num) in enumerate(
+            zip(self.pole_ids, self.pole_line_names, numbers, strict=True)
+        ):
             try:
                 feeder = model.feeder_of(pid)
             except UnknownElementError:
@@ -264,10 +295,12 @@ class Locator:
         if call.pole_no:
             _collect(self.by_pole(call.pole_no, hints=found), found, failures)
         if not found:
-            reason = "; ".join(failures) if failures else (
-                "no account number, pole number, position or address given")
-            return Location(None, None, Method.NONE, 0.0, reason=reason,
-                            evidence=tuple(failures))
+            reason = (
+                "; ".join(failures)
+                if failures
+                else ("no account number, pole number, position or address given")
+            )
+            return Location(None, None, Method.NONE, 0.0, reason=reason, evidence=tuple(failures))
         found.sort(key=lambda f: TRUST.index(f.method))
         return self._combine(found[0], found[1:], failures)
 
@@ -275,11 +308,19 @@ class Locator:
 
     def _combine(self, primary: _Found, others: list[_Found], failures: list[str]) -> Location:
         if not others and not failures:  # one method spoke: nothing to weigh
-            return Location(primary.lon, primary.lat, primary.method,
-                            max(0.0, min(1.0, primary.confidence)), primary.service_point_id,
-                            primary.transformer_id, primary.element_id, primary.admin_id,
-                            tuple(primary.candidates), tuple(primary.evidence),
-                            pole_id=primary.pole_id)
+            return Location(
+                primary.lon,
+                primary.lat,
+                primary.method,
+                max(0.0, min(1.0, primary.confidence)),
+                primary.service_point_id,
+                primary.transformer_id,
+                primary.element_id,
+                primary.admin_id,
+                tuple(primary.candidates),
+                tuple(primary.evidence),
+                pole_id=primary.pole_id,
+            )
         conf = primary.confidence
         evidence = list(primary.evidence)
         cands = list(primary.candidates)
@@ -301,10 +342,12 @@ class Locator:
                 for c in other.candidates:
                     alternatives.append(_scaled(c, share / total, "conflicting"))
                 continue
-            same_tr = (other.transformer_id is not None
-                       and other.transformer_id == primary.transformer_id)
+            same_tr = (
+                other.transformer_id is not None and other.transformer_id == primary.transformer_id
+            )
             if primary.method in (Method.GPS, Method.ADDRESS, Method.ADMIN) and (
-                    other.transformer_shares and len(primary.transformer_shares) > 1):
+                other.transformer_shares and len(primary.transformer_shares) > 1
+            ):
                 # two weak sources on the same place: multiply their transformer beliefs
                 cands, narrowed = _reweight(cands, other)
                 if narrowed:
@@ -363,16 +406,35 @@ class Locator:
             tr = self._sp_tr_list[r]
             tr_id = self.tr_ids[tr] if tr >= 0 else None
             ev = f"户号 {key} → {self.tr_names[tr] if tr >= 0 else 'no transformer'}"
-            cands.append(Candidate(self._sp_lon_list[r], self._sp_lat_list[r], share,
-                                   Method.ACCOUNT, tr_id, self.sp_ids[r], evidence=(ev,)))
+            cands.append(
+                Candidate(
+                    self._sp_lon_list[r],
+                    self._sp_lat_list[r],
+                    share,
+                    Method.ACCOUNT,
+                    tr_id,
+                    self.sp_ids[r],
+                    evidence=(ev,),
+                )
+            )
         first = cands[0]
         evidence = [first.evidence[0]]
         conf = 0.99
         if len(rows) > 1:
             evidence.append(f"户号 {key} has {len(rows)} meters")
             conf = 0.9
-        return _Found(Method.ACCOUNT, first.lon, first.lat, conf, 60.0, cands, evidence,
-                      f"户号 {key}", first.service_point_id, first.transformer_id)
+        return _Found(
+            Method.ACCOUNT,
+            first.lon,
+            first.lat,
+            conf,
+            60.0,
+            cands,
+            evidence,
+            f"户号 {key}",
+            first.service_point_id,
+            first.transformer_id,
+        )
 
     def by_phone(self, text: str) -> _Found | str:
         """The accounts registered with the caller's number. Less sure than an account
@@ -388,17 +450,38 @@ class Locator:
         for r in rows[:10]:
             tr = self._sp_tr_list[r]
             tr_id = self.tr_ids[tr] if tr >= 0 else None
-            ev = (f"来电号码 {key} registered on 户号 {self._sp_account_list[r]} → "
-                  f"{self.tr_names[tr] if tr >= 0 else 'no transformer'}")
-            cands.append(Candidate(self._sp_lon_list[r], self._sp_lat_list[r], share,
-                                   Method.ACCOUNT, tr_id, self.sp_ids[r], evidence=(ev,)))
+            ev = (
+                f"来电号码 {key} registered on 户号 {self._sp_account_list[r]} → "
+                f"{self.tr_names[tr] if tr >= 0 else 'no transformer'}"
+            )
+            cands.append(
+                Candidate(
+                    self._sp_lon_list[r],
+                    self._sp_lat_list[r],
+                    share,
+                    Method.ACCOUNT,
+                    tr_id,
+                    self.sp_ids[r],
+                    evidence=(ev,),
+                )
+            )
         first = cands[0]
         conf = 0.85 if len(rows) == 1 else 0.85 / len(rows)
         evidence = [first.evidence[0]]
         if len(rows) > 1:
             evidence.append(f"来电号码 {key} is on {len(rows)} accounts")
-        return _Found(Method.ACCOUNT, first.lon, first.lat, conf, 80.0, cands, evidence,
-                      f"caller number {key}", first.service_point_id, first.transformer_id)
+        return _Found(
+            Method.ACCOUNT,
+            first.lon,
+            first.lat,
+            conf,
+            80.0,
+            cands,
+            evidence,
+            f"caller number {key}",
+            first.service_point_id,
+            first.transformer_id,
+        )
 
     # -- phone position ---------------------------------------------------------------------
 
@@ -418,24 +501,47 @@ class Locator:
         shares: dict[str, float] = {}
         for t, p, row, d in top:
             tr_id = self.tr_ids[t] if t >= 0 else None
-            ev = f"{self.tr_names[t] if t >= 0 else '?'}: {p:.0%} of the nearby meters' weight, " \
-                 f"nearest of its meters {d:.0f} m"
-            cands.append(Candidate(self._sp_lon_list[row], self._sp_lat_list[row], p,
-                                   Method.GPS, tr_id, self.sp_ids[row], evidence=(ev,)))
+            ev = (
+                f"{self.tr_names[t] if t >= 0 else '?'}: {p:.0%} of the nearby meters' weight, "
+                f"nearest of its meters {d:.0f} m"
+            )
+            cands.append(
+                Candidate(
+                    self._sp_lon_list[row],
+                    self._sp_lat_list[row],
+                    p,
+                    Method.GPS,
+                    tr_id,
+                    self.sp_ids[row],
+                    evidence=(ev,),
+                )
+            )
             if tr_id:
                 shares[tr_id] = p
         best_t, best_p = top[0][0], top[0][1]
         if len(top) > 1 and top[1][1] >= 0.2:
             evidence.append(
-                "customers of " + " and ".join(self.tr_names[t] for t, *_ in top[:3] if t >= 0)
-                + " interleave here: " + " / ".join(f"{p:.0%}" for _, p, *_ in top[:3])
+                "customers of "
+                + " and ".join(self.tr_names[t] for t, *_ in top[:3] if t >= 0)
+                + " interleave here: "
+                + " / ".join(f"{p:.0%}" for _, p, *_ in top[:3])
             )
         else:
             evidence.append(f"→ {self.tr_names[best_t] if best_t >= 0 else '?'} ({best_p:.0%})")
         tr_id = self.tr_ids[best_t] if best_t >= 0 else None
-        return _Found(Method.GPS, fix.lon, fix.lat, best_p * factor, max(50.0, 1.5 * d0), cands,
-                      evidence, f"position near meter {self.sp_ids[r0]}",
-                      self.sp_ids[r0] if d0 < 60 else None, tr_id, transformer_shares=shares)
+        return _Found(
+            Method.GPS,
+            fix.lon,
+            fix.lat,
+            best_p * factor,
+            max(50.0, 1.5 * d0),
+            cands,
+            evidence,
+            f"position near meter {self.sp_ids[r0]}",
+            self.sp_ids[r0] if d0 < 60 else None,
+            tr_id,
+            transformer_shares=shares,
+        )
 
     # -- address ----------------------------------------------------------------------------
 
@@ -461,8 +567,11 @@ class Locator:
                 p = p_hit * share
                 if p < 0.01:
                     continue
-                cands.append(Candidate(lon, lat, p, h_method, tr_id, sp, admin_id=h.admin_id,
-                                       evidence=h.evidence))
+                cands.append(
+                    Candidate(
+                        lon, lat, p, h_method, tr_id, sp, admin_id=h.admin_id, evidence=h.evidence
+                    )
+                )
                 if tr_id:
                     shares[tr_id] = shares.get(tr_id, 0.0) + p
         cands.sort(key=lambda c: -c.likelihood)
@@ -471,16 +580,33 @@ class Locator:
         conf = LEVEL_CONFIDENCE[top.level] * name_q * p_top
         evidence = list(top.evidence)
         if len(kept) > 1:
-            evidence.append("also possible: " + "; ".join(
-                f"{h.label} ({w / total:.0%})" for h, w in zip(kept[1:4], weights[1:4],
-                                                            strict=True)))
+            evidence.append(
+                "also possible: "
+                + "; ".join(
+                    f"{h.label} ({w / total:.0%})"
+                    for h, w in zip(kept[1:4], weights[1:4], strict=True)
+                )
+            )
         best_tr = max(shares, key=lambda t: shares[t]) if shares else None
-        sp_id = self.sp_ids[int(top.rows[0])] if top.level == "house" and len(
-            top.rows) == 1 else None
+        sp_id = (
+            self.sp_ids[int(top.rows[0])] if top.level == "house" and len(top.rows) == 1 else None
+        )
         assert top.lon is not None and top.lat is not None
-        return _Found(method, top.lon, top.lat, conf, LEVEL_RADIUS_M[top.level], cands,
-                      evidence, f"address {top.label}", sp_id, best_tr, None, top.admin_id,
-                      transformer_shares=shares)
+        return _Found(
+            method,
+            top.lon,
+            top.lat,
+            conf,
+            LEVEL_RADIUS_M[top.level],
+            cands,
+            evidence,
+            f"address {top.label}",
+            sp_id,
+            best_tr,
+            None,
+            top.admin_id,
+            transformer_shares=shares,
+        )
 
     def _hit_transformers(
         self, hit: AddressHit
@@ -491,8 +617,15 @@ class Locator:
         if len(rows) == 1:
             r = int(rows[0])
             t = self._sp_tr_list[r]
-            return [(self.tr_ids[t] if t >= 0 else None, 1.0, self._sp_lon_list[r],
-                     self._sp_lat_list[r], self.sp_ids[r])]
+            return [
+                (
+                    self.tr_ids[t] if t >= 0 else None,
+                    1.0,
+                    self._sp_lon_list[r],
+                    self._sp_lat_list[r],
+                    self.sp_ids[r],
+                )
+            ]
         if len(rows):
             trs = self.sp_tr[rows]
             values, counts = np.unique(trs, return_counts=True)
@@ -502,14 +635,28 @@ class Locator:
             for k in order.tolist():
                 t = int(values[k])
                 mask = trs == t
-                out.append((self.tr_ids[t] if t >= 0 else None, float(counts[k]) / n,
-                            float(self.sp_lon[rows[mask]].mean()),
-                            float(self.sp_lat[rows[mask]].mean()), None))
+                out.append(
+                    (
+                        self.tr_ids[t] if t >= 0 else None,
+                        float(counts[k]) / n,
+                        float(self.sp_lon[rows[mask]].mean()),
+                        float(self.sp_lat[rows[mask]].mean()),
+                        None,
+                    )
+                )
             return out
         if hit.level == "place":
             post, _d0, _r0 = self.positions.transformer_posterior(hit.lon, hit.lat, k=16)
-            return [(self.tr_ids[t] if t >= 0 else None, p, self._sp_lon_list[r],
-                     self._sp_lat_list[r], None) for t, p, r, _d in post[:3]]
+            return [
+                (
+                    self.tr_ids[t] if t >= 0 else None,
+                    p,
+                    self._sp_lon_list[r],
+                    self._sp_lat_list[r],
+                    None,
+                )
+                for t, p, r, _d in post[:3]
+            ]
         return [(None, 1.0, hit.lon, hit.lat, None)]
 
     # -- pole -------------------------------------------------------------------------------
@@ -546,19 +693,25 @@ class Locator:
                 return f"pole label {text.strip()!r}: no pole numbered {label.number}"
         hint = next((h for h in (hints or []) if h.radius <= 5_000.0), None)
         if len(options) == 1 and hint is None:
-            (row, (score, how)), = options.items()
+            ((row, (score, how)),) = options.items()
             scored = [(score, row, how)]
         else:
             scored = []
             # the feeders that supply the caller's area: the pole they see is likely on one
-            feeders = {self.tr_feeder[t] for t in (self._tr_index.get(c.transformer_id or "")
-                                                   for c in (hint.candidates if hint else ()))
-                       if t is not None} - {None}
+            feeders = {
+                self.tr_feeder[t]
+                for t in (
+                    self._tr_index.get(c.transformer_id or "")
+                    for c in (hint.candidates if hint else ())
+                )
+                if t is not None
+            } - {None}
             for row, (score, how) in options.items():
                 s, note = score, how
                 if hint is not None:
-                    d = haversine_m(hint.lon, hint.lat, self._pole_lon_list[row],
-                                    self._pole_lat_list[row])
+                    d = haversine_m(
+                        hint.lon, hint.lat, self._pole_lon_list[row], self._pole_lat_list[row]
+                    )
                     s -= 20.0 * math.log2(1.0 + d / (hint.radius + 1_000.0))
                     note = f"{how}, {_distance(d)} from the {hint.method.value} location"
                     if self.pole_feeder[row] in feeders:
@@ -567,8 +720,10 @@ class Locator:
                 scored.append((s, row, note))
             scored.sort(key=lambda e: -e[0])
             if not label.line and hint is None:
-                return (f"pole label {text.strip()!r}: {len(scored)} poles are numbered "
-                        f"{label.number}; the line name or the caller's area is needed")
+                return (
+                    f"pole label {text.strip()!r}: {len(scored)} poles are numbered "
+                    f"{label.number}; the line name or the caller's area is needed"
+                )
         top_s = scored[0][0]
         weights = [math.exp((s - top_s) / 5.0) for s, _, _ in scored[:3]]
         total = sum(weights)
@@ -581,39 +736,78 @@ class Locator:
             for k, (t, share, d) in enumerate(trs):
                 if k > 0 and p_pole * share < 0.01:
                     continue
-                cands.append(Candidate(lon, lat, p_pole * share, Method.POLE, self.tr_ids[t],
-                                       None, section, None,
-                                       (f"{head}; {self.tr_names[t]} {d:.0f} m away",),
-                                       self.pole_ids[row]))
+                cands.append(
+                    Candidate(
+                        lon,
+                        lat,
+                        p_pole * share,
+                        Method.POLE,
+                        self.tr_ids[t],
+                        None,
+                        section,
+                        None,
+                        (f"{head}; {self.tr_names[t]} {d:.0f} m away",),
+                        self.pole_ids[row],
+                    )
+                )
             if not trs:
-                cands.append(Candidate(lon, lat, p_pole, Method.POLE, None, None, section, None,
-                                       (head,), self.pole_ids[row]))
+                cands.append(
+                    Candidate(
+                        lon,
+                        lat,
+                        p_pole,
+                        Method.POLE,
+                        None,
+                        None,
+                        section,
+                        None,
+                        (head,),
+                        self.pole_ids[row],
+                    )
+                )
         cands.sort(key=lambda c: -c.likelihood)
         best_s, best_row, best_how = scored[0]
         p_best = weights[0] / total
         section, trs = self._pole_info(best_row)
-        evidence = [f"pole {self.pole_ids[best_row]}: {self.pole_line_names[best_row]} "
-                    f"{label.number} ({best_how})"]
+        evidence = [
+            f"pole {self.pole_ids[best_row]}: {self.pole_line_names[best_row]} "
+            f"{label.number} ({best_how})"
+        ]
         if section:
             evidence.append(f"line section {section}")
         if trs:
-            evidence.append("nearest transformers: " + ", ".join(
-                f"{self.tr_names[t]} {d:.0f} m" for t, _s, d in trs))
+            evidence.append(
+                "nearest transformers: "
+                + ", ".join(f"{self.tr_names[t]} {d:.0f} m" for t, _s, d in trs)
+            )
         if len(scored) > 1:
             evidence.append(f"{len(scored)} poles fit the label; this one {p_best:.0%}")
         conf = 0.95 * (max(0.0, min(100.0, best_s)) / 100.0) ** 2 * p_best
         tr_id = self.tr_ids[trs[0][0]] if trs else None
-        return _Found(Method.POLE, self._pole_lon_list[best_row], self._pole_lat_list[best_row],
-                      conf, 150.0, cands, evidence,
-                      f"pole {self.pole_line_names[best_row]} {label.number}", None, tr_id,
-                      section, None, self.pole_ids[best_row])
+        return _Found(
+            Method.POLE,
+            self._pole_lon_list[best_row],
+            self._pole_lat_list[best_row],
+            conf,
+            150.0,
+            cands,
+            evidence,
+            f"pole {self.pole_line_names[best_row]} {label.number}",
+            None,
+            tr_id,
+            section,
+            None,
+            self.pole_ids[best_row],
+        )
 
     def _pole_info(self, row: int) -> tuple[str | None, list[tuple[int, float, float]]]:
         """(line section, nearest transformers) of a pole, computed once per pole."""
         info = self._pole_info_cache.get(row)
         if info is None:
-            info = self._pole_info_cache[row] = (self.pole_section(row),
-                                                 self._pole_transformers(row))
+            info = self._pole_info_cache[row] = (
+                self.pole_section(row),
+                self._pole_transformers(row),
+            )
         return info
 
     def pole_section(self, row: int) -> str | None:
@@ -660,8 +854,18 @@ def _distance(d: float) -> str:
 
 def _scaled(c: Candidate, factor: float, tag: str | None) -> Candidate:
     ev = c.evidence if tag is None else (*c.evidence, tag)
-    return Candidate(c.lon, c.lat, c.likelihood * factor, c.method, c.transformer_id,
-                     c.service_point_id, c.element_id, c.admin_id, ev, c.pole_id)
+    return Candidate(
+        c.lon,
+        c.lat,
+        c.likelihood * factor,
+        c.method,
+        c.transformer_id,
+        c.service_point_id,
+        c.element_id,
+        c.admin_id,
+        ev,
+        c.pole_id,
+    )
 
 
 def _reweight(cands: list[Candidate], other: _Found) -> tuple[list[Candidate], str | None]:
@@ -674,9 +878,20 @@ def _reweight(cands: list[Candidate], other: _Found) -> tuple[list[Candidate], s
     s = sum(new)
     if s <= 0:
         return cands, None
-    out = [Candidate(c.lon, c.lat, total_before * n / s, c.method, c.transformer_id,
-                     c.service_point_id, c.element_id, c.admin_id, c.evidence, c.pole_id)
-           for c, n in zip(cands, new, strict=True)]
+    out = [
+        Candidate(
+            c.lon,
+            c.lat,
+            total_before * n / s,
+            c.method,
+            c.transformer_id,
+            c.service_point_id,
+            c.element_id,
+            c.admin_id,
+            c.evidence,
+            c.pole_id,
+        )
+        for c, n in zip(cands, new, strict=True)
+    ]
     out.sort(key=lambda c: -c.likelihood)
     return out, f"{other.method.value} narrows the transformers down"
-

@@ -53,8 +53,12 @@ def parse_pole_label(text: str) -> PoleLabel:
         m = _PREFIXED.search(t)
     if m is None:
         m = _TRAILING.search(t)
-        if (m is not None and m.start() > 0 and re.fullmatch(r"[一二三四五六七八九十]", m.group(1))
-                and t[m.start() - 1] not in "线回 "):
+        if (
+            m is not None
+            and m.start() > 0
+            and re.fullmatch(r"[一二三四五六七八九十]", m.group(1))
+            and t[m.start() - 1] not in "线回 "
+        ):
             m = None  # 城关一: a Chinese ordinal right after a name is the line's, not a pole
     if m is None:
         line = _JUNK.sub(" ", t).strip()
@@ -65,7 +69,7 @@ def parse_pole_label(text: str) -> PoleLabel:
         number = "-".join(str(int(p)) for p in parts) if all(p.isdigit() for p in parts) else None
     else:
         number = numbered_label(re.sub(r"\s+", "", raw))
-    rest = (t[: m.start()] + " " + t[m.end():]).strip()
+    rest = (t[: m.start()] + " " + t[m.end() :]).strip()
     rest = re.sub(r"第\s*$", "", rest).strip()
     rest = _JUNK.sub(" ", rest).strip(" -#")
     return PoleLabel(rest or None, number)
@@ -81,7 +85,7 @@ def line_key(text: str) -> tuple[str, str | None]:
     m = _ORDINAL.search(t)
     if m is not None:
         ordinal = number_text(m.group(1))
-        t = t[: m.start()] + t[m.end():]
+        t = t[: m.start()] + t[m.end() :]
     else:
         m = _TRAILING_ORDINAL.search(t)
         if m is not None and m.start() > 0:
@@ -152,14 +156,25 @@ class LineIndex:
         elif not len(q):
             return []
         else:
-            picks = {i for _c, _s, i in process.extract(
-                q.codes, self._codes, scorer=fuzz.ratio, limit=8, score_cutoff=40)}
-            picks.update(i for _c, _s, i in process.extract(
-                q.letters, self._letters, scorer=fuzz.ratio, limit=8, score_cutoff=60))
+            picks = {
+                i
+                for _c, _s, i in process.extract(
+                    q.codes, self._codes, scorer=fuzz.ratio, limit=8, score_cutoff=40
+                )
+            }
+            picks.update(
+                i
+                for _c, _s, i in process.extract(
+                    q.letters, self._letters, scorer=fuzz.ratio, limit=8, score_cutoff=60
+                )
+            )
             if len(q) >= 2:
-                picks.update(i for _c, _s, i in process.extract(
-                    q.codes, self._codes, scorer=fuzz.partial_ratio, limit=8,
-                    score_cutoff=100))
+                picks.update(
+                    i
+                    for _c, _s, i in process.extract(
+                        q.codes, self._codes, scorer=fuzz.partial_ratio, limit=8, score_cutoff=100
+                    )
+                )
             for i in picks:
                 scored[i] = _stem_score(self._spelled[i], q)
         out: list[LineMatch] = []

@@ -131,14 +131,22 @@ class PositionIndex:
             lat_all = np.concatenate(pts_lat)
             pad_lat = reach_m / plane.ky
             pad_lon = reach_m / plane.kx
-            self.box = (float(np.nanmin(lon_all)) - pad_lon, float(np.nanmin(lat_all)) - pad_lat,
-                        float(np.nanmax(lon_all)) + pad_lon, float(np.nanmax(lat_all)) + pad_lat)
+            self.box = (
+                float(np.nanmin(lon_all)) - pad_lon,
+                float(np.nanmin(lat_all)) - pad_lat,
+                float(np.nanmax(lon_all)) + pad_lon,
+                float(np.nanmax(lat_all)) + pad_lat,
+            )
         else:
             self.box = (0.0, 0.0, -1.0, -1.0)
         for a in self.areas:
             b = a.bounds  # type: ignore[attr-defined]
-            self.box = (min(self.box[0], b[0]), min(self.box[1], b[1]),
-                        max(self.box[2], b[2]), max(self.box[3], b[3]))
+            self.box = (
+                min(self.box[0], b[0]),
+                min(self.box[1], b[1]),
+                max(self.box[2], b[2]),
+                max(self.box[3], b[3]),
+            )
 
     # -- the service area -------------------------------------------------------------------
 
@@ -206,8 +214,11 @@ class PositionIndex:
         if on_earth:
             a, b = gcj_to_wgs(lon, lat) if gcj else (lon, lat)
             d = self.nearest_network_m(a, b)
-            where = f"{d / 1000:.1f} km from the nearest network element" if math.isfinite(
-                d) else "no network loaded"
+            where = (
+                f"{d / 1000:.1f} km from the nearest network element"
+                if math.isfinite(d)
+                else "no network loaded"
+            )
             return f"position ({lon}, {lat}) is outside the service area ({where})"
         return f"position ({lon}, {lat}) is not a place on Earth"
 
@@ -221,9 +232,7 @@ class PositionIndex:
         d, i = self.sp_tree.query((x, y), k=k)
         return np.atleast_1d(d), np.atleast_1d(i).astype(np.int64)
 
-    def posterior(
-        self, d: FloatArray, rows: IntArray
-    ) -> list[tuple[int, float, int, float]]:
+    def posterior(self, d: FloatArray, rows: IntArray) -> list[tuple[int, float, int, float]]:
         """[(transformer, probability, its nearest meter row, that meter's distance)], best
         first, for a caller at one of the meters ``rows`` (at distances ``d``) who reported
         a position with an unknown error (a mixture of the scales in ``SIGMAS``)."""
