@@ -26,6 +26,7 @@ point with the coordinates taken as given for phone positions.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import re
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -272,15 +273,50 @@ def interleaved(locator: Locator, rows: np.ndarray, k: int = 5) -> np.ndarray:
     return np.asarray((locator.sp_tr[near[:, 1:]] != locator.sp_tr[rows][:, None]).any(axis=1))
 
 
-def gps_cases(data: GridData, locator: Locator, rng: np.random.Generator, n: int) -> list[Case]:
+BANDS = ((20.0, "10-20 m"), (50.0, "20-50 m"), (150.0, "50-150 m"), (300.0, "150-300 m"))
+
+
+def band_of(err: float) -> str:
+    """The error band a phone position's error falls in."""
+    return next((name for top, name in BANDS if err < top), "300-600 m")
+
+
+def phone_error(rng: np.random.Generator, errors: str) -> float:
+    """Metres between a phone's fix and the caller's meter: ``loguniform`` 10-300 m (as
+    many fixes in each decade), or ``simulator``, the storm simulator's distribution
+    (:mod:`outages.callers`: lognormal, median 35 m, sigma 0.8, capped at 600 m)."""
+    if errors == "simulator":
+        return min(float(rng.lognormal(math.log(35.0), 0.8)), 600.0)
+    return math.exp(rng.uniform(math.log(10), math.log(300)))
+
+
+def gps_cases(
+    data: GridData,
+    locator: Locator,
+    rng: np.random.Generator,
+    n: int,
+    *,
+    errors: str = "loguniform",
+    with_address: bool = False,
+) -> list[Case]:
+    """Phone positions off the caller's meter, half GCJ-02; with ``with_address`` the call
+    also carries the caller's address as the agent typed it (the noise of
+    :func:`say_address`)."""
     sps = data.layer("service_points")
-    rows = rng.integers(len(sps), size=n)
+    addresses = sps["address"].tolist()
+    if with_address:
+        has = np.flatnonzero(np.asarray([bool(a) for a in addresses]))
+        rows = has[rng.integers(len(has), size=n)]
+    else:
+        rows = rng.integers(len(sps), size=n)
+    aliases = address_aliases(data) if with_address else {}
     trs = sps["transformer_id"].tolist()
     plane = locator.plane
     mixed = interleaved(locator, rows)
+    prefix = ("ga" if with_address else "g") + ("s" if errors == "simulator" else "")
     out = []
     for k, r in enumerate(rows.tolist()):
-        err = math.exp(rng.uniform(math.log(10), math.log(300)))
+        err = phone_error(rng, errors)
         ang = rng.uniform(0, 2 * math.pi)
         x, y = plane.xy(float(locator.sp_lon[r]), float(locator.sp_lat[r]))
         lon, lat = plane.lonlat(x + err * math.cos(ang), y + err * math.sin(ang))
@@ -294,21 +330,16 @@ def gps_cases(data: GridData, locator: Locator, rng: np.random.Generator, n: int
         swapped = rng.random() < 0.03
         if swapped:
             lon, lat = lat, lon
-        band = (
-            "10-20 m"
-            if err < 20
-            else "20-50 m"
-            if err < 50
-            else "50-150 m"
-            if err < 150
-            else "150-300 m"
-        )
+        extra: dict[str, Any] = {"interleaved": bool(mixed[k]), "sp": r, "swapped": swapped}
+        address = None
+        if with_address:
+            address, extra["noise"] = say_address(rng, str(addresses[r]), aliases)
         out.append(
             Case(
-                Call(f"g{k}", NOW, lon=lon, lat=lat, coord_sys=cs),
+                Call(f"{prefix}{k}", NOW, lon=lon, lat=lat, coord_sys=cs, address=address),
                 str(trs[r]),
-                band,
-                {"interleaved": bool(mixed[k]), "sp": r, "swapped": swapped},
+                band_of(err),
+                extra,
             )
         )
     return out
@@ -318,10 +349,8 @@ _RURAL = re.compile(r"^(.+?(?:镇|乡))(.+?)(村|社区)(\d+)组(\d+)号$")
 _URBAN = re.compile(r"^(.+?(?:镇|乡))(.+?(?:路|街|大道))(?:(\d+)巷)?(\d+)号$")
 
 
-def address_cases(data: GridData, rng: np.random.Generator, n: int) -> list[Case]:
-    sps = data.layer("service_points")
-    addresses = sps["address"].tolist()
-    trs = sps["transformer_id"].tolist()
+def address_aliases(data: GridData) -> dict[str, list[str]]:
+    """The gazetteer's other names of each village (bare, without 村/社区)."""
     aliases: dict[str, list[str]] = {}
     places = data.layer("places")
     for name, al, kind in zip(
@@ -333,6 +362,84 @@ def address_cases(data: GridData, rng: np.random.Generator, n: int) -> list[Case
         if kind in ("village", "community") and al:
             bare = re.sub(r"(村|社区)$", "", str(name))
             aliases[bare] = [a for a in str(al).split(";") if a and a != bare]
+    return aliases
+
+
+def say_address(
+    rng: np.random.Generator, addr: str, aliases: dict[str, list[str]]
+) -> tuple[str, str]:
+    """An address as the agent types it (homophones, typos, missing parts, pinyin), and
+    what was done to it (``clean`` for nothing)."""
+    kinds: list[str] = []
+    m = _RURAL.match(str(addr))
+    word = "组" if m else "巷"  # villager groups in villages, lanes off a street
+    if m:
+        town, village, suffix, group, house = m.groups()
+    else:
+        m2 = _URBAN.match(str(addr))
+        if not m2:
+            # an address the generator cannot take apart (a synthetic grid's English):
+            # as typed, in another case and spacing
+            said = " ".join(str(addr).lower().split()) if rng.random() < 0.5 else str(addr)
+            return said, "clean"
+        town, village, lane, house = m2.groups()
+        suffix, group = "", lane
+    if rng.random() < 0.35:
+        town = ""
+        kinds.append("no township")
+    if aliases.get(village) and rng.random() < 0.1:
+        village = aliases[village][int(rng.integers(len(aliases[village])))]
+        suffix = ""
+        kinds.append("alias")
+    if suffix and rng.random() < 0.2:
+        suffix = ""
+        kinds.append("no 村")
+    cjk = [i for i, c in enumerate(village) if is_cjk(c)]
+    u = rng.random()
+    if u < 0.45:
+        village = homophone(rng, village)
+        kinds.append("homophone")
+    elif u < 0.6:
+        village = typo(rng, village, cjk)
+        kinds.append("typo")
+    elif u < 0.63:
+        village = wrong_char(rng, village, cjk)
+        kinds.append("wrong character")
+    if town and rng.random() < 0.2:
+        town = homophone(rng, town)
+        kinds.append("township homophone")
+    g_text = ""
+    if group is not None:
+        if word == "组" and rng.random() < 0.07:
+            # (a lane dropped from a street address names another, real house: not noise)
+            kinds.append("no group")
+        elif rng.random() < 0.25:
+            g_text = f"{cn_number(int(group))}{word}"
+            kinds.append("三组")
+        else:
+            g_text = f"{group}{word}"
+    h_text = f"{house}号"
+    if rng.random() < 0.05:
+        h_text = ""
+        kinds.append("no house number")
+    text = f"{town}{village}{suffix}{g_text}{h_text}"
+    if rng.random() < 0.08:
+        text = (
+            to_pinyin(f"{town}{village}{suffix}")
+            + (f" {group} {'zu' if word == '组' else 'xiang'}" if g_text else "")
+            + (f" {house} hao" if h_text else "")
+        )
+        kinds.append("pinyin")
+    elif rng.random() < 0.1:
+        text = text.replace("组", "组 ")
+    return text, ", ".join(kinds) or "clean"
+
+
+def address_cases(data: GridData, rng: np.random.Generator, n: int) -> list[Case]:
+    sps = data.layer("service_points")
+    addresses = sps["address"].tolist()
+    trs = sps["transformer_id"].tolist()
+    aliases = address_aliases(data)
     out: list[Case] = []
     tries = 0
     while len(out) < n and tries < 20 * n:
@@ -341,85 +448,26 @@ def address_cases(data: GridData, rng: np.random.Generator, n: int) -> list[Case
         addr = addresses[r]
         if not addr:
             continue
-        kinds: list[str] = []
-        m = _RURAL.match(str(addr))
-        word = "组" if m else "巷"  # villager groups in villages, lanes off a street
-        if m:
-            town, village, suffix, group, house = m.groups()
-        else:
-            m2 = _URBAN.match(str(addr))
-            if not m2:
-                # an address the generator cannot take apart (a synthetic grid's English):
-                # as typed, in another case and spacing
-                said = " ".join(str(addr).lower().split()) if rng.random() < 0.5 else str(addr)
-                out.append(
-                    Case(
-                        Call(f"d{len(out)}", NOW, address=said),
-                        str(trs[r]),
-                        "clean",
-                        {"true": addr},
-                    )
-                )
-                continue
-            town, village, lane, house = m2.groups()
-            suffix, group = "", lane
-        if rng.random() < 0.35:
-            town = ""
-            kinds.append("no township")
-        if aliases.get(village) and rng.random() < 0.1:
-            village = aliases[village][int(rng.integers(len(aliases[village])))]
-            suffix = ""
-            kinds.append("alias")
-        if suffix and rng.random() < 0.2:
-            suffix = ""
-            kinds.append("no 村")
-        cjk = [i for i, c in enumerate(village) if is_cjk(c)]
-        u = rng.random()
-        if u < 0.45:
-            village = homophone(rng, village)
-            kinds.append("homophone")
-        elif u < 0.6:
-            village = typo(rng, village, cjk)
-            kinds.append("typo")
-        elif u < 0.63:
-            village = wrong_char(rng, village, cjk)
-            kinds.append("wrong character")
-        if town and rng.random() < 0.2:
-            town = homophone(rng, town)
-            kinds.append("township homophone")
-        g_text = ""
-        if group is not None:
-            if word == "组" and rng.random() < 0.07:
-                # (a lane dropped from a street address names another, real house: not noise)
-                kinds.append("no group")
-            elif rng.random() < 0.25:
-                g_text = f"{cn_number(int(group))}{word}"
-                kinds.append("三组")
-            else:
-                g_text = f"{group}{word}"
-        h_text = f"{house}号"
-        if rng.random() < 0.05:
-            h_text = ""
-            kinds.append("no house number")
-        text = f"{town}{village}{suffix}{g_text}{h_text}"
-        if rng.random() < 0.08:
-            text = (
-                to_pinyin(f"{town}{village}{suffix}")
-                + (f" {group} {'zu' if word == '组' else 'xiang'}" if g_text else "")
-                + (f" {house} hao" if h_text else "")
-            )
-            kinds.append("pinyin")
-        elif rng.random() < 0.1:
-            text = text.replace("组", "组 ")
-        out.append(
-            Case(
-                Call(f"d{len(out)}", NOW, address=text),
-                str(trs[r]),
-                ", ".join(kinds) or "clean",
-                {"true": addr},
-            )
-        )
+        text, kind = say_address(rng, str(addr), aliases)
+        out.append(Case(Call(f"d{len(out)}", NOW, address=text), str(trs[r]), kind, {"true": addr}))
     return out
+
+
+def noise_class(kind: str) -> str:
+    """The address noise of a case in three classes."""
+    if kind == "clean":
+        return "clean"
+    if set(kind.split(", ")) <= {
+        "homophone",
+        "typo",
+        "township homophone",
+        "no township",
+        "no 村",
+        "三组",
+        "alias",
+    }:
+        return "homophone/typo only"
+    return "missing parts or pinyin"
 
 
 # -- baselines --------------------------------------------------------------------------------
@@ -474,7 +522,11 @@ def run(
     *,
     clear: Callable[[], None] = lambda: None,
     repeats: int = 3,
+    alone: dict[str, Callable[[Call], str | None]] | None = None,
 ) -> dict[str, Any]:
+    """Speed, right share, candidates and calibration of one method over its cases; with
+    ``alone``, the right share of other answers (one kind of evidence only) on the same
+    calls."""
     if not cases:
         return {"method": name, "calls": 0}
     calls = [c.call for c in cases]
@@ -507,16 +559,48 @@ def run(
         "mean_confidence_when_wrong": round(float(conf[~ok].mean()), 3) if (~ok).any() else None,
         "baseline_calls_per_s": round(len(cases) / max(base_seconds, 1e-9)),
         "baseline_right": round(float(np.mean(base_right)), 4),
+        "calibration": calibration(conf, ok),
     }
+    for label, other in (alone or {}).items():
+        out[f"right_{label}"] = round(float(np.mean([other(c.call) == c.truth for c in cases])), 4)
     if by is not None:
-        groups: dict[str, list[bool]] = {}
-        for c, good in zip(cases, right, strict=True):
-            groups.setdefault(by(c), []).append(good)
+        groups: dict[str, list[tuple[bool, bool]]] = {}
+        for c, good, among in zip(cases, right, in_cands, strict=True):
+            groups.setdefault(by(c), []).append((good, among))
         out["by"] = {
-            k: {"n": len(v), "right": round(float(np.mean(v)), 4)}
+            k: {
+                "n": len(v),
+                "right": round(float(np.mean([g for g, _ in v])), 4),
+                "among": round(float(np.mean([a for _, a in v])), 4),
+            }
             for k, v in sorted(groups.items())
         }
     return out
+
+
+CONFIDENT = 0.9
+CONFIDENCE_BINS = (0.0, 0.3, 0.5, 0.7, 0.9, 1.0001)
+
+
+def calibration(conf: np.ndarray, ok: np.ndarray) -> dict[str, Any]:
+    """How often the answer is right when the locator is confident (confidence at least
+    ``CONFIDENT``), and per confidence bin the mean confidence beside the right share: a
+    calibrated locator's two figures agree."""
+    sure = conf >= CONFIDENT
+    bins: dict[str, Any] = {}
+    for lo, hi in itertools.pairwise(CONFIDENCE_BINS):
+        m = (conf >= lo) & (conf < hi)
+        if m.any():
+            bins[f"{lo:.1f}-{min(hi, 1.0):.1f}"] = {
+                "n": int(m.sum()),
+                "confidence": round(float(conf[m].mean()), 3),
+                "right": round(float(ok[m].mean()), 3),
+            }
+    return {
+        "confident_share": round(float(sure.mean()), 4),
+        "right_when_confident": round(float(ok[sure].mean()), 4) if sure.any() else None,
+        "bins": bins,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -545,6 +629,9 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
     poles = pole_cases(data, locator, rng, n)
     gps = gps_cases(data, locator, rng, n)
     addresses = address_cases(data, rng, n)
+    gps_sim = gps_cases(data, locator, rng, n, errors="simulator")
+    gps_addr = gps_cases(data, locator, rng, n, with_address=True)
+    gps_addr_sim = gps_cases(data, locator, rng, n, errors="simulator", with_address=True)
 
     def tr(loc: Any) -> str | None:
         return loc.transformer_id  # type: ignore[no-any-return]
@@ -577,41 +664,51 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
             clear=clear,
         ),
         run(
-            "gps",
-            gps,
-            locator.locate,
-            tr,
-            baseline_gps(data, locator),
-            lambda c: ("interleaved" if c.extra["interleaved"] else "separate") + " " + c.kind,
-            clear=clear,
-        ),
-        run(
             "address",
             addresses,
             locator.locate,
             tr,
             baseline_address(data),
-            lambda c: (
-                "clean"
-                if c.kind == "clean"
-                else (
-                    "homophone/typo only"
-                    if set(c.kind.split(", "))
-                    <= {
-                        "homophone",
-                        "typo",
-                        "township homophone",
-                        "no township",
-                        "no 村",
-                        "三组",
-                        "alias",
-                    }
-                    else "missing parts or pinyin"
-                )
-            ),
+            lambda c: noise_class(c.kind),
             clear=clear,
         ),
     ]
+
+    def by_band(c: Case) -> str:
+        return ("interleaved" if c.extra["interleaved"] else "separate") + " " + c.kind
+
+    gps_base = baseline_gps(data, locator)
+    addr_base = baseline_address(data)
+
+    def gps_addr_base(call: Call) -> str | None:
+        return addr_base(call) or gps_base(call)
+
+    def alone(field: str) -> Callable[[Call], str | None]:
+        def answer(call: Call) -> str | None:
+            if field == "gps":
+                return locator.locate(replace(call, address=None)).transformer_id
+            return locator.locate(replace(call, lon=None, lat=None)).transformer_id
+
+        return answer
+
+    for name, cases in (("gps", gps), ("gps, simulator errors", gps_sim)):
+        results.append(run(name, cases, locator.locate, tr, gps_base, by_band, clear=clear))
+    for name, cases in (
+        ("gps + address", gps_addr),
+        ("gps + address, simulator errors", gps_addr_sim),
+    ):
+        results.append(
+            run(
+                name,
+                cases,
+                locator.locate,
+                tr,
+                gps_addr_base,
+                by_band,
+                clear=clear,
+                alone={"gps_alone": alone("gps"), "address_alone": alone("address")},
+            )
+        )
     gps_sep = [c for c in gps if not c.extra["interleaved"]]
     out_report = {
         "grid": what,
@@ -621,6 +718,10 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         "load_s": round(load_s, 1),
         "locator_build_s": round(build_s, 2),
         "gps_separate_share": round(len(gps_sep) / max(1, len(gps)), 3),
+        "gps_error_median_m": {
+            "loguniform": round(math.sqrt(10 * 300), 1),
+            "simulator": 35.0,
+        },
         "methods": results,
     }
     return out_report
