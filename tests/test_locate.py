@@ -617,6 +617,83 @@ def test_position_narrowed_by_address(interleaved: Grid) -> None:
     assert top["T0006"] > before["T0006"]
 
 
+def _fix_beside(grid: Grid, sp_id: str, toward: str, metres: float) -> tuple[float, float]:
+    """A WGS84 fix ``metres`` from service point ``sp_id``, on the way to ``toward``."""
+    plane = grid.locator.plane
+    a, b = grid.sp(sp_id)["geometry"], grid.sp(toward)["geometry"]
+    ax, ay = plane.xy(a.x, a.y)
+    bx, by = plane.xy(b.x, b.y)
+    d = float(np.hypot(bx - ax, by - ay))
+    return plane.lonlat(ax + (bx - ax) * metres / d, ay + (by - ay) * metres / d)
+
+
+def test_address_named_house_outweighs_the_meters_beside_the_fix(chinese: Grid) -> None:
+    # the fix is 10 m from a 谷营村 meter (T0012); the caller says a 何庄村 house (T0010),
+    # 130 m away: within a phone's error, so the house the text names wins, and the
+    # position's transformer stays among the candidates
+    house = chinese.sps_of("T0010")
+    house = house[house["address"] == "谷营镇何庄村1组4号"].iloc[0]
+    other = chinese.sps_of("T0012")
+    other = other[other["address"] == "谷营镇谷营村1组5号"].iloc[0]
+    lon, lat = _fix_beside(chinese, other["id"], house["id"], 10.0)
+    alone = chinese.locator.locate(call(lon=lon, lat=lat))
+    assert alone.transformer_id == "T0012"
+    for said in ("谷营镇何庄村1组4号", "河庄村1组4号"):  # and with a homophone, no township
+        both = chinese.locator.locate(call(lon=lon, lat=lat, address=said))
+        assert both.method == Method.GPS
+        assert both.transformer_id == "T0010", said
+        assert both.service_point_id == house["id"]
+        trs = {c.transformer_id: c.likelihood for c in both.candidates}
+        assert trs["T0010"] > 0.5
+        assert any(e.startswith("position and address disagree") for e in both.evidence)
+        assert likelihood_sum(both) <= 1.0 + 1e-9
+    # the same address with a fix beside the house: they agree, and the answer is surer
+    near = _fix_beside(chinese, house["id"], other["id"], 10.0)
+    agree = chinese.locator.locate(call(lon=near[0], lat=near[1], address="谷营镇何庄村1组4号"))
+    assert agree.transformer_id == "T0010"
+    assert any(e.startswith("position and address agree") for e in agree.evidence)
+    assert agree.confidence >= 0.9
+    assert agree.confidence > both.confidence
+
+
+def test_a_far_address_does_not_overrule_the_position(chinese: Grid) -> None:
+    # a fix 3 m from a 何庄村 meter, an address in another township 900 m away: the
+    # floor under the address keeps the position's transformer, and the conflict is said
+    sp = chinese.sps_of("T0010").iloc[3]
+    far = chinese.sps_of("T0001").iloc[0]
+    lon, lat = _at(chinese, sp["id"], 3.0)
+    assert haversine_m(lon, lat, far["geometry"].x, far["geometry"].y) > 800
+    alone = chinese.locator.locate(call(lon=lon, lat=lat))
+    both = chinese.locator.locate(call(lon=lon, lat=lat, address=str(far["address"])))
+    assert both.transformer_id == "T0010"
+    assert any(e.startswith("position and address disagree") for e in both.evidence)
+    assert both.confidence < alone.confidence
+    assert likelihood_sum(both) <= 1.0 + 1e-9
+
+
+def test_an_area_address_leaves_the_position_to_decide(chinese: Grid) -> None:
+    # a township names no transformer: the position's answer stands as it was
+    sp = chinese.sps_of("T0010").iloc[2]
+    lon, lat = _at(chinese, sp["id"], 3.0)
+    alone = chinese.locator.locate(call(lon=lon, lat=lat))
+    both = chinese.locator.locate(call(lon=lon, lat=lat, address="谷营镇"))
+    assert both.transformer_id == alone.transformer_id == "T0010"
+    assert abs(both.confidence - alone.confidence) < 0.1
+
+
+def test_position_and_address_fused_only_without_an_account(chinese: Grid) -> None:
+    # with an account number, the account answers and the others confirm it each in its
+    # own words
+    home = chinese.sps_of("T0010").iloc[3]
+    lon, lat = _at(chinese, home["id"], 5.0)
+    loc = chinese.locator.locate(
+        call(account_no=home["account_no"], lon=lon, lat=lat, address=str(home["address"]))
+    )
+    assert loc.method == Method.ACCOUNT
+    assert any(e.startswith("gps agrees") for e in loc.evidence)
+    assert any(e.startswith("address agrees") for e in loc.evidence)
+
+
 def test_nothing_usable(chinese: Grid) -> None:
     loc = chinese.locator.locate(call())
     assert loc.method == Method.NONE

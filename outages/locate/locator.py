@@ -58,6 +58,17 @@ LEVEL_RADIUS_M = {
     "county": 25_000.0,
 }
 
+# A phone position and an address together (Locator.fuse): the share of address texts that
+# name no meter near the caller (a wrong village, a neighbour's house), spread over all
+# meters; a place with more meters than this is an area and is not weighed; and how much
+# the confidence drops when the two point to different transformers, times how strongly
+# the loser argued for its own (its share of its transformer less its share of the answer:
+# a fix that was 40/35 % between two transformers hardly disagrees with an address naming
+# the second, one that was 90 % sure of the first does).
+ADDRESS_WRONG = 0.1
+MAX_FUSED_ROWS = 5_000
+DISAGREE_DROP = 0.25
+
 _ACCOUNT_LABEL = re.compile(
     r"^(?:户号|用户编号|用户号|客户编号|账号|account(?:\s*no\.?)?)\s*[:：]?\s*", re.IGNORECASE
 )
@@ -90,6 +101,11 @@ class _Found:
     admin_id: str | None = None
     pole_id: str | None = None
     transformer_shares: dict[str, float] = field(default_factory=dict)
+    # what a phone position and an address leave for :meth:`Locator.fuse`
+    fix_xy: tuple[float, float] | None = None
+    position_post: list[tuple[int, float, int, float]] = field(default_factory=list)
+    position_scale: float = 0.0
+    address_hits: list[tuple[AddressHit, float]] = field(default_factory=list)
 
 
 def _point_coords(geoms: list[Any]) -> tuple[FloatArray, FloatArray]:
@@ -294,6 +310,9 @@ class Locator:
             _collect(self.by_address(call.address), found, failures)
         if call.pole_no:
             _collect(self.by_pole(call.pole_no, hints=found), found, failures)
+        fused = self._fuse_found(found)
+        if fused is not None:
+            found = fused
         if not found:
             reason = (
                 "; ".join(failures)
@@ -390,6 +409,143 @@ class Locator:
             evidence=tuple(evidence),
             reason=None,
         )
+
+    # -- a phone position and an address together --------------------------------------------
+
+    def _fuse_found(self, found: list[_Found]) -> list[_Found] | None:
+        """``found`` with a phone position and an address replaced by one answer that
+        weighs both (:meth:`fuse`), or ``None`` when there is not that pair to fuse, or a
+        more trusted method (an account, a pole) answers and the two only confirm it (each
+        in its own words)."""
+        if any(f.method in (Method.ACCOUNT, Method.POLE) for f in found):
+            return None
+        gps = next((f for f in found if f.method == Method.GPS), None)
+        addr = next((f for f in found if f.address_hits), None)
+        if gps is None or addr is None:
+            return None
+        fused = self.fuse(gps, addr)
+        if fused is None:
+            return None
+        return [fused if f is gps else f for f in found if f is not addr]
+
+    def fuse(self, gps: _Found, addr: _Found) -> _Found | None:
+        """The transformers of a caller who gave both a phone position and an address.
+
+        Over the meters m the caller may be at, P(m) is proportional to the position's
+        likelihood f(|fix - m|) (the error-scale mixture) times the address's,
+        (1 - q) A(m) + q / N: A spreads each place the text may mean over its meters, and
+        the floor q / N (q = ``ADDRESS_WRONG``, N meters) keeps a wrong address from ruling
+        out the meters around the fix. Summed per transformer. So a house 200 m from the
+        fix wins over the meters beside the fix when the text names it, and a text that
+        names a village across the county leaves the position to decide. ``None`` when the
+        fix is too far from every meter to weigh."""
+        scale = gps.position_scale
+        if scale <= 0.0 or gps.fix_xy is None:
+            return None
+        pos = self.positions
+        fx, fy = gps.fix_xy
+        n_sp = max(1, len(self.sp_ids))
+        floor = ADDRESS_WRONG / n_sp * scale  # the floor term, times the position's scale
+        keep = 1.0 - ADDRESS_WRONG
+        by_addr: dict[int, float] = {}
+        best: dict[int, tuple[float, int]] = {}  # transformer -> its likeliest address meter
+        addr_share: dict[int, float] = {}
+        for hit, p_hit in addr.address_hits:
+            rows = hit.rows
+            if not len(rows):
+                if hit.level != "place" or hit.lon is None or hit.lat is None:
+                    continue  # an area: says next to nothing about the transformer
+                _d, rows = pos.nearest_sps(hit.lon, hit.lat, 16)
+            if len(rows) > MAX_FUSED_ROWS:
+                continue  # a whole township's meters: as good as no address
+            xy = pos.sp_xy[rows]
+            d = np.hypot(xy[:, 0] - fx, xy[:, 1] - fy)
+            w = pos.kernel(d) * (keep * p_hit / len(rows))
+            trs = self.sp_tr[rows]
+            for t, wi, r in zip(trs.tolist(), w.tolist(), rows.tolist(), strict=True):
+                by_addr[t] = by_addr.get(t, 0.0) + wi
+                addr_share[t] = addr_share.get(t, 0.0) + p_hit / len(rows)
+                if t not in best or wi > best[t][0]:
+                    best[t] = (wi, r)
+        if not by_addr:
+            return None
+        gps_share = {t: p for t, p, _r, _d in gps.position_post}
+        near_row = {t: r for t, _p, r, _d in gps.position_post}
+        total = sum(by_addr.values()) + floor
+        post = {t: floor * p for t, p in gps_share.items()}
+        for t, v in by_addr.items():
+            post[t] = post.get(t, 0.0) + v
+        ranked = sorted(((p / total, t) for t, p in post.items() if t >= 0), reverse=True)
+        if not ranked:
+            return None
+        p_top, t_top = ranked[0]
+        t_gps = gps.position_post[0][0] if gps.position_post else -1
+        t_addr = max(addr_share, key=lambda t: addr_share[t])
+        name = self._tr_name
+        evidence = [e for e in gps.evidence if not e.startswith(("→", "customers of"))]
+        evidence.extend(addr.evidence)
+        d_addr = haversine_m(gps.lon, gps.lat, addr.lon, addr.lat)
+        conf = p_top
+        if t_gps >= 0 and t_addr >= 0 and t_gps != t_addr:
+            evidence.append(
+                f"position and address disagree: the position points to {name(t_gps)} "
+                f"({gps_share[t_gps]:.0%}), the address to {name(t_addr)} "
+                f"({min(1.0, addr_share[t_addr]):.0%}, {_distance(d_addr)} from the position)"
+            )
+            g_top = gps_share.get(t_gps, 0.0) - gps_share.get(t_top, 0.0)
+            a_top = addr_share[t_addr] - addr_share.get(t_top, 0.0)
+            conf *= 1.0 - DISAGREE_DROP * max(0.0, min(1.0, max(g_top, a_top)))
+        else:
+            evidence.append(
+                f"position and address agree on {name(t_top)} "
+                f"(address {_distance(d_addr)} from the position)"
+            )
+        evidence.append(
+            "together: " + " / ".join(f"{name(t)} {p:.0%}" for p, t in ranked[:3] if p >= 0.02)
+        )
+        cands: list[Candidate] = []
+        shares: dict[str, float] = {}
+        for p, t in ranked[:5]:
+            if p < 0.02 and cands:
+                break
+            from_addr = by_addr.get(t, 0.0)
+            row = best[t][1] if from_addr >= floor * gps_share.get(t, 0.0) else near_row[t]
+            tr_id = self.tr_ids[t]
+            shares[tr_id] = p
+            cands.append(
+                Candidate(
+                    self._sp_lon_list[row],
+                    self._sp_lat_list[row],
+                    p,
+                    Method.GPS,
+                    tr_id,
+                    self.sp_ids[row],
+                    evidence=(
+                        f"{name(t)}: position {gps_share.get(t, 0.0):.0%}, "
+                        f"address {min(1.0, addr_share.get(t, 0.0)):.0%}, together {p:.0%}",
+                    ),
+                )
+            )
+        sp_id = gps.service_point_id if gps.transformer_id == self.tr_ids[t_top] else None
+        if t_top in best and best[t_top][0] / total >= 0.5:
+            sp_id = self.sp_ids[best[t_top][1]]  # the named house, and the fix agrees
+        return _Found(
+            Method.GPS,
+            gps.lon,
+            gps.lat,
+            max(0.0, min(1.0, conf)),
+            gps.radius,
+            cands,
+            evidence,
+            gps.summary + " and " + addr.summary,
+            sp_id,
+            self.tr_ids[t_top],
+            admin_id=addr.admin_id,
+            transformer_shares=shares,
+        )
+
+    def _tr_name(self, t: int) -> str:
+        return self.tr_names[t] if t >= 0 else "?"
 
     # -- account ----------------------------------------------------------------------------
 
@@ -491,7 +647,7 @@ class Locator:
         if isinstance(found, str):
             return found
         fix, dist, rows = found
-        post = self.positions.posterior(dist, rows)
+        post, scale = self.positions.posterior_total(dist, rows)
         d0, r0 = float(dist[0]), int(rows[0])
         evidence = list(fix.notes)
         evidence.append(f"nearest meter {self.sp_ids[r0]} {d0:.0f} m")
@@ -541,6 +697,9 @@ class Locator:
             self.sp_ids[r0] if d0 < 60 else None,
             tr_id,
             transformer_shares=shares,
+            fix_xy=self.plane.xy(fix.lon, fix.lat),
+            position_post=post,
+            position_scale=scale,
         )
 
     # -- address ----------------------------------------------------------------------------
@@ -606,6 +765,7 @@ class Locator:
             None,
             top.admin_id,
             transformer_shares=shares,
+            address_hits=[(h, w / total) for h, w in zip(kept, weights, strict=True)],
         )
 
     def _hit_transformers(

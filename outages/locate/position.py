@@ -232,15 +232,31 @@ class PositionIndex:
         d, i = self.sp_tree.query((x, y), k=k)
         return np.atleast_1d(d), np.atleast_1d(i).astype(np.int64)
 
+    def kernel(self, d: FloatArray) -> FloatArray:
+        """The likelihood of a fix ``d`` metres from the caller's meter (the mixture of the
+        error scales in ``SIGMAS``, up to a constant factor)."""
+        return np.exp(np.multiply.outer(d * d, self._neg_inv_2s2)) @ self._mix  # type: ignore[no-any-return]
+
     def posterior(self, d: FloatArray, rows: IntArray) -> list[tuple[int, float, int, float]]:
         """[(transformer, probability, its nearest meter row, that meter's distance)], best
         first, for a caller at one of the meters ``rows`` (at distances ``d``) who reported
         a position with an unknown error (a mixture of the scales in ``SIGMAS``)."""
+        return self.posterior_total(d, rows)[0]
+
+    def posterior_total(
+        self, d: FloatArray, rows: IntArray
+    ) -> tuple[list[tuple[int, float, int, float]], float]:
+        """:meth:`posterior`, and the sum of :meth:`kernel` over every meter (the near ones,
+        and the far ones estimated) it divided by: the scale on which other evidence about
+        single meters (an address) is weighed against the position. Zero when the fix is
+        too far from every meter for the kernel to say anything."""
         w = np.exp(np.multiply.outer(d * d, self._neg_inv_2s2)) @ self._mix
         total = float(w.sum())
+        scale = total
         if total <= 1e-300:  # far from every meter: the nearest decides, weakly
             w = 1.0 / (1.0 + d * d)
             total = float(w.sum())
+            scale = 0.0
         elif len(d) == self._k:
             # The meters beyond the k nearest: under a wide error they are as likely to be
             # the caller's, and their transformers are unknown here. Counting them (at the
@@ -249,6 +265,7 @@ class PositionIndex:
             r = float(d[-1])
             density = len(d) / (math.pi * r * r) if r > 0 else 0.0
             total += float(self._far @ np.exp(r * r * self._neg_inv_2s2)) * density
+            scale = total
         post: dict[int, float] = {}
         near: dict[int, tuple[int, float]] = {}
         sp_tr = self._sp_tr_list
@@ -262,7 +279,7 @@ class PositionIndex:
                 near[t] = (r, di)  # rows come nearest first
         out = [(t, p / total, near[t][0], near[t][1]) for t, p in post.items()]
         out.sort(key=lambda e: -e[1])
-        return out
+        return out, scale
 
     def transformer_posterior(
         self, lon: float, lat: float, k: int = 24
