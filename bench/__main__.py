@@ -25,6 +25,9 @@ def locate_rows(scale: float, calls: int) -> list[Row]:
         "account": "≥ 20,000/s, 99 %",
         "pole": "≥ 20,000/s, 99 % right pole",
         "gps": "≥ 20,000/s, 97 % where not interleaved",
+        "gps, simulator errors": "≥ 20,000/s, 97 % where not interleaved",
+        "gps + address": "97 % where not interleaved",
+        "gps + address, simulator errors": "97 % where not interleaved",
         "address": "≥ 2,000/s, 90 %",
     }
     rows = []
@@ -44,7 +47,7 @@ def locate_rows(scale: float, calls: int) -> list[Row]:
             )
         )
         extra = ""
-        if m["method"] == "gps" and "by" in m:
+        if m["method"].startswith("gps") and "by" in m:
             sep = [v for k, v in m["by"].items() if k.startswith("separate")]
             if sep:
                 n = sum(v["n"] for v in sep)
@@ -59,6 +62,18 @@ def locate_rows(scale: float, calls: int) -> list[Row]:
                 m["baseline_right"],
             )
         )
+        cal = m.get("calibration") or {}
+        if m["method"].startswith("gps") and cal.get("right_when_confident") is not None:
+            rows.append(
+                Row(
+                    "locate",
+                    f"{label}: right when confidence ≥ 0.9"
+                    f" ({cal['confident_share']:.0%} of calls;"
+                    f" truth among candidates {m['truth_among_candidates']:.3f})",
+                    cal["right_when_confident"],
+                    "",
+                )
+            )
     rows.append(Row("locate", f"index build, {sps:,} SP", report["locator_build_s"], "s"))
     return rows
 

@@ -503,6 +503,48 @@ def baseline_gps(data: GridData, locator: Locator) -> Callable[[Call], str | Non
     return find
 
 
+def oracle_gps(locator: Locator, errors: str) -> Callable[[Call], str | None]:
+    """The most likely transformer given the position and the error law the cases were
+    really drawn with (which the locator does not know), summed over every meter within
+    reach: how far the position alone can go on this grid, the bound for the locator's
+    position-only figures."""
+    from outages.locate.position import gcj_to_wgs
+
+    pos = locator.positions
+    assert pos.sp_tree is not None
+    tree = pos.sp_tree
+    n_tr = len(locator.tr_ids)
+    reach = 300.0 if errors == "loguniform" else 600.0
+
+    def density(d: np.ndarray) -> np.ndarray:
+        # the radius's density over the circumference 2 pi d it is spread on
+        if errors == "loguniform":
+            return np.where((d >= 10.0) & (d < 300.0), 1.0 / np.maximum(d, 10.0) ** 2, 0.0)
+        r = np.maximum(d, 0.1)
+        z = (np.log(r) - math.log(35.0)) / 0.8
+        return np.asarray(np.exp(-0.5 * z * z) / (r * r))
+
+    def find(call: Call) -> str | None:
+        assert call.lon is not None and call.lat is not None
+        best: tuple[float, str | None] = (0.0, None)
+        pairs = [(call.lon, call.lat), (call.lat, call.lon)]  # the locator unswaps too
+        for a, b in pairs:
+            lon, lat = gcj_to_wgs(a, b) if call.coord_sys == CoordSys.GCJ02 else (a, b)
+            x, y = locator.plane.xy(lon, lat)
+            rows = np.asarray(tree.query_ball_point((x, y), reach), dtype=np.int64)
+            if not len(rows):
+                continue
+            d = np.hypot(pos.sp_xy[rows, 0] - x, pos.sp_xy[rows, 1] - y)
+            ok = locator.sp_tr[rows] >= 0
+            s = np.bincount(locator.sp_tr[rows][ok], weights=density(d)[ok], minlength=n_tr)
+            t = int(np.argmax(s))
+            if s[t] > best[0]:
+                best = (float(s[t]), locator.tr_ids[t])
+        return best[1]
+
+    return find
+
+
 def baseline_address(data: GridData) -> Callable[[Call], str | None]:
     sps = data.layer("service_points")
     index = dict(zip(sps["address"].tolist(), sps["transformer_id"].tolist(), strict=True))
@@ -561,17 +603,23 @@ def run(
         "baseline_right": round(float(np.mean(base_right)), 4),
         "calibration": calibration(conf, ok),
     }
+    others: dict[str, list[bool]] = {}
     for label, other in (alone or {}).items():
-        out[f"right_{label}"] = round(float(np.mean([other(c.call) == c.truth for c in cases])), 4)
+        others[label] = [other(c.call) == c.truth for c in cases]
+        out[f"right_{label}"] = round(float(np.mean(others[label])), 4)
     if by is not None:
-        groups: dict[str, list[tuple[bool, bool]]] = {}
-        for c, good, among in zip(cases, right, in_cands, strict=True):
-            groups.setdefault(by(c), []).append((good, among))
+        groups: dict[str, list[int]] = {}
+        for i, c in enumerate(cases):
+            groups.setdefault(by(c), []).append(i)
         out["by"] = {
             k: {
                 "n": len(v),
-                "right": round(float(np.mean([g for g, _ in v])), 4),
-                "among": round(float(np.mean([a for _, a in v])), 4),
+                "right": round(float(np.mean([right[i] for i in v])), 4),
+                "among": round(float(np.mean([in_cands[i] for i in v])), 4),
+                **{
+                    f"right_{label}": round(float(np.mean([o[i] for i in v])), 4)
+                    for label, o in others.items()
+                },
             }
             for k, v in sorted(groups.items())
         }
@@ -691,8 +739,22 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
 
         return answer
 
-    for name, cases in (("gps", gps), ("gps, simulator errors", gps_sim)):
-        results.append(run(name, cases, locator.locate, tr, gps_base, by_band, clear=clear))
+    for name, cases, errors in (
+        ("gps", gps, "loguniform"),
+        ("gps, simulator errors", gps_sim, "simulator"),
+    ):
+        results.append(
+            run(
+                name,
+                cases,
+                locator.locate,
+                tr,
+                gps_base,
+                by_band,
+                clear=clear,
+                alone={"oracle_true_error_law": oracle_gps(locator, errors)},
+            )
+        )
     for name, cases in (
         ("gps + address", gps_addr),
         ("gps + address, simulator errors", gps_addr_sim),
