@@ -447,9 +447,7 @@ class Locator:
         n_sp = max(1, len(self.sp_ids))
         floor = ADDRESS_WRONG / n_sp * scale  # the floor term, times the position's scale
         keep = 1.0 - ADDRESS_WRONG
-        by_addr: dict[int, float] = {}
-        best: dict[int, tuple[float, int]] = {}  # transformer -> its likeliest address meter
-        addr_share: dict[int, float] = {}
+        parts: list[tuple[IntArray, FloatArray, FloatArray]] = []  # rows, weight, share
         for hit, p_hit in addr.address_hits:
             rows = hit.rows
             if not len(rows):
@@ -460,15 +458,25 @@ class Locator:
                 continue  # a whole township's meters: as good as no address
             xy = pos.sp_xy[rows]
             d = np.hypot(xy[:, 0] - fx, xy[:, 1] - fy)
-            w = pos.kernel(d) * (keep * p_hit / len(rows))
-            trs = self.sp_tr[rows]
-            for t, wi, r in zip(trs.tolist(), w.tolist(), rows.tolist(), strict=True):
-                by_addr[t] = by_addr.get(t, 0.0) + wi
-                addr_share[t] = addr_share.get(t, 0.0) + p_hit / len(rows)
-                if t not in best or wi > best[t][0]:
-                    best[t] = (wi, r)
-        if not by_addr:
+            share = p_hit / len(rows)
+            parts.append((rows, pos.kernel(d) * (keep * share), np.full(len(rows), share)))
+        if not parts:
             return None
+        all_rows = np.concatenate([r for r, _, _ in parts])
+        all_w = np.concatenate([w for _, w, _ in parts])
+        all_share = np.concatenate([a for _, _, a in parts])
+        trs, inv = np.unique(self.sp_tr[all_rows], return_inverse=True)
+        sums = np.bincount(inv, weights=all_w)
+        share_sums = np.bincount(inv, weights=all_share)
+        order = np.lexsort((-all_w, inv))  # by transformer, the heaviest meter first
+        firsts = order[np.searchsorted(inv[order], np.arange(len(trs)))]
+        t_list: list[int] = trs.tolist()
+        by_addr = dict(zip(t_list, sums.tolist(), strict=True))
+        addr_share = dict(zip(t_list, share_sums.tolist(), strict=True))
+        best = {
+            t: (float(all_w[i]), int(all_rows[i]))
+            for t, i in zip(t_list, firsts.tolist(), strict=True)
+        }
         gps_share = {t: p for t, p, _r, _d in gps.position_post}
         near_row = {t: r for t, _p, r, _d in gps.position_post}
         total = sum(by_addr.values()) + floor
