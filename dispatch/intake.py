@@ -28,7 +28,7 @@ from layers.grid import GridData
 from layers.network import NetworkModel
 from layers.units import ResponsibleUnits
 from outages import store
-from outages.calls import POWER_PRESENT, Call, Category, Rejection, parse_call
+from outages.calls import POWER_PRESENT, Call, Category, Rejection, parse_call, sighting
 from outages.config import GroupingSettings
 from outages.grouping import MERGED, NEW, Decision, GroupingEngine, Incident, Observation
 from outages.locate.locator import Locator
@@ -117,6 +117,7 @@ def observation(call: Call, location: Location, settings: GroupingSettings) -> O
         lon=location.lon,
         lat=location.lat,
         power_present=call.symptom in POWER_PRESENT,
+        sighting=sighting(call.symptom, call.description),
     )
 
 

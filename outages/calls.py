@@ -8,6 +8,7 @@ in another field is dropped and named in ``notes``; the call goes on with what i
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -74,6 +75,32 @@ POWER_PRESENT = frozenset({Symptom.PARTIAL_POWER, Symptom.LOW_VOLTAGE})
 EQUIPMENT = frozenset(
     {Symptom.SPARKING, Symptom.LINE_DOWN, Symptom.POLE_DOWN, Symptom.TRANSFORMER_NOISE}
 )
+
+# What a caller saw of the network, as evidence of which kind of element failed: a
+# transformer humming, smoking or burning points at that transformer itself; a wire or pole
+# down points at a line, cleared by a switch. Agents often pick ``other`` and type what was
+# said, so the description is read too.
+SIGHT_TRANSFORMER = "transformer"
+SIGHT_LINE = "line"
+_TRANSFORMER_WORDS = re.compile(r"(变压器|变台|台变|配变|箱变).{0,6}(响|冒烟|着火|起火|爆|烧|漏油)")
+_LINE_WORDS = re.compile(
+    r"(电线|导线|线路|高压线|电杆|电线杆|线杆|杆子).{0,6}(断|掉|倒|落地|刮断|压)"
+    r"|(断线|倒杆|断杆|线.{0,2}掉.{0,2}地)"
+)
+
+
+def sighting(symptom: Symptom | None, description: str | None) -> str | None:
+    """What the caller saw (``SIGHT_TRANSFORMER``, ``SIGHT_LINE``) or None."""
+    if symptom is Symptom.TRANSFORMER_NOISE:
+        return SIGHT_TRANSFORMER
+    if symptom in (Symptom.LINE_DOWN, Symptom.POLE_DOWN):
+        return SIGHT_LINE
+    if description:
+        if _TRANSFORMER_WORDS.search(description):
+            return SIGHT_TRANSFORMER
+        if _LINE_WORDS.search(description):
+            return SIGHT_LINE
+    return None
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,18 @@ class GroupingSettings(BaseSettings):
         5.0, gt=0, description="how often open incidents are re-examined as silence grows"
     )
     certain_likelihood: float = Field(0.9, gt=0, le=1)
+    sighting_transformer_ratio: float = Field(
+        20.0,
+        ge=1,
+        description="how much likelier a caller reports a transformer humming, smoking or "
+        "burning when that transformer itself failed than when the fault is elsewhere",
+    )
+    sighting_line_ratio: float = Field(
+        6.0,
+        ge=1,
+        description="how much likelier a caller reports a wire or pole down when a line "
+        "failed (cleared by a switch) than when a transformer failed",
+    )
     split_margin: float = Field(
         2.0, ge=0, description="log-likelihood a split must gain before a roll-up is undone"
     )

@@ -33,6 +33,7 @@ import numpy as np
 import shapely
 
 from layers.network import NetworkModel, UnknownElementError
+from outages.calls import SIGHT_LINE, SIGHT_TRANSFORMER
 from outages.config import GroupingSettings
 
 NEW = "new"
@@ -51,6 +52,7 @@ class Observation:
     lon: float | None = None
     lat: float | None = None
     power_present: bool = False  # partial power / low voltage: the caller is not fully out
+    sighting: str | None = None  # what the caller saw: SIGHT_TRANSFORMER or SIGHT_LINE
 
 
 @dataclass
@@ -63,12 +65,16 @@ class Member:
     log_likelihood: float = field(init=False, repr=False)
     customer_key: str | None = field(init=False, repr=False)
     partial: int = field(init=False, repr=False)
+    saw_transformer: int = field(init=False, repr=False)
+    saw_line: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.minute = self.observation.at.timestamp() / 60.0
         self.log_likelihood = math.log(max(self.likelihood, 1e-6)) if self.likelihood < 1.0 else 0.0
         self.customer_key = self.observation.customer or None
         self.partial = int(self.observation.power_present)
+        self.saw_transformer = int(self.observation.sighting == SIGHT_TRANSFORMER)
+        self.saw_line = int(self.observation.sighting == SIGHT_LINE)
 
 
 def _minutes(at: datetime) -> float:
@@ -86,6 +92,8 @@ class Stats:
         "last_at",
         "n",
         "partial",
+        "saw_line",
+        "saw_transformer",
         "sum_logf",
         "sum_loglik",
         "times",
@@ -103,6 +111,8 @@ class Stats:
         self.transformers: set[str] = set()
         self.anonymous = 0
         self.partial = 0
+        self.saw_transformer = 0
+        self.saw_line = 0
         self.n = 0
 
     @property
@@ -188,10 +198,13 @@ class _Scorer:
             cust.append(codes.setdefault(key, len(codes)) if key is not None else -1 - i)
         self.cust = np.asarray(cust, dtype=np.int64)
         self.partial = np.asarray([m.partial for m in members], dtype=np.int64)
+        self.saw_transformer = np.asarray([m.saw_transformer for m in members], dtype=np.int64)
+        self.saw_line = np.asarray([m.saw_line for m in members], dtype=np.int64)
         self.t_list: list[float] = self.t.tolist()
         self.ll_list: list[float] = self.ll.tolist()
         self.cust_list: list[int] = self.cust.tolist()
         self.partial_list: list[int] = self.partial.tolist()
+        self.any_sighting = bool(self.saw_transformer.any() or self.saw_line.any())
         self.transformers = [str(m.transformer) for m in members]
         self.chains = [engine.tree.chain(t) for t in self.transformers]
         self._devices: dict[bytes, str | None] = {}
@@ -199,11 +212,16 @@ class _Scorer:
     def at(self, idx: np.ndarray[Any, Any]) -> datetime:
         return self.members[int(idx[np.argmin(self.t[idx])])].observation.at
 
+    def sightings(self, idx: np.ndarray[Any, Any]) -> tuple[int, int]:
+        if not self.any_sighting:
+            return (0, 0)
+        return int(self.saw_transformer[idx].sum()), int(self.saw_line[idx].sum())
+
     def device_of(self, idx: np.ndarray[Any, Any]) -> str | None:
         key = np.sort(idx).tobytes()
         if key not in self._devices:
             self._devices[key] = self.engine._best_device(
-                {self.transformers[i] for i in idx.tolist()}
+                {self.transformers[i] for i in idx.tolist()}, self.sightings(idx)
             )
         return self._devices[key]
 
@@ -224,7 +242,15 @@ class _Scorer:
             callers = len(np.unique(self.cust[idx]))
             partial = int(self.partial[idx].sum())
         return e._fault_loglik(
-            device, total, first, len(idx), callers, partial, self.now, self.group
+            device,
+            total,
+            first,
+            len(idx),
+            callers,
+            partial,
+            self.now,
+            self.group,
+            self.sightings(idx),
         )
 
 
@@ -355,6 +381,8 @@ class GroupingEngine:
         # Each further fault must also have started when its calls say: faults spread over
         # a storm rarely start within the same few minutes by chance.
         self._log_onset = math.log(min(1.0, s.onset_resolution_minutes / s.cluster_minutes))
+        self._log_saw_transformer = math.log(s.sighting_transformer_ratio)
+        self._log_saw_line = math.log(s.sighting_line_ratio)
 
     # -- the evidence model ------------------------------------------------------------
 
@@ -428,18 +456,22 @@ class GroupingEngine:
         times = st.times
         loglik = 0.0
         customers: list[str] = []
-        partial = 0
+        partial = saw_transformer = saw_line = 0
         for m in members:
             times.append(m.minute)
             loglik += m.log_likelihood
             if m.customer_key is not None:
                 customers.append(m.customer_key)
             partial += m.partial
+            saw_transformer += m.saw_transformer
+            saw_line += m.saw_line
         st.customers = set(customers)
         st.transformers = {m.transformer for m in members if m.transformer}
         st.anonymous = len(members) - len(customers)
         st.sum_loglik = loglik
         st.partial = partial
+        st.saw_transformer = saw_transformer
+        st.saw_line = saw_line
         st.n = len(times)
         self._stats_recompute(st)
         first = min(members, key=lambda m: m.minute)
@@ -461,6 +493,8 @@ class GroupingEngine:
             st.transformers |= p.transformers
             st.anonymous += p.anonymous
             st.partial += p.partial
+            st.saw_transformer += p.saw_transformer
+            st.saw_line += p.saw_line
             st.n += p.n
             if p.first < st.first:
                 st.first, st.first_at = p.first, p.first_at
@@ -481,6 +515,8 @@ class GroupingEngine:
         if m.transformer:
             st.transformers.add(m.transformer)
         st.partial += o.power_present
+        st.saw_transformer += m.saw_transformer
+        st.saw_line += m.saw_line
         st.n += 1
         if st.last_at is None or o.at > st.last_at:
             st.last_at = o.at
@@ -513,6 +549,7 @@ class GroupingEngine:
             st.partial,
             now,
             group or set(),
+            (st.saw_transformer, st.saw_line),
         )
 
     def _fault_loglik(
@@ -525,16 +562,28 @@ class GroupingEngine:
         partial: int,
         now: datetime,
         group: set[str],
+        sightings: tuple[int, int] = (0, 0),
     ) -> float:
         """The calls' own terms (delays, locating) plus who called and who not yet below
         ``device``, the contradiction of callers with partial power (a full trip leaves
-        nobody with some power, unless every call says so), and the prior."""
+        nobody with some power, unless every call says so), what callers saw, and the
+        prior."""
         since = _minutes(now) - first + self.s.onset_lead_minutes
         customers = self.tree.customers(device) - self._already_out(device, group, first)
         total = calls_terms + self._calls_loglik(callers, customers, since)
         if 0 < partial < n:
             total -= 2.0 * partial
-        return total + self._fault_log_prior(device)
+        return total + self._sighting_loglik(device, sightings) + self._fault_log_prior(device)
+
+    def _sighting_loglik(self, device: str, sightings: tuple[int, int]) -> float:
+        """What callers saw, for a fault at ``device``: a transformer humming or smoking is
+        likelier when that transformer itself failed (every caller of a transformer fault
+        is below it); a wire or pole down is likelier when a line failed, cleared by a
+        switch. Neither says anything between two switches."""
+        saw_transformer, saw_line = sightings
+        if not (saw_transformer or saw_line) or not self._is_transformer(device):
+            return 0.0
+        return saw_transformer * self._log_saw_transformer - saw_line * self._log_saw_line
 
     def _group_loglik(self, device: str, members: Iterable[Member], now: datetime) -> float:
         """Log-likelihood of the calls of one fault at ``device`` (one onset), with its prior."""
@@ -695,9 +744,14 @@ class GroupingEngine:
         partial = st.partial + obs.power_present
         if 0 < partial < st.n + 1:
             with_call -= 2.0 * partial
+        member = Member(obs, transformer, 1.0)
+        own_sighting = (member.saw_transformer, member.saw_line)
+        with_call += self._sighting_loglik(
+            device, (st.saw_transformer + member.saw_transformer, st.saw_line + member.saw_line)
+        )
         alone = self._stats_loglik(
-            self._best_device({transformer}) or transformer,
-            self._stats([Member(obs, transformer, 1.0)]),
+            self._best_device({transformer}, own_sighting) or transformer,
+            self._stats([member]),
             now,
         )
         hazard = (t - st.first) / self.s.restore_minutes
@@ -710,7 +764,12 @@ class GroupingEngine:
         device = str(inc.device)
         with_call = self._group_loglik(device, [*inc.members.values(), member], now)
         without = self._incident_loglik(inc, now)
-        alone = self._group_loglik(self._best_device({transformer}) or transformer, [member], now)
+        alone = self._group_loglik(
+            self._best_device({transformer}, (member.saw_transformer, member.saw_line))
+            or transformer,
+            [member],
+            now,
+        )
         return with_call - without - alone
 
     def _open(self, obs: Observation, member: Member, transformer: str) -> Incident:
@@ -724,7 +783,8 @@ class GroupingEngine:
         )
         self._add(inc, member)
         self.incidents[inc.id] = inc
-        self._set_device(inc, self._best_device({transformer}) or transformer)
+        sightings = (member.saw_transformer, member.saw_line)
+        self._set_device(inc, self._best_device({transformer}, sightings) or transformer)
         if inc.device is None:
             self._register(inc)
         inc.evidence.append(
@@ -732,27 +792,35 @@ class GroupingEngine:
         )
         return inc
 
-    def _best_device(self, transformers: set[str]) -> str | None:
+    def _best_device(
+        self, transformers: set[str], sightings: tuple[int, int] = (0, 0)
+    ) -> str | None:
         """The deepest protective device above all the calls; where devices above it feed
-        exactly the same customers, calls cannot tell them apart and the likelier one (more
-        line exposed to the storm) is named."""
+        exactly the same customers, who called cannot tell them apart: what the callers saw
+        and the likelier one (more line exposed to the storm) decide."""
         device = self.tree.lca(transformers)
         if device is None:
             return None
         chain = self.tree.device_chain(device)
         n = self.tree.customers(device)
-        best, best_prior = device, self.tree.log_prior(device, self.s.fault_prior)
+        best = device
+        best_prior = self.tree.log_prior(device, self.s.fault_prior) + self._sighting_loglik(
+            device, sightings
+        )
         for up in chain[1:]:
             if self.tree.customers(up) != n:
                 break
-            prior = self.tree.log_prior(up, self.s.fault_prior)
+            prior = self.tree.log_prior(up, self.s.fault_prior) + self._sighting_loglik(
+                up, sightings
+            )
             if prior > best_prior:
                 best, best_prior = up, prior
         return best
 
     def _refit(self, inc: Incident, now: datetime) -> None:
         """The incident's device: see :meth:`_best_device`."""
-        device = self._best_device(inc.transformers())
+        st = inc.stats
+        device = self._best_device(inc.transformers(), (st.saw_transformer, st.saw_line))
         if device is not None and device != inc.device:
             old = inc.device
             self._set_device(inc, device)
@@ -792,6 +860,12 @@ class GroupingEngine:
                 extra_silent * math.log(1 - self._rates[0] * self._delay_cdf(since))
                 + self._fault_log_prior(ancestor)
                 - sum(self._fault_log_prior(str(g.device)) for g in group_all)
+                # a line seen down weighs against the transformers, not against the ancestor
+                + sum(
+                    g.stats.saw_line * self._log_saw_line
+                    for g in group_all
+                    if g.stats.saw_line and self._is_transformer(str(g.device))
+                )
             )
             if bound <= 0:
                 continue
@@ -933,8 +1007,12 @@ class GroupingEngine:
             )
             device, members = out[holder]
             merged = members + keep
+            sightings = (
+                sum(m.saw_transformer for m in merged),
+                sum(m.saw_line for m in merged),
+            )
             out[holder] = (
-                self._best_device({str(m.transformer) for m in merged}) or device,
+                self._best_device({str(m.transformer) for m in merged}, sightings) or device,
                 merged,
             )
         return out

@@ -200,3 +200,54 @@ def test_repeat_caller_counts_once(model: NetworkModel) -> None:
     engine.process(_obs("r2", 15, t, sp))
     incident = engine.open_incidents()[0]
     assert len(incident.members) == 2 and incident.callers() == 1
+
+
+def _tied_transformer(model: NetworkModel) -> tuple[str, str]:
+    """A transformer and the fuse that feeds it alone: the same customers, so who called
+    cannot tell a fault at one from a fault at the other."""
+    for sw in model.switch_ids:
+        if model.switch_kind[sw] == "fuse":
+            trs = model.downstream_transformers(sw)
+            if len(trs) == 1:
+                return trs[0], sw
+    raise AssertionError("no fuse feeding a single transformer")
+
+
+@pytest.fixture(scope="module")
+def tied_model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
+    grid = synthetic_grid(
+        11,
+        substations=1,
+        feeders_per_bus=2,
+        sections_per_feeder=40,
+        branch_probability=0.45,
+        transformers_per_feeder=20,
+        service_points_per_transformer=20,
+        reclosers=False,
+        ties=0,
+    )
+    path = grid.write(tmp_path_factory.mktemp("tied") / "grid.gpkg")
+    _data, m, problems = prepare(path)
+    assert m is not None and not [p for p in problems if p.severity == "error"]
+    return m
+
+
+@pytest.mark.parametrize(
+    ("sighting", "expect"), [("transformer", "transformer"), ("line", "fuse"), (None, "either")]
+)
+def test_what_callers_saw_decides_between_a_transformer_and_its_own_fuse(
+    tied_model: NetworkModel, sighting: str | None, expect: str
+) -> None:
+    transformer, fuse = _tied_transformer(tied_model)
+    sps = _customers(tied_model, transformer)
+    engine = GroupingEngine(tied_model)
+    engine.process(_obs("a", 0, transformer, sps[0]))
+    engine.process(_obs("b", 3, transformer, sps[1], sighting=sighting))
+    decision = engine.process(_obs("c", 6, transformer, sps[2]))
+    device = engine.incidents[decision.incident_id].device
+    if expect == "transformer":
+        assert device == transformer
+    elif expect == "fuse":
+        assert device == fuse
+    else:
+        assert device in (transformer, fuse)
