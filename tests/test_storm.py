@@ -31,7 +31,16 @@ from outages.callers import (
     say_account,
     say_pole,
 )
-from outages.calls import CALL_COLUMNS, Call, Rejection, parse_call
+from outages.calls import (
+    CALL_COLUMNS,
+    SIGHT_LINE,
+    SIGHT_TRANSFORMER,
+    Call,
+    Rejection,
+    Symptom,
+    parse_call,
+    sighting,
+)
 from outages.storm import (
     CUSTOMER_SIDE,
     DUPLICATE,
@@ -745,3 +754,25 @@ def test_a_second_call_comes_from_the_same_phone(grids: dict[str, Grid]) -> None
             assert call.row["caller_phone"] == first[sp].row["caller_phone"]
             assert call.at > first[sp].at
     assert callbacks > 5
+
+
+@pytest.mark.parametrize(
+    ("symptom", "description", "expect"),
+    [
+        (Symptom.TRANSFORMER_NOISE, None, SIGHT_TRANSFORMER),
+        (Symptom.LINE_DOWN, None, SIGHT_LINE),
+        (Symptom.POLE_DOWN, "", SIGHT_LINE),
+        (Symptom.OTHER, "村口的变压器冒烟了，还有响声", SIGHT_TRANSFORMER),
+        (None, "配变着火了", SIGHT_TRANSFORMER),
+        (Symptom.OTHER, "大风把电线刮断了", SIGHT_LINE),
+        (None, "路边电线杆倒了", SIGHT_LINE),
+        (Symptom.NO_POWER, "家里没电了", None),
+        (Symptom.SPARKING, "电线冒火花", None),  # a spark says nothing of which element
+        (Symptom.OTHER, "屋里插座烧了，冒烟", None),  # the customer's own wiring
+        (None, "电表后面的线烧断了", None),
+    ],
+)
+def test_what_a_caller_saw_is_read_from_the_symptom_or_the_words(
+    symptom: Symptom | None, description: str | None, expect: str | None
+) -> None:
+    assert sighting(symptom, description) == expect
