@@ -236,20 +236,21 @@ class DispatchService:
         call_id: str | None = None,
         summary: str | None = None,
     ) -> WorkOrder:
-        """The incident's repair order, opened now, or the one it already has (第二十四条)."""
-        order = self.repo.order_for_incident(incident_id)
-        if order is None:
-            draft = WorkOrder.open_repair(
-                incident_id,
-                unit,
-                AreaClass(area_class),
-                first_call_at,
-                now,
-                by,
-                location=location,
-                summary=summary,
-            )
-            order = self.repo.add_order(draft, now)
+        """The incident's repair order, opened now, or the one it already has (第二十四条).
+
+        Not looked up first: the repository returns the stored order when one exists for
+        the incident, so a new incident's order costs one statement, not two."""
+        draft = WorkOrder.open_repair(
+            incident_id,
+            unit,
+            AreaClass(area_class),
+            first_call_at,
+            now,
+            by,
+            location=location,
+            summary=summary,
+        )
+        order = self.repo.add_order(draft, now)
         if call_id is None:
             return order
         event = self.attach_call(order.order_id, call_id, now, by=by)

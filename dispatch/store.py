@@ -44,6 +44,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.engine import RowMapping
@@ -280,8 +281,11 @@ class SqlDispatchRepository:
             if existing is None:  # pragma: no cover - a conflict implies a row
                 raise RuntimeError(f"order {order.order_id} conflicted but cannot be found")
             return existing, False
-        events = tuple(self._insert_event(order.order_id, event, at) for event in order.events)
-        return replace(order, events=events), True
+        return replace(order, events=self._insert_new_events(order, at)), True
+
+    def _insert_new_events(self, order: WorkOrder, at: datetime) -> tuple[OrderEvent, ...]:
+        """The events of an order inserted just now."""
+        return tuple(self._insert_event(order.order_id, event, at) for event in order.events)
 
     def _existing(self, order: WorkOrder) -> WorkOrder | None:
         found = self.get_order(order.order_id)
@@ -730,13 +734,18 @@ def dispatch_on(conn: Connection, context: DispatchContext | None = None) -> Dis
 
 
 class BufferedDispatchRepository(SqlDispatchRepository):
-    """A SQL repository that holds the calls attached to orders until :meth:`flush`.
+    """A SQL repository that holds the events it can write later until :meth:`flush`.
 
     A storm replay attaches thousands of repeat calls to a few orders; each attachment is
     an event row, an ``order_calls`` row and a head update. Held and written with
-    ``executemany`` once per transaction they cost a fraction of one statement each. Any
-    other use of the repository writes the held calls first, so reads always see them.
-    The caller flushes before its transaction commits.
+    ``executemany`` once per transaction they cost a fraction of one statement each. The
+    events of an order opened here are held the same way (its row is written at once: its
+    uniqueness decides whether it is new). Held events need no reading back: the order's
+    head and calls are cached from what was written. A read that could see an order or a
+    call with held events, and every write to such an order's log, writes them first, so
+    reads always see them; reads of other orders do not wait for a flush (on PostgreSQL a
+    flush is a round trip per statement). The caller flushes before its transaction
+    commits, and before a savepoint that may roll back.
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -744,44 +753,60 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self._heads: dict[str, OrderHead] = {}
         self._calls: dict[str, set[str]] = {}
         self._held: list[tuple[str, OrderEvent, datetime]] = []
+        self._held_orders: set[str] = set()
+        self._held_calls: set[str] = set()
 
     def flush(self) -> None:
-        """Writes the held calls. The cached heads stay right: they already counted them;
+        """Writes the held events. The cached heads stay right: they already counted them;
         whatever else writes an order's log forgets that order's head (:meth:`_forget`)."""
         if not self._held:
             return
         held, self._held = self._held, []
-        self.conn.execute(
-            insert(order_events),
-            [
-                {
-                    "order_id": oid,
-                    "seq": e.seq,
-                    "type": e.type.value,
-                    "at": e.at,
-                    "recorded_at": at,
-                    "actor": e.by,
-                    "crew_id": e.crew_id,
-                    "event_key": e.key,
-                    "data": _json_data(e.data),
-                }
-                for oid, e, at in held
-            ],
-        )
-        self.conn.execute(
-            _insert_ignoring_conflicts(self.conn, order_calls),
-            [
-                {"order_id": oid, "call_id": str(e.data["call_id"]), "attached_at": e.at}
-                for oid, e, _at in held
-            ],
-        )
+        self._held_orders = set()
+        self._held_calls = set()
+        events = [
+            {
+                "order_id": oid,
+                "seq": e.seq,
+                "type": e.type.value,
+                "at": e.at,
+                "recorded_at": at,
+                "actor": e.by,
+                "crew_id": e.crew_id,
+                "event_key": e.key,
+                "data": _json_data(e.data),
+            }
+            for oid, e, at in held
+        ]
+        attached = [
+            {"order_id": oid, "call_id": str(e.data["call_id"]), "attached_at": e.at}
+            for oid, e, _at in held
+            if e.type is EventType.CALL_ATTACHED
+        ]
         last = {oid: {"oid": oid, "seq": int(e.seq or 0), "at": at} for oid, e, at in held}
+        if self.conn.dialect.name == "postgresql":
+            _write_held_pg(self.conn, events, attached, list(last.values()))
+            return
+        self.conn.execute(insert(order_events), events)
+        if attached:
+            self.conn.execute(_insert_ignoring_conflicts(self.conn, order_calls), attached)
         self.conn.execute(
             update(work_orders)
             .where(work_orders.c.order_id == bindparam("oid"))
             .values(last_seq=bindparam("seq"), updated_at=bindparam("at")),
             list(last.values()),
         )
+
+    def _hold(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
+        self._held.append((order_id, event, at))
+        self._held_orders.add(order_id)
+        if event.type is EventType.CALL_ATTACHED:
+            self._held_calls.add(str(event.data["call_id"]))
+        return replace(event, recorded_at=at)
+
+    def _flush_for(self, order_id: str) -> None:
+        if order_id in self._held_orders:
+            self.flush()
 
     def _forget(self, order_id: str) -> None:
         self._heads.pop(order_id, None)
@@ -790,6 +815,7 @@ class BufferedDispatchRepository(SqlDispatchRepository):
     def order_head(self, order_id: str, *, lock: bool = False) -> OrderHead | None:
         head = self._heads.get(order_id)
         if head is None:
+            self._flush_for(order_id)
             head = super().order_head(order_id, lock=lock)
             if head is not None:
                 self._heads[order_id] = head
@@ -798,17 +824,15 @@ class BufferedDispatchRepository(SqlDispatchRepository):
     def has_call(self, order_id: str, call_id: str) -> bool:
         calls = self._calls.get(order_id)
         if calls is None:
-            calls = {
-                str(r[0])
-                for r in self.conn.execute(
-                    select(order_calls.c.call_id).where(order_calls.c.order_id == order_id)
-                )
-            }
-            own = self.conn.execute(
-                select(work_orders.c.call_id).where(work_orders.c.order_id == order_id)
-            ).scalar()
-            if own:
-                calls.add(str(own))
+            self._flush_for(order_id)
+            # the attached calls and a ticket's own call, in one statement
+            query = union_all(
+                select(order_calls.c.call_id).where(order_calls.c.order_id == order_id),
+                select(work_orders.c.call_id).where(
+                    work_orders.c.order_id == order_id, work_orders.c.call_id.is_not(None)
+                ),
+            )
+            calls = {str(r[0]) for r in self.conn.execute(query)}
             self._calls[order_id] = calls
         return call_id in calls
 
@@ -817,7 +841,7 @@ class BufferedDispatchRepository(SqlDispatchRepository):
             self.flush()
             self._forget(order_id)
             return super().append_call(order_id, event, at)
-        self._held.append((order_id, event, at))
+        stored = self._hold(order_id, event, at)
         head = self._heads.get(order_id)
         if head is not None:
             self._heads[order_id] = replace(
@@ -826,12 +850,9 @@ class BufferedDispatchRepository(SqlDispatchRepository):
                 last_at=max(event.at, head.last_at) if head.last_at else event.at,
             )
         self._calls.setdefault(order_id, set()).add(str(event.data["call_id"]))
-        return replace(event, recorded_at=at)
-
-    # everything else reads or writes the log directly: write the held calls first
+        return stored
 
     def add_order(self, order: WorkOrder, at: datetime) -> WorkOrder:
-        self.flush()
         stored, inserted = self._insert_order(order, at)
         if inserted:  # written just now (and locked): its head and calls need no reading
             self._heads[order.order_id] = OrderHead(
@@ -845,16 +866,23 @@ class BufferedDispatchRepository(SqlDispatchRepository):
             self._calls[order.order_id] = set(stored.state.call_ids)
         return stored
 
-    def get_order(self, order_id: str, *, lock: bool = False) -> WorkOrder | None:
-        self.flush()
-        return super().get_order(order_id, lock=lock)
+    def _insert_new_events(self, order: WorkOrder, at: datetime) -> tuple[OrderEvent, ...]:
+        # a client key is checked now, and a callback's row needs its event's id: those
+        # are written through (a new order's events have neither, as a rule)
+        if any(e.key is not None or e.type is EventType.CALLBACK for e in order.events):
+            return super()._insert_new_events(order, at)
+        return tuple(self._hold(order.order_id, e, at) for e in order.events)
 
-    def order_for_incident(self, incident_id: str) -> WorkOrder | None:
-        self.flush()
-        return super().order_for_incident(incident_id)
+    def _load(self, query: Select[Any]) -> list[WorkOrder]:
+        found = super()._load(query)
+        if self._held_orders and any(o.order_id in self._held_orders for o in found):
+            self.flush()  # read again with its held events
+            found = super()._load(query)
+        return found
 
     def order_for_call(self, call_id: str) -> WorkOrder | None:
-        self.flush()
+        if call_id in self._held_calls:
+            self.flush()
         return super().order_for_call(call_id)
 
     def open_orders(
@@ -864,6 +892,52 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         return super().open_orders(unit_id=unit_id, types=types)
 
     def append_event(self, order: WorkOrder, at: datetime) -> OrderEvent:
-        self.flush()
+        self._flush_for(order.order_id)
         self._forget(order.order_id)
         return super().append_event(order, at)
+
+
+# On PostgreSQL an executemany is still one statement per row on the wire (psycopg's
+# pipeline): the held rows go as one array per column instead, three statements a flush.
+_PG_EVENTS = text(
+    "INSERT INTO order_events "
+    "(order_id, seq, type, at, recorded_at, actor, crew_id, event_key, data) "
+    "SELECT * FROM unnest(CAST(:order_id AS text[]), CAST(:seq AS integer[]), "
+    "CAST(:type AS text[]), CAST(:at AS timestamptz[]), CAST(:recorded_at AS timestamptz[]), "
+    "CAST(:actor AS text[]), CAST(:crew_id AS text[]), CAST(:event_key AS text[]), "
+    "CAST(:data AS json[]))"
+)
+_PG_CALLS = text(
+    "INSERT INTO order_calls (order_id, call_id, attached_at) "
+    "SELECT * FROM unnest(CAST(:order_id AS text[]), CAST(:call_id AS text[]), "
+    "CAST(:attached_at AS timestamptz[])) ON CONFLICT DO NOTHING"
+)
+_PG_HEADS = text(
+    "UPDATE work_orders SET last_seq = u.seq, updated_at = u.at "
+    "FROM unnest(CAST(:oid AS text[]), CAST(:seq AS integer[]), CAST(:at AS timestamptz[])) "
+    "AS u(order_id, seq, at) WHERE work_orders.order_id = u.order_id"
+)
+
+
+def _write_held_pg(
+    conn: Connection,
+    events: list[dict[str, Any]],
+    attached: list[dict[str, Any]],
+    heads: list[dict[str, Any]],
+) -> None:
+    instant = UTCDateTime()
+    dialect = conn.dialect
+
+    def columns(rows: list[dict[str, Any]], times: tuple[str, ...]) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {k: [r[k] for r in rows] for k in rows[0]}
+        for k in times:  # what the column type does to a bound instant (aware, in UTC)
+            out[k] = [instant.process_bind_param(v, dialect) for v in out[k]]
+        return out
+
+    params = columns(events, ("at", "recorded_at"))
+    # as SQLAlchemy's JSON type binds: serialised, None as JSON null
+    params["data"] = [json.dumps(v) for v in params["data"]]
+    conn.execute(_PG_EVENTS, params)
+    if attached:
+        conn.execute(_PG_CALLS, columns(attached, ("attached_at",)))
+    conn.execute(_PG_HEADS, columns(heads, ("at",)))
