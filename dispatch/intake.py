@@ -145,6 +145,8 @@ class Intake:
         self._keys: dict[str, dict[str, Any]] = {}
         self._orders: dict[str, str] = {}  # incident id -> work order id
         self._units: dict[str, tuple[str | None, str]] = {}
+        self._device_units: dict[str, tuple[str | None, str]] = {}  # device -> unit, area
+        self._member_rows = store.MemberRows()
         # per-call timings in milliseconds, when a benchmark asks for them
         self.timings: dict[str, list[float]] | None = None
         self._notices: list[dict[str, Any]] = []
@@ -175,6 +177,7 @@ class Intake:
         for inc in store.load_open_incidents(conn):
             fresh.adopt(inc)
         self.grouping = fresh
+        self._member_rows.clear()
         self._answers = store.known_call_ids(conn)
         self._orders = store.incident_orders(conn)
 
@@ -291,13 +294,16 @@ class Intake:
             self._keys[key] = answer
 
     def _unit_for(self, location: Location | None, device: str | None) -> tuple[str | None, str]:
-        lon = lat = None
         if device is not None:
-            hit = self.services.data.element_location(device)
-            if hit is not None:
-                lon, lat = hit
-        if lon is None and location is not None:
-            lon, lat = location.lon, location.lat
+            known = self._device_units.get(device)
+            if known is None:
+                hit = self.services.data.element_location(device)
+                if hit is not None:  # placed by the device alone: the same answer every time
+                    r = self.services.units.responsible(hit[0], hit[1], device)
+                    known = self._device_units[device] = (r.unit_id, r.area_class)
+            if known is not None:
+                return known
+        lon, lat = (location.lon, location.lat) if location is not None else (None, None)
         r = self.services.units.responsible(lon, lat, device)
         return r.unit_id, r.area_class
 
@@ -423,7 +429,6 @@ class Intake:
                 # an order's log refuses the step (closed meanwhile by a dispatcher): the
                 # incidents are merged all the same, the orders are left for the dispatcher
                 logger.exception("merging order %s into %s", old, survivor_order)
-            pending.repo.flush()
         if survivor_order is None:
             order = service.open_repair_order(
                 inc.id,
@@ -463,7 +468,6 @@ class Intake:
                         )
                 except TransitionError:
                     logger.exception("transferring order %s to %s", survivor_order, unit)
-                pending.repo.flush()
         if unit is not None:
             self._units[f"order:{survivor_order}"] = (unit, area)
         self._open_parts(service, decision.split_into, at, by, f" (split from {inc.id})")
@@ -534,7 +538,7 @@ class Intake:
         loc = None
         if location is not None:
             loc = {
-                **location.contract_dict(),
+                **(answer["location"] or location.contract_dict()),
                 "evidence": list(location.evidence),
                 "reason": location.reason,
                 "candidates": [
@@ -584,6 +588,7 @@ class Intake:
                             self.grouping.tree.customers(inc.device) if inc.device else None
                         ),
                     },
+                    self._member_rows,
                 )
             )
         store.insert_calls(conn, pending.calls)

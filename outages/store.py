@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     Table,
     Text,
+    bindparam,
     select,
     text,
     update,
@@ -165,7 +166,36 @@ def member_from_json(d: dict[str, Any]) -> Member:
     return Member(obs, d.get("transformer"), float(d.get("likelihood", 1.0)))
 
 
-def incident_row(inc: Incident, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
+class MemberRows:
+    """:func:`member_json` of each member, computed once while the member stays the same.
+
+    A storm's incident is written again by every transaction that adds a call to it; its
+    hundreds of earlier members have not changed (the grouping replaces a member, it never
+    alters one). Keyed by call id, so it holds one row per call at most."""
+
+    LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[Member, dict[str, Any]]] = {}
+
+    def of(self, m: Member) -> dict[str, Any]:
+        call_id = m.observation.call_id
+        hit = self._rows.get(call_id)
+        if hit is not None and hit[0] is m:
+            return hit[1]
+        if len(self._rows) >= self.LIMIT:
+            self._rows.clear()
+        row = member_json(m)
+        self._rows[call_id] = (m, row)
+        return row
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+
+def incident_row(
+    inc: Incident, now: datetime, extra: dict[str, Any], members: MemberRows | None = None
+) -> dict[str, Any]:
     return {
         "id": inc.id,
         "device_id": inc.device,
@@ -179,7 +209,9 @@ def incident_row(inc: Incident, now: datetime, extra: dict[str, Any]) -> dict[st
         "call_count": len(inc.members),
         "lon": inc.lon,
         "lat": inc.lat,
-        "members": [member_json(m) for m in inc.members.values()],
+        "members": [
+            members.of(m) if members is not None else member_json(m) for m in inc.members.values()
+        ],
         "evidence": inc.evidence[-200:],
         **extra,
     }
@@ -265,9 +297,11 @@ def upsert_incidents(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     old = [r for r in rows if r["id"] in existing]
     if new:
         conn.execute(incidents.insert(), new)
-    for r in old:
-        values = {k: v for k, v in r.items() if k != "id"}
-        conn.execute(update(incidents).where(incidents.c.id == r["id"]).values(**values))
+    if old:  # one executemany: the SET columns are the rows' keys but the id
+        conn.execute(
+            update(incidents).where(incidents.c.id == bindparam("b_id")),
+            [{"b_id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in old],
+        )
 
 
 def insert_events(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
