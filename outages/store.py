@@ -147,8 +147,8 @@ def member_json(m: Member) -> dict[str, Any]:
         "lon": o.lon,
         "lat": o.lat,
         "power_present": o.power_present,
-    }
         "sighting": o.sighting,
+    }
 
 
 def member_from_json(d: dict[str, Any]) -> Member:
@@ -161,8 +161,8 @@ def member_from_json(d: dict[str, Any]) -> Member:
         lon=d.get("lon"),
         lat=d.get("lat"),
         power_present=bool(d.get("power_present")),
-    )
         sighting=d.get("sighting"),
+    )
     return Member(obs, d.get("transformer"), float(d.get("likelihood", 1.0)))
 
 
