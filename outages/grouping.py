@@ -1136,6 +1136,10 @@ class GroupingEngine:
         single = sc.score(single_device, idx)
         if flat:
             return single, [(single_device, idx)]
+        best_score, best_parts = single, [(single_device, idx)]
+        nested = self._nested_transformer(sc, idx, single)
+        if nested is not None:
+            best_score, best_parts = nested
         combined = 0.0
         parts: list[tuple[str, np.ndarray[Any, Any]]] = []
         child_best: dict[str, tuple[float, list[tuple[str, np.ndarray[Any, Any]]]]] = {}
@@ -1145,7 +1149,6 @@ class GroupingEngine:
             child_best[child] = (score, ps)
             combined += score
             parts.extend(ps)
-        best_score, best_parts = single, [(single_device, idx)]
         if combined > best_score:
             best_score, best_parts = combined, parts
         # One branch apart from the rest: a nested fault that started earlier or later, or
@@ -1166,6 +1169,44 @@ class GroupingEngine:
                     best_score = score
                     best_parts = [(rest_device, rest), *child_best[child][1]]
         return best_score, best_parts
+
+    def _nested_transformer(
+        self, sc: _Scorer, idx: np.ndarray[Any, Any], single: float
+    ) -> tuple[float, list[tuple[str, np.ndarray[Any, Any]]]] | None:
+        """One fault for the calls below a device, but for one transformer's calls that
+        began at another time: a transformer fault nested in a larger one (it failed first,
+        its callers spoke before the rest). The subtree partition cannot take those calls
+        out of their branch without splitting the branch too. Returns the better of the
+        likeliest two such splits, if either beats one fault for all (``single``)."""
+        if len(idx) < 8:
+            return None
+        by_transformer: dict[str, list[int]] = defaultdict(list)
+        for i in idx.tolist():
+            by_transformer[sc.transformers[i]].append(i)
+        if len(by_transformer) < 3:
+            return None
+        starts = {t: min(sc.t_list[i] for i in ids) for t, ids in by_transformer.items()}
+        # the typical start of the transformers' calls: a nested fault's began apart from it
+        typical = float(np.median(list(starts.values())))
+        gaps = [
+            (abs(start - typical), t)
+            for t, start in starts.items()
+            if len(by_transformer[t]) * 3 <= len(idx)
+        ]
+        gaps.sort(reverse=True)
+        best: tuple[float, list[tuple[str, np.ndarray[Any, Any]]]] | None = None
+        for gap, transformer in gaps[:2]:
+            if gap < self.s.onset_resolution_minutes:
+                break
+            group = np.asarray(by_transformer[transformer], dtype=np.int64)
+            rest = np.setdiff1d(idx, group)
+            rest_device, group_device = sc.device_of(rest), sc.device_of(group)
+            if rest_device is None or group_device is None:
+                continue
+            score = sc.score(rest_device, rest) + sc.score(group_device, group)
+            if score > single and (best is None or score > best[0]):
+                best = (score, [(rest_device, rest), (group_device, group)])
+        return best
 
     def _split(
         self, inc: Incident, parts: list[tuple[str, list[Member]]], now: datetime, gain: float

@@ -11,7 +11,7 @@ from layers.importer import prepare
 from layers.network import NetworkModel
 from layers.synthetic import synthetic_grid
 from outages.config import GroupingSettings
-from outages.grouping import MERGED, NEW, GroupingEngine, Observation
+from outages.grouping import MERGED, NEW, GroupingEngine, Incident, Member, Observation
 
 T0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
 
@@ -251,3 +251,44 @@ def test_what_callers_saw_decides_between_a_transformer_and_its_own_fuse(
         assert device == fuse
     else:
         assert device in (transformer, fuse)
+
+
+def test_a_transformer_that_failed_first_is_taken_out_of_the_larger_fault(
+    model: NetworkModel,
+) -> None:
+    """A transformer fails; twenty minutes later a switch above it opens and the rest of its
+    customers call. Calls of both were taken as one incident (the first minutes could not
+    tell them apart); the re-examination takes the transformer's calls out, though they sit
+    in a branch with the switch's other callers, and leaves the rest whole."""
+    # the transformer sits below a fuse with others, the fuse below the switch that opens
+    fuse, beside = _fuse_with_transformers(model, 3)
+    nested = beside[0]
+    switch = model.protective_chain(fuse)[1]
+    transformers = model.downstream_transformers(switch)
+    rng = random.Random(5)
+    calls = [
+        (m, f"n{k}", nested, sp)
+        for k, (m, sp) in enumerate(zip((0.0, 9.0, 18.0), _customers(model, nested), strict=False))
+    ]
+    calls += [
+        (20 + rng.expovariate(1 / 8), f"f{n}", t, sp)
+        for n, (t, sp) in enumerate(
+            (t, sp) for t in transformers if t != nested for sp in _customers(model, t)[::7]
+        )
+    ]
+    engine = GroupingEngine(model)
+    incident = Incident(id="INC-A", device=switch, feeder=None, opened_at=T0)
+    for minute, call_id, t, sp in calls:
+        obs = _obs(call_id, minute, t, sp)
+        incident.members[call_id] = Member(obs, t, 1.0)
+    engine.adopt(incident)
+    engine.settle(T0 + timedelta(minutes=120), force=True)
+    holders = {
+        call_id: engine._survivor(engine.incidents[engine._member_incident[call_id]])
+        for _m, call_id, _t, _sp in calls
+    }
+    own = {holders[f"n{k}"].id for k in range(3)}
+    rest = {holders[c].id for _m, c, _t, _sp in calls[3:]}
+    assert len(own) == 1 and len(rest) == 1 and own != rest
+    assert engine.incidents[own.pop()].device == nested
+    assert engine.incidents[rest.pop()].device == switch
