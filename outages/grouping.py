@@ -326,6 +326,10 @@ class DeviceTree:
 
     def lca(self, devices: Iterable[str]) -> str | None:
         """The deepest protective device above (or at) all the given devices."""
+        if isinstance(devices, set) and len(devices) == 1:
+            (only,) = devices
+            chain = self.device_chain(only)
+            return chain[0] if chain else None
         chains = [self.device_chain(d) for d in devices]
         if not chains:
             return None
@@ -1117,9 +1121,15 @@ class GroupingEngine:
     ) -> tuple[float, list[tuple[str, np.ndarray[Any, Any]]]]:
         """The most likely split of the calls below ``device`` into faults, one per subtree
         (dynamic programming over the protective devices)."""
+        ids = idx.tolist()
+        first = sc.transformers[ids[0]]
+        if all(sc.transformers[i] == first for i in ids):
+            # one transformer's calls: nothing below it to split them by
+            single_device = sc.device_of(idx) or device
+            return sc.score(single_device, idx), [(single_device, idx)]
         groups: dict[str, list[int]] = defaultdict(list)
         flat = False
-        for i in idx.tolist():
+        for i in ids:
             chain = sc.chains[i]
             if device not in chain:
                 flat = True
@@ -1175,9 +1185,10 @@ class GroupingEngine:
     ) -> tuple[float, list[tuple[str, np.ndarray[Any, Any]]]] | None:
         """One fault for the calls below a device, but for one transformer's calls that
         began at another time: a transformer fault nested in a larger one (it failed first,
-        its callers spoke before the rest). The subtree partition cannot take those calls
-        out of their branch without splitting the branch too. Returns the better of the
-        likeliest two such splits, if either beats one fault for all (``single``)."""
+        or its customers, back on after an earlier fault, call again later). The subtree
+        partition cannot take those calls out of their branch without splitting the branch
+        too. Returns the better of the likeliest two such splits, if either beats one fault
+        for all (``single``)."""
         if len(idx) < 8:
             return None
         by_transformer: dict[str, list[int]] = defaultdict(list)
