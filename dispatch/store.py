@@ -58,6 +58,7 @@ from dispatch.routing import Route
 from dispatch.service import CrewChange, DispatchContext, DispatchService, DuplicateKeyError
 from gis.db import UTCDateTime, metadata
 from gis.spatial_sql import INTERNAL_SRID, geometry_as_wkb
+from outages.store import insert_rows
 
 __all__ = [
     "MemoryDispatchRepository",
@@ -898,24 +899,13 @@ class BufferedDispatchRepository(SqlDispatchRepository):
 
 
 # On PostgreSQL an executemany is still one statement per row on the wire (psycopg's
-# pipeline): the held rows go as one array per column instead, three statements a flush.
-_PG_EVENTS = text(
-    "INSERT INTO order_events "
-    "(order_id, seq, type, at, recorded_at, actor, crew_id, event_key, data) "
-    "SELECT * FROM unnest(CAST(:order_id AS text[]), CAST(:seq AS integer[]), "
-    "CAST(:type AS text[]), CAST(:at AS timestamptz[]), CAST(:recorded_at AS timestamptz[]), "
-    "CAST(:actor AS text[]), CAST(:crew_id AS text[]), CAST(:event_key AS text[]), "
-    "CAST(:data AS json[]))"
-)
-_PG_CALLS = text(
-    "INSERT INTO order_calls (order_id, call_id, attached_at) "
-    "SELECT * FROM unnest(CAST(:order_id AS text[]), CAST(:call_id AS text[]), "
-    "CAST(:attached_at AS timestamptz[])) ON CONFLICT DO NOTHING"
-)
-_PG_HEADS = text(
+# pipeline): the held rows go as one array per column instead, three statements a flush,
+# the arrays in binary (see outages.store.insert_rows).
+_PG_HEADS = (
     "UPDATE work_orders SET last_seq = u.seq, updated_at = u.at "
-    "FROM unnest(CAST(:oid AS text[]), CAST(:seq AS integer[]), CAST(:at AS timestamptz[])) "
-    "AS u(order_id, seq, at) WHERE work_orders.order_id = u.order_id"
+    "FROM unnest(CAST(%(oid)b AS text[]), CAST(%(seq)b AS integer[]), "
+    "CAST(%(at)b AS timestamptz[])) AS u(order_id, seq, at) "
+    "WHERE work_orders.order_id = u.order_id"
 )
 
 
@@ -925,19 +915,16 @@ def _write_held_pg(
     attached: list[dict[str, Any]],
     heads: list[dict[str, Any]],
 ) -> None:
-    instant = UTCDateTime()
-    dialect = conn.dialect
-
-    def columns(rows: list[dict[str, Any]], times: tuple[str, ...]) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {k: [r[k] for r in rows] for k in rows[0]}
-        for k in times:  # what the column type does to a bound instant (aware, in UTC)
-            out[k] = [instant.process_bind_param(v, dialect) for v in out[k]]
-        return out
-
-    params = columns(events, ("at", "recorded_at"))
-    # as SQLAlchemy's JSON type binds: serialised, None as JSON null
-    params["data"] = [json.dumps(v) for v in params["data"]]
-    conn.execute(_PG_EVENTS, params)
+    insert_rows(conn, order_events, events)
     if attached:
-        conn.execute(_PG_CALLS, columns(attached, ("attached_at",)))
-    conn.execute(_PG_HEADS, columns(heads, ("at",)))
+        insert_rows(conn, order_calls, attached, ignore_conflicts=True)
+    instant = UTCDateTime()
+    conn.exec_driver_sql(
+        _PG_HEADS,
+        {
+            "oid": [h["oid"] for h in heads],
+            "seq": [int(h["seq"]) for h in heads],
+            # what the column type does to a bound instant (aware, in UTC)
+            "at": [instant.process_bind_param(h["at"], conn.dialect) for h in heads],
+        },
+    )

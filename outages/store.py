@@ -11,6 +11,7 @@ incidents.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -284,12 +285,19 @@ def known_call_ids(conn: Connection) -> dict[str, dict[str, Any]]:
 
 
 def insert_calls(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(calls.insert(), list(rows))
+    insert_rows(conn, calls, rows)
 
 
 def upsert_incidents(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Writes the incidents' rows: new ones inserted, the others updated in every column.
+
+    On PostgreSQL one ``INSERT ... ON CONFLICT (id) DO UPDATE`` from arrays; elsewhere the
+    existing ids are read, then one insert and one update ``executemany``."""
     if not rows:
+        return
+    if len({r["id"] for r in rows}) == len(rows) and insert_rows(
+        conn, incidents, rows, update_on="id", fallback=False
+    ):
         return
     ids = [r["id"] for r in rows]
     existing = {r.id for r in conn.execute(select(incidents.c.id).where(incidents.c.id.in_(ids)))}
@@ -305,9 +313,101 @@ def upsert_incidents(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def insert_events(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
-    batch = list(rows)
-    if batch:
-        conn.execute(incident_events.insert(), batch)
+    insert_rows(conn, incident_events, list(rows))
+
+
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+    update_on: str | None = None,
+    fallback: bool = True,
+) -> bool:
+    """Inserts ``rows`` (all with the first row's keys, as an ``executemany`` takes them).
+
+    On PostgreSQL an ``executemany`` is still one statement per row on the wire (psycopg's
+    pipeline): the rows go as one array per column instead, one statement for them all,
+    each value as its column's type would bind it. The arrays are sent in binary: in text
+    form psycopg quotes every element, which costs more than the round trips it saves (a
+    batch of calls' JSON answers). SQLite's ``executemany`` runs in-process and stays.
+    ``ignore_conflicts`` adds ``ON CONFLICT DO NOTHING`` (PostgreSQL only); ``update_on``
+    names the unique column on which a conflicting row updates the stored one instead
+    (arrays on PostgreSQL only: without them nothing is written unless ``fallback``).
+    Returns whether the rows were written."""
+    if not rows:
+        return True
+    arrays = _pg_arrays(conn, table, rows) if conn.dialect.name == "postgresql" else None
+    if arrays is None:
+        if not fallback:
+            return False
+        if update_on is not None:
+            raise ValueError("update_on needs PostgreSQL arrays")
+        if ignore_conflicts:
+            if conn.dialect.name != "postgresql":
+                raise ValueError("ignore_conflicts is for PostgreSQL")
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
+        else:
+            conn.execute(table.insert(), list(rows))
+        return True
+    quote = conn.dialect.identifier_preparer.quote
+    names = list(arrays)
+    casts = ", ".join(f"CAST(%({n})b AS {arrays[n][0]}[])" for n in names)
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"SELECT * FROM unnest({casts})"
+    )
+    if update_on is not None:
+        statement += f" ON CONFLICT ({quote(update_on)}) DO UPDATE SET " + ", ".join(
+            f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n != update_on
+        )
+    elif ignore_conflicts:
+        statement += " ON CONFLICT DO NOTHING"
+    conn.exec_driver_sql(statement, {n: arrays[n][1] for n in names})
+    return True
+
+
+def _pg_arrays(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> dict[str, tuple[str, list[Any]]] | None:
+    """Each column's SQL type and values as bound; ``None`` where an array cannot carry them
+    (a column type not known here, values of mixed types)."""
+    dialect = conn.dialect
+    out: dict[str, tuple[str, list[Any]]] = {}
+    for name in rows[0]:
+        if name not in table.c:
+            continue
+        column_type = table.c[name].type
+        values = [r.get(name) for r in rows]
+        if isinstance(column_type, UTCDateTime):
+            sql_type = "timestamptz"
+            values = [column_type.process_bind_param(v, dialect) for v in values]
+        elif isinstance(column_type, JSON):
+            # as SQLAlchemy's JSON type binds: serialised, None as JSON null
+            sql_type = "json"
+            values = [json.dumps(v) for v in values]
+        elif isinstance(column_type, Integer):
+            sql_type = "integer"
+            if not all(v is None or type(v) is int for v in values):
+                return None
+        elif isinstance(column_type, Float):
+            sql_type = "float8"
+            if not all(v is None or isinstance(v, (int, float)) for v in values):
+                return None
+            values = [float(v) if v is not None else None for v in values]
+        elif isinstance(column_type, Text):
+            sql_type = "text"
+            if not all(v is None or isinstance(v, str) for v in values):
+                return None
+        else:
+            return None
+        if not isinstance(name, str) or not name.isidentifier():
+            return None
+        out[name] = (sql_type, values)
+    return out
 
 
 def restore_incident(conn: Connection, incident_id: str, at: datetime, actor: str) -> bool:
