@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from dispatch.clocks import AreaClass
 from dispatch.orders import TransitionError
 from dispatch.service import DispatchContext, DispatchService
-from dispatch.store import BufferedDispatchRepository
+from dispatch.store import BufferedDispatchRepository, HeldOrderConflictError
 from gis.db import write_transaction
 from layers.grid import GridData
 from layers.network import NetworkModel
@@ -35,6 +35,8 @@ from outages.locate.locator import Locator
 from outages.locate.model import Location, Method
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 TICKET_CATEGORIES = frozenset(
     {
@@ -191,12 +193,9 @@ class Intake:
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """The live intake: one call, one transaction, committed before the answer."""
-        with write_transaction(self.db) as conn:
-            self._sync(conn)
-            pending = _Pending(BufferedDispatchRepository(conn))
-            answer = self._take(conn, row, row_number, idempotency_key, pending)
-            self._write(conn, pending)
-        return answer
+        return self._transaction(
+            lambda conn, pending: self._take(conn, row, row_number, idempotency_key, pending)
+        )
 
     def take_many(
         self, rows: Iterable[tuple[int | None, dict[str, Any]]], *, batch: int = 500
@@ -212,12 +211,38 @@ class Intake:
             yield from self._take_batch(buffer)
 
     def _take_batch(self, items: list[tuple[int | None, dict[str, Any]]]) -> list[dict[str, Any]]:
+        return self._transaction(
+            lambda conn, pending: [self._take(conn, row, n, None, pending) for n, row in items]
+        )
+
+    def _transaction(self, work: Callable[[Connection, _Pending], T]) -> T:
+        """``work`` in one transaction with everything it leaves to write.
+
+        New orders are held and written at the end with the rest (see
+        :class:`BufferedDispatchRepository`). Should one of them be stored already, the
+        transaction rolls back; what it changed in memory is forgotten (the open incidents
+        and answers are read again) and it runs once more, each new order written at once."""
+        seq, units = self._seq, dict(self._units)
+        pending: _Pending | None = None
+        try:
+            with write_transaction(self.db) as conn:
+                self._sync(conn)
+                pending = _Pending(BufferedDispatchRepository(conn, hold_orders=True))
+                result = work(conn, pending)
+                self._write(conn, pending)
+            return result
+        except HeldOrderConflictError:
+            logger.warning("a held new order was stored already: the transaction runs again")
+            self._seq, self._units = seq, units
+            for key in pending.keys if pending is not None else ():
+                self._keys.pop(key, None)
+            self._version = -1  # reload the open incidents, answers and orders
         with write_transaction(self.db) as conn:
             self._sync(conn)
             pending = _Pending(BufferedDispatchRepository(conn))
-            answers = [self._take(conn, row, n, None, pending) for n, row in items]
+            result = work(conn, pending)
             self._write(conn, pending)
-        return answers
+        return result
 
     def _take(
         self,
@@ -292,6 +317,7 @@ class Intake:
             pending.calls.append(self._call_row(answer, key, call, location, row))
         if key is not None:
             self._keys[key] = answer
+            pending.keys.append(key)
 
     def _unit_for(self, location: Location | None, device: str | None) -> tuple[str | None, str]:
         if device is not None:
@@ -645,6 +671,7 @@ class _Pending:
     calls: list[dict[str, Any]] = field(default_factory=list)
     incidents: set[str] = field(default_factory=set)
     events: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # idempotency keys answered
 
     def touch(self, decision: Decision) -> None:
         self.incidents.add(decision.incident_id)

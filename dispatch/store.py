@@ -58,9 +58,10 @@ from dispatch.routing import Route
 from dispatch.service import CrewChange, DispatchContext, DispatchService, DuplicateKeyError
 from gis.db import UTCDateTime, metadata
 from gis.spatial_sql import INTERNAL_SRID, geometry_as_wkb
-from outages.store import insert_rows
+from outages.store import insert_rows, pg_arrays
 
 __all__ = [
+    "HeldOrderConflictError",
     "MemoryDispatchRepository",
     "SqlDispatchRepository",
     "callback_attempts",
@@ -238,6 +239,31 @@ def _loaded_json(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def _order_values(order: WorkOrder, at: datetime) -> dict[str, Any]:
+    """The ``work_orders`` row of an order being opened."""
+    state = order.state
+    return {
+        "order_id": order.order_id,
+        "type": order.type.value,
+        "incident_id": order.incident_id,
+        "call_id": order.call_id,
+        "unit_id": state.unit_id,
+        "area_class": state.area_class.value if state.area_class else None,
+        "first_call_at": order.first_call_at,
+        "created_at": order.events[0].at if order.events else at,
+        "lon": order.lon,
+        "lat": order.lat,
+        "summary": order.summary,
+        "status": state.status.value,
+        "crew_id": state.crew_id,
+        "department": state.department,
+        "closed_at": state.closed_at,
+        "last_seq": len(order.events),
+        "updated_at": at,
+        "geom": _point_wkt(order.lon, order.lat),
+    }
+
+
 class SqlDispatchRepository:
     """The repository on a caller's connection and transaction (SpatiaLite or PostGIS)."""
 
@@ -251,27 +277,7 @@ class SqlDispatchRepository:
 
     def _insert_order(self, order: WorkOrder, at: datetime) -> tuple[WorkOrder, bool]:
         """The order as stored, and whether it was inserted now (else it already existed)."""
-        state = order.state
-        values = {
-            "order_id": order.order_id,
-            "type": order.type.value,
-            "incident_id": order.incident_id,
-            "call_id": order.call_id,
-            "unit_id": state.unit_id,
-            "area_class": state.area_class.value if state.area_class else None,
-            "first_call_at": order.first_call_at,
-            "created_at": order.events[0].at if order.events else at,
-            "lon": order.lon,
-            "lat": order.lat,
-            "summary": order.summary,
-            "status": state.status.value,
-            "crew_id": state.crew_id,
-            "department": state.department,
-            "closed_at": state.closed_at,
-            "last_seq": len(order.events),
-            "updated_at": at,
-            "geom": _point_wkt(order.lon, order.lat),
-        }
+        values = _order_values(order, at)
         inserted = self.conn.execute(
             _insert_ignoring_conflicts(self.conn, work_orders)
             .values(**values)
@@ -747,10 +753,21 @@ class BufferedDispatchRepository(SqlDispatchRepository):
     reads always see them; reads of other orders do not wait for a flush (on PostgreSQL a
     flush is a round trip per statement). The caller flushes before its transaction
     commits, and before a savepoint that may roll back.
+
+    With ``hold_orders`` (PostgreSQL) a new order's row is held as well and written by the
+    flush, all of them in one statement, instead of one round trip each to learn whether it
+    is new. An order is only opened by the intake under its lock, for an incident or a call
+    it has not seen, so it is new unless the database holds what the intake does not know
+    of; then the flush raises :class:`HeldOrderConflictError`, the transaction rolls back, and
+    the caller runs it again without holding orders (each insert then reports the stored
+    order, as ever). A read that could see a held order writes it first.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, hold_orders: bool = False) -> None:
         super().__init__(conn)
+        self._hold_orders = hold_orders and conn.dialect.name == "postgresql"
+        self._new_orders: dict[str, dict[str, Any]] = {}  # order id -> its row
+        self._new_keys: set[str] = set()  # their incident and call ids, prefixed
         self._heads: dict[str, OrderHead] = {}
         self._calls: dict[str, set[str]] = {}
         self._held: list[tuple[str, OrderEvent, datetime]] = []
@@ -760,6 +777,10 @@ class BufferedDispatchRepository(SqlDispatchRepository):
     def flush(self) -> None:
         """Writes the held events. The cached heads stay right: they already counted them;
         whatever else writes an order's log forgets that order's head (:meth:`_forget`)."""
+        if self._new_orders:
+            new, self._new_orders = list(self._new_orders.values()), {}
+            self._new_keys = set()
+            _write_new_orders_pg(self.conn, new)
         if not self._held:
             return
         held, self._held = self._held, []
@@ -854,18 +875,36 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         return stored
 
     def add_order(self, order: WorkOrder, at: datetime) -> WorkOrder:
-        stored, inserted = self._insert_order(order, at)
-        if inserted:  # written just now (and locked): its head and calls need no reading
-            self._heads[order.order_id] = OrderHead(
-                order.order_id,
-                order.type,
-                order.first_call_at,
-                stored.status,
-                len(stored.events),
-                at,
+        keys = _order_keys(order)
+        if self._new_orders and (order.order_id in self._new_orders or keys & self._new_keys):
+            self.flush()  # it may be one held here: the insert below then finds it
+        elif self._hold_orders and not any(
+            e.key is not None or e.type is EventType.CALLBACK for e in order.events
+        ):
+            self._new_orders[order.order_id] = _order_values(order, at)
+            self._new_keys |= keys
+            stored = replace(
+                order, events=tuple(self._hold(order.order_id, e, at) for e in order.events)
             )
-            self._calls[order.order_id] = set(stored.state.call_ids)
+            self._cache_new(order, stored, at)
+            return stored
+        stored, inserted = self._insert_order(order, at)
+        if inserted:
+            self._cache_new(order, stored, at)
         return stored
+
+    def _cache_new(self, order: WorkOrder, stored: WorkOrder, at: datetime) -> None:
+        """A new order's head and calls, known without reading (written or held just now;
+        a written one is locked by its insert, a held one cannot be seen by others)."""
+        self._heads[order.order_id] = OrderHead(
+            order.order_id,
+            order.type,
+            order.first_call_at,
+            stored.status,
+            len(stored.events),
+            at,
+        )
+        self._calls[order.order_id] = set(stored.state.call_ids)
 
     def _insert_new_events(self, order: WorkOrder, at: datetime) -> tuple[OrderEvent, ...]:
         # a client key is checked now, and a callback's row needs its event's id: those
@@ -882,9 +921,19 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         return found
 
     def order_for_call(self, call_id: str) -> WorkOrder | None:
-        if call_id in self._held_calls:
+        if call_id in self._held_calls or f"call:{call_id}" in self._new_keys:
             self.flush()
         return super().order_for_call(call_id)
+
+    def get_order(self, order_id: str, *, lock: bool = False) -> WorkOrder | None:
+        if order_id in self._new_orders:
+            self.flush()
+        return super().get_order(order_id, lock=lock)
+
+    def order_for_incident(self, incident_id: str) -> WorkOrder | None:
+        if f"incident:{incident_id}" in self._new_keys:
+            self.flush()
+        return super().order_for_incident(incident_id)
 
     def open_orders(
         self, *, unit_id: str | None = None, types: Sequence[OrderType] | None = None
@@ -896,6 +945,51 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self._flush_for(order.order_id)
         self._forget(order.order_id)
         return super().append_event(order, at)
+
+
+class HeldOrderConflictError(RuntimeError):
+    """A held order was not new after all: the transaction must run again without holding."""
+
+
+def _order_keys(order: WorkOrder) -> set[str]:
+    keys = set()
+    if order.incident_id is not None:
+        keys.add(f"incident:{order.incident_id}")
+    if order.call_id is not None:
+        keys.add(f"call:{order.call_id}")
+    return keys
+
+
+def _write_new_orders_pg(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The held new orders in one statement; :class:`HeldOrderConflictError` if any existed."""
+    arrays = pg_arrays(
+        conn, work_orders, [{k: v for k, v in r.items() if k != "geom"} for r in rows]
+    )
+    if arrays is None:  # pragma: no cover - the rows are of the columns' types
+        raise HeldOrderConflictError("held orders cannot be written as arrays")
+    quote = conn.dialect.identifier_preparer.quote
+    names = list(arrays)
+    # geoalchemy2 binds a WKT element as ST_GeomFromEWKT('SRID=...;POINT(...)')
+    arrays["geom"] = (
+        "text",
+        [
+            f"SRID={r['geom'].srid};{r['geom'].data}" if r["geom"] is not None else None
+            for r in rows
+        ],
+    )
+    casts = ", ".join(f"CAST(%({n})b AS {arrays[n][0]}[])" for n in [*names, "geom"])
+    columns = ", ".join(quote(n) for n in names)
+    statement = (
+        f"INSERT INTO work_orders ({columns}, geom) "
+        f"SELECT {', '.join(f'u.{quote(n)}' for n in names)}, ST_GeomFromEWKT(u.geom) "
+        f"FROM unnest({casts}) AS u({columns}, geom) "
+        "ON CONFLICT DO NOTHING RETURNING order_id"
+    )
+    written = conn.exec_driver_sql(statement, {n: v for n, (_t, v) in arrays.items()}).all()
+    if len(written) != len(rows):
+        raise HeldOrderConflictError(
+            f"{len(rows) - len(written)} of {len(rows)} held orders were already stored"
+        )
 
 
 # On PostgreSQL an executemany is still one statement per row on the wire (psycopg's

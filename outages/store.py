@@ -338,7 +338,7 @@ def insert_rows(
     Returns whether the rows were written."""
     if not rows:
         return True
-    arrays = _pg_arrays(conn, table, rows) if conn.dialect.name == "postgresql" else None
+    arrays = pg_arrays(conn, table, rows) if conn.dialect.name == "postgresql" else None
     if arrays is None:
         if not fallback:
             return False
@@ -370,7 +370,7 @@ def insert_rows(
     return True
 
 
-def _pg_arrays(
+def pg_arrays(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
 ) -> dict[str, tuple[str, list[Any]]] | None:
     """Each column's SQL type and values as bound; ``None`` where an array cannot carry them

@@ -199,3 +199,55 @@ def test_two_storms_of_the_same_night_replay_into_one_database(
         lines = out.read_text(encoding="utf-8").splitlines()
         rows = (storm / "calls.csv").read_text(encoding="utf-8").splitlines()
         assert len(lines) == len(rows)  # one answer per row (header excluded) + the final
+
+
+def test_an_order_stored_unknown_to_the_intake_is_used_not_duplicated(
+    imported: Any, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """New orders are held and written at the end of the transaction (PostgreSQL); one that
+    turns out to be stored already (opened by another writer the intake does not know of)
+    rolls the transaction back and runs it again: the stored order is used, nothing is
+    written twice, and the answers are those of a plain run."""
+    from api.bootstrap import intake_services
+    from dispatch.clocks import AreaClass
+    from dispatch.intake import Intake
+    from dispatch.orders import OrderType, WorkOrder
+    from dispatch.store import SqlDispatchRepository, order_calls, work_orders
+    from gis.db import write_transaction
+
+    sps = imported.rows["service_points"]
+    mine = [s for s in sps if s["transformer_id"] == sps[0]["transformer_id"]]
+    engine = make_engine(db_url)
+    with write_transaction(engine) as conn:
+        repo = SqlDispatchRepository(conn)
+        repo.add_order(
+            WorkOrder.open_repair("INC000001", None, AreaClass.RURAL, T0, T0, "dispatcher"), T0
+        )
+        repo.add_order(
+            WorkOrder.open_ticket(
+                OrderType.COMPLAINT, "k1", T0, T0, "dispatcher", department="service"
+            ),
+            T0,
+        )
+    intake = Intake(engine, intake_services(engine), taken_by="agent")
+    rows = [
+        (None, _row("r1", 1, mine[0]["account_no"])),
+        (None, _row("r2", 2, mine[1]["account_no"])),
+        (None, _row("k1", 3, category="complaint", description="rude agent")),
+    ]
+    with caplog.at_level("WARNING"):
+        answers = list(intake.take_many(rows))
+    assert [a["work_order_id"] for a in answers] == ["WO-INC000001"] * 2 + ["TK-k1"]
+    assert answers[0]["incident_id"] == answers[1]["incident_id"] == "INC000001"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(work_orders)).scalar() == 2
+        attached = conn.execute(
+            select(order_calls.c.call_id).where(order_calls.c.order_id == "WO-INC000001")
+        ).scalars()
+        assert sorted(attached) == ["r1", "r2"]
+    if engine.dialect.name == "postgresql":
+        assert "runs again" in caplog.text
+    # the next transaction holds its new orders again
+    more = intake.take(_row("k2", 4, category="complaint", description="again"))
+    assert more["work_order_id"] == "TK-k2"
+    engine.dispose()
