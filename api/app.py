@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -44,6 +47,7 @@ from dispatch.crews import CrewStateError
 from dispatch.intake import IntakeServices
 from dispatch.orders import TransitionError
 from dispatch.service import DuplicateKeyError, UnknownCrewError, UnknownOrderError
+from layers.store import latest_import
 from outages.planned import NoticeError, NoticeStateError, OutagePlanner, UnknownNoticeError
 from outages.public import PublicOutages, UnknownAccountError, UnknownAreaError
 
@@ -110,6 +114,8 @@ def build_context(
     from api.bootstrap import NoNetworkError, database, intake_services
 
     engine = engine or database(settings)
+    # read before the network: an import that lands while it loads is taken up later
+    latest = latest_import(engine)
     if services is None:
         try:
             services = intake_services(engine)
@@ -117,10 +123,73 @@ def build_context(
             logger.warning("%s; the app starts without it", exc)
     context = AppContext(settings=settings, engine=engine, services=services, clock=clock)
     if services is not None:
+        install_network(context, services, int(latest["id"]) if latest else None)
+    context.follow_network = NetworkFollower(settings.network_check_seconds)
+    return context
+
+
+def install_network(context: AppContext, services: IntakeServices, import_id: int | None) -> None:
+    """Puts a network and what is built on it in the app's context. Under the intake's lock:
+    a call being taken finishes on the old network, the next builds its intake on the new."""
+    with context.intake_lock:
+        context.services = services
         context.planner = OutagePlanner(services.model)
         context.public = PublicOutages(context.planner)
-        _roster(engine, services, clock())
-    return context
+        context.intake = None  # rebuilt from the database, on the new network, at the next call
+        context.network_import = import_id
+    _roster(context.engine, services, context.now())
+
+
+class NetworkFollower:
+    """Takes up a newer layer import while the app runs. Imports are made by `gridcall layers
+    import` in another process, and a control room cannot restart the app in a storm to see
+    a corrected feeder: every few seconds a request asks which import is the latest; when it
+    is not the app's, the new network is loaded in a background thread (a county takes
+    seconds to a minute) and swapped in when ready, while requests go on with the old one."""
+
+    def __init__(self, every_seconds: float) -> None:
+        self.every = every_seconds
+        self._next = -math.inf
+        self._lock = threading.Lock()
+        self._loading: threading.Thread | None = None
+
+    def __call__(self, context: AppContext) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        with self._lock:
+            if now < self._next or (self._loading is not None and self._loading.is_alive()):
+                return
+            self._next = now + self.every
+            latest = latest_import(context.engine)
+            if latest is None or int(latest["id"]) == context.network_import:
+                return
+            self._loading = threading.Thread(
+                target=self._load,
+                args=(context, int(latest["id"])),
+                name="gridcall-network",
+                daemon=True,
+            )
+            self._loading.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until a load under way has finished (tests, and a clean shutdown)."""
+        loading = self._loading
+        if loading is not None:
+            loading.join(timeout)
+
+    @staticmethod
+    def _load(context: AppContext, import_id: int) -> None:
+        from api.bootstrap import intake_services
+
+        logger.info("layer import %s is newer than the app's network: loading it", import_id)
+        try:
+            services = intake_services(context.engine)
+        except Exception:  # the old network stays; the next check tries again
+            logger.exception("could not load the network of layer import %s", import_id)
+            return
+        install_network(context, services, import_id)
+        logger.info("now serving the network of layer import %s", import_id)
 
 
 def _roster(engine: Engine, services: IntakeServices, now: datetime) -> None:

@@ -60,7 +60,8 @@ class NoNetwork(ApiError):  # noqa: N818
 
     def __init__(self) -> None:
         super().__init__(
-            "no network imported yet: run `gridcall layers import PATH`, then restart the app"
+            "no network imported yet: run `gridcall layers import PATH`; the running app takes "
+            "it up within seconds"
         )
 
 
@@ -85,6 +86,9 @@ class AppContext:
     # One call at a time through the shared intake: it keeps the open incidents in memory
     # and is not thread-safe; across processes the database lock serialises calls.
     intake_lock: threading.Lock = field(default_factory=threading.Lock)
+    network_import: int | None = None  # the layer import the services were built from
+    # looks for a newer layer import now and then, and swaps its network in (api.app)
+    follow_network: Callable[[AppContext], None] | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -106,7 +110,10 @@ class AppContext:
 
 
 def get_context(request: Request) -> AppContext:
-    return cast(AppContext, request.app.state.context)
+    context = cast(AppContext, request.app.state.context)
+    if context.follow_network is not None:
+        context.follow_network(context)
+    return context
 
 
 ContextDep = Annotated[AppContext, Depends(get_context)]

@@ -48,8 +48,9 @@ def take_call(
     ``call_id`` or ``Idempotency-Key`` returns the first answer unchanged, so a client may
     retry after a timeout. An impossible value in an optional field (a latitude of 999) is
     dropped and named in ``reason``; the call is still taken (HTTP 200)."""
-    services = context.require_services()
     with context.intake_lock:
+        # inside the lock: a newer network is swapped in under it (api.app.NetworkFollower)
+        services = context.require_services()
         intake = context.intake
         if intake is None:
             intake = context.intake = Intake(

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="a new repair order goes to the nearest free crew at once "
         "(article 23: within 5 minutes); a dispatcher may reassign it",
     )
+    network_check_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="how often the running app looks for a newer layer import and, when one "
+        "has landed, loads its network in the background and swaps it in (no restart)",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)
 
