@@ -935,6 +935,13 @@ class GroupingEngine:
                 out.extend(self._repartition(inc, now))
         return out
 
+    def _known(self, device: str) -> bool:
+        try:
+            self.tree.device_chain(device)
+        except UnknownElementError:
+            return False
+        return True
+
     def _is_transformer(self, device: str) -> bool:
         kind = self._kinds.get(device)
         if kind is None:
@@ -1352,6 +1359,19 @@ class GroupingEngine:
         """Takes in an open incident stored by another process (the intake's reload)."""
         self.incidents[inc.id] = inc
         self._rebuild_stats(inc)
+        if inc.device is not None and not self._known(inc.device):
+            # the network was re-imported without this device (renamed, removed): place
+            # the incident again from its callers' transformers that it still has
+            old = inc.device
+            st = inc.stats
+            known = {t for t in inc.transformers() if self.tree.chain(t)}
+            inc.device = (
+                self._best_device(known, (st.saw_transformer, st.saw_line)) if known else None
+            )
+            inc.feeder = self.tree.feeder(inc.device) if inc.device else None
+            inc.evidence.append(
+                f"the network was re-imported without {old}: now at {inc.device or 'no device'}"
+            )
         for m in inc.members.values():
             self._member_incident[m.observation.call_id] = inc.id
             if m.observation.phone:

@@ -292,3 +292,21 @@ def test_a_transformer_that_failed_first_is_taken_out_of_the_larger_fault(
     assert len(own) == 1 and len(rest) == 1 and own != rest
     assert engine.incidents[own.pop()].device == nested
     assert engine.incidents[rest.pop()].device == switch
+
+
+def test_an_incident_whose_device_a_new_import_dropped_is_placed_again(
+    model: NetworkModel,
+) -> None:
+    """The network was re-imported with a switch renamed while an incident was open there:
+    the reloaded engine places it again from its calls and goes on taking calls."""
+    t = _plain_transformers(model)[5]
+    sps = _customers(model, t)
+    incident = Incident(id="INC-OLD", device="FUSE-RENAMED", feeder=None, opened_at=T0)
+    for k in range(2):
+        incident.members[f"o{k}"] = Member(_obs(f"o{k}", k * 3, t, sps[k]), t, 1.0)
+    engine = GroupingEngine(model)
+    engine.adopt(incident)
+    assert incident.device == t
+    assert "re-imported without FUSE-RENAMED" in incident.evidence[-1]
+    later = engine.process(_obs("o9", 8, t, sps[3]))
+    assert later.incident_id == "INC-OLD" and later.status == MERGED
