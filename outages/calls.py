@@ -82,11 +82,27 @@ EQUIPMENT = frozenset(
 # said, so the description is read too.
 SIGHT_TRANSFORMER = "transformer"
 SIGHT_LINE = "line"
-_TRANSFORMER_WORDS = re.compile(r"(变压器|变台|台变|配变|箱变).{0,6}(响|冒烟|着火|起火|爆|烧|漏油)")
-_LINE_WORDS = re.compile(
-    r"(电线|导线|线路|高压线|电杆|电线杆|线杆|杆子).{0,6}(断|掉|倒|落地|刮断|压)"
-    r"|(断线|倒杆|断杆|线.{0,2}掉.{0,2}地)"
+_TRANSFORMER_WORDS = re.compile(
+    r"(变压器|变台|台变|配变|箱变).{0,6}?(响|冒烟|着火|起火|爆|烧|漏油)"
 )
+# physical damage only: "断电" (power cut) and "电压" (voltage) are not a wire down
+_LINE_WORDS = re.compile(
+    r"(电线杆|电线|导线|高压线|电杆|线杆|杆子|线路).{0,4}?"
+    r"(断了|断掉|刮断|扯断|压断|砸断|断裂|掉地|掉在|掉下|落地|刮倒|倒了|倒在|倒塌|歪了)"
+    r"|断线|倒杆|断杆"
+)
+_NEGATION = re.compile(r"没|不|未|无")
+_CLAUSE_END = re.compile(r"[，。,.;；！!？?\s]")
+
+
+def _said(pattern: re.Pattern[str], text: str) -> bool:
+    """Whether the text says it rather than denies it ("没看到变压器冒烟"): no negation in
+    its clause before or within it ("灯不亮，变压器冒烟了" says it)."""
+    for m in pattern.finditer(text):
+        ends = [e.end() for e in _CLAUSE_END.finditer(text, 0, m.start())]
+        if not _NEGATION.search(text, ends[-1] if ends else 0, m.end()):
+            return True
+    return False
 
 
 def sighting(symptom: Symptom | None, description: str | None) -> str | None:
@@ -96,9 +112,9 @@ def sighting(symptom: Symptom | None, description: str | None) -> str | None:
     if symptom in (Symptom.LINE_DOWN, Symptom.POLE_DOWN):
         return SIGHT_LINE
     if description:
-        if _TRANSFORMER_WORDS.search(description):
+        if _said(_TRANSFORMER_WORDS, description):
             return SIGHT_TRANSFORMER
-        if _LINE_WORDS.search(description):
+        if _said(_LINE_WORDS, description):
             return SIGHT_LINE
     return None
 

@@ -770,6 +770,16 @@ def test_a_second_call_comes_from_the_same_phone(grids: dict[str, Grid]) -> None
         (Symptom.SPARKING, "电线冒火花", None),  # a spark says nothing of which element
         (Symptom.OTHER, "屋里插座烧了，冒烟", None),  # the customer's own wiring
         (None, "电表后面的线烧断了", None),
+        (None, "电线杆被风刮倒了", SIGHT_LINE),
+        (None, "电线掉地上了", SIGHT_LINE),
+        # a power cut, the voltage, or a denial is not a wire down or a transformer seen
+        (Symptom.OTHER, "线路电压低", None),
+        (None, "小区线路断电", None),
+        (None, "线路故障断电了", None),
+        (None, "电线老化压不住", None),
+        (None, "家里停电，电线没断", None),
+        (None, "没看到变压器冒烟", None),
+        (None, "灯不亮，变压器冒烟了", SIGHT_TRANSFORMER),
     ],
 )
 def test_what_a_caller_saw_is_read_from_the_symptom_or_the_words(
