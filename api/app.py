@@ -131,10 +131,12 @@ def build_context(
 def install_network(context: AppContext, services: IntakeServices, import_id: int | None) -> None:
     """Puts a network and what is built on it in the app's context. Under the intake's lock:
     a call being taken finishes on the old network, the next builds its intake on the new."""
+    planner = OutagePlanner(services.model)  # built before the lock: calls go on meanwhile
+    public = PublicOutages(planner)
     with context.intake_lock:
         context.services = services
-        context.planner = OutagePlanner(services.model)
-        context.public = PublicOutages(context.planner)
+        context.planner = planner
+        context.public = public
         context.intake = None  # rebuilt from the database, on the new network, at the next call
         context.network_import = import_id
     _roster(context.engine, services, context.now())
@@ -152,6 +154,7 @@ class NetworkFollower:
         self._next = -math.inf
         self._lock = threading.Lock()
         self._loading: threading.Thread | None = None
+        self._failed: int | None = None  # an import whose network could not be loaded
 
     def __call__(self, context: AppContext) -> None:
         now = time.monotonic()
@@ -161,8 +164,12 @@ class NetworkFollower:
             if now < self._next or (self._loading is not None and self._loading.is_alive()):
                 return
             self._next = now + self.every
-            latest = latest_import(context.engine)
-            if latest is None or int(latest["id"]) == context.network_import:
+            try:
+                latest = latest_import(context.engine)
+            except Exception:  # the request that happened to check must not fail for it
+                logger.exception("could not look for a newer layer import")
+                return
+            if latest is None or int(latest["id"]) in (context.network_import, self._failed):
                 return
             self._loading = threading.Thread(
                 target=self._load,
@@ -178,17 +185,23 @@ class NetworkFollower:
         if loading is not None:
             loading.join(timeout)
 
-    @staticmethod
-    def _load(context: AppContext, import_id: int) -> None:
+    def _load(self, context: AppContext, import_id: int) -> None:
         from api.bootstrap import intake_services
 
         logger.info("layer import %s is newer than the app's network: loading it", import_id)
         try:
             services = intake_services(context.engine)
-        except Exception:  # the old network stays; the next check tries again
+            latest = latest_import(context.engine)
+            if latest is not None and int(latest["id"]) != import_id:
+                # another import landed while the layers were read: they may mix the two;
+                # the next check loads the newest whole
+                logger.info("layer import %s landed during the load: loading again", latest["id"])
+                return
+            install_network(context, services, import_id)
+        except Exception:  # the old network stays; this import is not tried again
             logger.exception("could not load the network of layer import %s", import_id)
+            self._failed = import_id
             return
-        install_network(context, services, import_id)
         logger.info("now serving the network of layer import %s", import_id)
 
 
