@@ -377,9 +377,12 @@ def pg_arrays(
     (a column type not known here, values of mixed types)."""
     dialect = conn.dialect
     out: dict[str, tuple[str, list[Any]]] = {}
+    keys = set(rows[0])
+    if any(set(r) != keys for r in rows) or not keys <= set(table.c.keys()):
+        # rows of different shapes, or a key the table has not: insert() would raise, and
+        # the caller falls back to it
+        return None
     for name in rows[0]:
-        if name not in table.c:
-            continue
         column_type = table.c[name].type
         values = [r.get(name) for r in rows]
         if isinstance(column_type, UTCDateTime):
