@@ -445,9 +445,8 @@ class Intake:
                 survivor_order = old
                 self._orders[inc.id] = old
                 continue
-            pending.repo.flush()  # held calls must not sit in a savepoint that may roll back
             try:
-                with conn.begin_nested():
+                with pending.repo.savepoint():
                     service.merge_orders(
                         old, survivor_order, max(when(old), when(survivor_order)), by=by
                     )
@@ -470,9 +469,8 @@ class Intake:
             survivor_order = order.order_id
             self._orders[inc.id] = survivor_order
             if self.auto_dispatch:
-                pending.repo.flush()
                 try:
-                    with conn.begin_nested():  # a failed proposal must not lose the call
+                    with pending.repo.savepoint():  # a failed proposal must not lose the call
                         service.auto_dispatch(survivor_order, at)
                 except Exception:
                     logger.exception("auto-dispatch of %s failed", survivor_order)
@@ -481,9 +479,8 @@ class Intake:
             previous = self._units.get(f"order:{survivor_order}")
             if previous is not None and unit is not None and previous[0] != unit:
                 # the inferred device moved into another unit's territory: 转派
-                pending.repo.flush()
                 try:
-                    with conn.begin_nested():
+                    with pending.repo.savepoint():
                         service.transfer(
                             survivor_order,
                             unit,

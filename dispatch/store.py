@@ -19,7 +19,8 @@ and the benchmark.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -773,6 +774,25 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self._held: list[tuple[str, OrderEvent, datetime]] = []
         self._held_orders: set[str] = set()
         self._held_calls: set[str] = set()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint that takes what this repository holds with it: the rows held inside it
+        are written before it is released, and forgotten with it when it rolls back, with
+        the cached heads and calls that counted them (a merge refused half-way must leave
+        neither order changed)."""
+        self.flush()
+        heads = dict(self._heads)
+        calls = {k: set(v) for k, v in self._calls.items()}
+        try:
+            with self.conn.begin_nested():
+                yield
+                self.flush()
+        except BaseException:
+            self._new_orders, self._new_keys = {}, set()
+            self._held, self._held_orders, self._held_calls = [], set(), set()
+            self._heads, self._calls = heads, calls
+            raise
 
     def flush(self) -> None:
         """Writes the held events. The cached heads stay right: they already counted them;

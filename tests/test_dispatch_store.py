@@ -298,3 +298,43 @@ def test_buffered_attachments_interleave_with_other_events(engine: Any) -> None:
             .where(order_events.c.order_id == a.order_id, order_events.c.type == "call_attached")
         ).scalar()
         assert calls == 5  # c1 (opening), c3, c2 (merged from I2), c4, c5
+
+
+def test_a_savepoint_that_rolls_back_takes_the_held_rows_with_it(engine: Any) -> None:
+    """Attachments held inside a savepoint that rolls back (a merge refused half-way) are
+    neither written later nor counted in the cached order; those before it stay."""
+    from dispatch.service import DispatchService
+    from dispatch.store import BufferedDispatchRepository, order_events
+
+    t0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
+    with write_transaction(engine) as conn:
+        repo = BufferedDispatchRepository(conn)
+        svc = DispatchService(repo)
+        a = svc.open_repair_order("I1", "U1", "rural", t0, None, t0, call_id="c1")
+        svc.attach_call(a.order_id, "c2", t0 + timedelta(minutes=1))
+        with pytest.raises(RuntimeError), repo.savepoint():
+            svc.attach_call(a.order_id, "c3", t0 + timedelta(minutes=2))
+            raise RuntimeError("the merge is refused")
+        svc.attach_call(a.order_id, "c4", t0 + timedelta(minutes=3))
+        assert not repo.has_call(a.order_id, "c3")  # the cache forgot it too
+        repo.flush()
+        attached = [
+            r[0]
+            for r in conn.execute(
+                select(order_events.c.data)
+                .where(
+                    order_events.c.order_id == a.order_id, order_events.c.type == "call_attached"
+                )
+                .order_by(order_events.c.seq)
+            )
+        ]
+        seqs = [
+            r[0]
+            for r in conn.execute(
+                select(order_events.c.seq)
+                .where(order_events.c.order_id == a.order_id)
+                .order_by(order_events.c.seq)
+            )
+        ]
+    assert "c3" not in str(attached) and "c4" in str(attached) and "c2" in str(attached)
+    assert seqs == list(range(1, len(seqs) + 1))
