@@ -250,7 +250,7 @@ class PositionIndex:
         and the far ones estimated) it divided by: the scale on which other evidence about
         single meters (an address) is weighed against the position. Zero when the fix is
         too far from every meter for the kernel to say anything."""
-        w = np.exp(np.multiply.outer(d * d, self._neg_inv_2s2)) @ self._mix
+        w = self.kernel(d)
         total = float(w.sum())
         scale = total
         if total <= 1e-300:  # far from every meter: the nearest decides, weakly
