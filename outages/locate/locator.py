@@ -518,20 +518,14 @@ class Locator:
                 break
             from_addr = by_addr.get(t, 0.0)
             row = best[t][1] if from_addr >= floor * gps_share.get(t, 0.0) else near_row[t]
-            tr_id = self.tr_ids[t]
-            shares[tr_id] = p
+            shares[self.tr_ids[t]] = p
             cands.append(
-                Candidate(
-                    self._sp_lon_list[row],
-                    self._sp_lat_list[row],
+                self._meter_candidate(
+                    row,
                     p,
                     Method.GPS,
-                    tr_id,
-                    self.sp_ids[row],
-                    evidence=(
-                        f"{name(t)}: position {gps_share.get(t, 0.0):.0%}, "
-                        f"address {min(1.0, addr_share.get(t, 0.0)):.0%}, together {p:.0%}",
-                    ),
+                    f"{name(t)}: position {gps_share.get(t, 0.0):.0%}, "
+                    f"address {min(1.0, addr_share.get(t, 0.0)):.0%}, together {p:.0%}",
                 )
             )
         sp_id = gps.service_point_id if gps.transformer_id == self.tr_ids[t_top] else None
@@ -555,6 +549,21 @@ class Locator:
     def _tr_name(self, t: int) -> str:
         return self.tr_names[t] if t >= 0 else "?"
 
+    def _meter_candidate(
+        self, row: int, likelihood: float, method: Method, evidence: str
+    ) -> Candidate:
+        """A candidate at one meter, with the transformer that feeds it."""
+        t = self._sp_tr_list[row]
+        return Candidate(
+            self._sp_lon_list[row],
+            self._sp_lat_list[row],
+            likelihood,
+            method,
+            self.tr_ids[t] if t >= 0 else None,
+            self.sp_ids[row],
+            evidence=(evidence,),
+        )
+
     # -- account ----------------------------------------------------------------------------
 
     def by_account(self, text: str) -> _Found | str:
@@ -568,19 +577,8 @@ class Locator:
         cands = []
         for r in rows:
             tr = self._sp_tr_list[r]
-            tr_id = self.tr_ids[tr] if tr >= 0 else None
             ev = f"户号 {key} → {self.tr_names[tr] if tr >= 0 else 'no transformer'}"
-            cands.append(
-                Candidate(
-                    self._sp_lon_list[r],
-                    self._sp_lat_list[r],
-                    share,
-                    Method.ACCOUNT,
-                    tr_id,
-                    self.sp_ids[r],
-                    evidence=(ev,),
-                )
-            )
+            cands.append(self._meter_candidate(r, share, Method.ACCOUNT, ev))
         first = cands[0]
         evidence = [first.evidence[0]]
         conf = 0.99
@@ -613,22 +611,11 @@ class Locator:
         cands = []
         for r in rows[:10]:
             tr = self._sp_tr_list[r]
-            tr_id = self.tr_ids[tr] if tr >= 0 else None
             ev = (
                 f"来电号码 {key} registered on 户号 {self._sp_account_list[r]} → "
                 f"{self.tr_names[tr] if tr >= 0 else 'no transformer'}"
             )
-            cands.append(
-                Candidate(
-                    self._sp_lon_list[r],
-                    self._sp_lat_list[r],
-                    share,
-                    Method.ACCOUNT,
-                    tr_id,
-                    self.sp_ids[r],
-                    evidence=(ev,),
-                )
-            )
+            cands.append(self._meter_candidate(r, share, Method.ACCOUNT, ev))
         first = cands[0]
         conf = 0.85 if len(rows) == 1 else 0.85 / len(rows)
         evidence = [first.evidence[0]]
@@ -664,24 +651,14 @@ class Locator:
         cands: list[Candidate] = []
         shares: dict[str, float] = {}
         for t, p, row, d in top:
-            tr_id = self.tr_ids[t] if t >= 0 else None
             ev = (
-                f"{self.tr_names[t] if t >= 0 else '?'}: {p:.0%} of the nearby meters' weight, "
+                f"{self._tr_name(t)}: {p:.0%} of the nearby meters' weight, "
                 f"nearest of its meters {d:.0f} m"
             )
-            cands.append(
-                Candidate(
-                    self._sp_lon_list[row],
-                    self._sp_lat_list[row],
-                    p,
-                    Method.GPS,
-                    tr_id,
-                    self.sp_ids[row],
-                    evidence=(ev,),
-                )
-            )
-            if tr_id:
-                shares[tr_id] = p
+            cand = self._meter_candidate(row, p, Method.GPS, ev)
+            cands.append(cand)
+            if cand.transformer_id:
+                shares[cand.transformer_id] = p
         best_t, best_p = top[0][0], top[0][1]
         if len(top) > 1 and top[1][1] >= 0.2:
             evidence.append(
