@@ -76,6 +76,10 @@ class Member:
         self.saw_transformer = int(self.observation.sighting == SIGHT_TRANSFORMER)
         self.saw_line = int(self.observation.sighting == SIGHT_LINE)
 
+    @property
+    def sightings(self) -> tuple[int, int]:
+        return self.saw_transformer, self.saw_line
+
 
 def _minutes(at: datetime) -> float:
     return at.timestamp() / 60.0
@@ -118,6 +122,11 @@ class Stats:
     @property
     def callers(self) -> int:
         return len(self.customers) + self.anonymous
+
+    @property
+    def sightings(self) -> tuple[int, int]:
+        """Callers who saw a transformer fail, and who saw a wire or pole down."""
+        return self.saw_transformer, self.saw_line
 
 
 @dataclass
@@ -326,13 +335,11 @@ class DeviceTree:
 
     def lca(self, devices: Iterable[str]) -> str | None:
         """The deepest protective device above (or at) all the given devices."""
-        if isinstance(devices, set) and len(devices) == 1:
-            (only,) = devices
-            chain = self.device_chain(only)
-            return chain[0] if chain else None
         chains = [self.device_chain(d) for d in devices]
         if not chains:
             return None
+        if len(chains) == 1:
+            return chains[0][0] if chains[0] else None
         common = set(chains[0])
         for c in chains[1:]:
             common &= set(c)
@@ -553,7 +560,7 @@ class GroupingEngine:
             st.partial,
             now,
             group or set(),
-            (st.saw_transformer, st.saw_line),
+            st.sightings,
         )
 
     def _fault_loglik(
@@ -749,12 +756,11 @@ class GroupingEngine:
         if 0 < partial < st.n + 1:
             with_call -= 2.0 * partial
         member = Member(obs, transformer, 1.0)
-        own_sighting = (member.saw_transformer, member.saw_line)
         with_call += self._sighting_loglik(
             device, (st.saw_transformer + member.saw_transformer, st.saw_line + member.saw_line)
         )
         alone = self._stats_loglik(
-            self._best_device({transformer}, own_sighting) or transformer,
+            self._best_device({transformer}, member.sightings) or transformer,
             self._stats([member]),
             now,
         )
@@ -769,8 +775,7 @@ class GroupingEngine:
         with_call = self._group_loglik(device, [*inc.members.values(), member], now)
         without = self._incident_loglik(inc, now)
         alone = self._group_loglik(
-            self._best_device({transformer}, (member.saw_transformer, member.saw_line))
-            or transformer,
+            self._best_device({transformer}, member.sightings) or transformer,
             [member],
             now,
         )
@@ -787,8 +792,7 @@ class GroupingEngine:
         )
         self._add(inc, member)
         self.incidents[inc.id] = inc
-        sightings = (member.saw_transformer, member.saw_line)
-        self._set_device(inc, self._best_device({transformer}, sightings) or transformer)
+        self._set_device(inc, self._best_device({transformer}, member.sightings) or transformer)
         if inc.device is None:
             self._register(inc)
         inc.evidence.append(
@@ -823,8 +827,7 @@ class GroupingEngine:
 
     def _refit(self, inc: Incident, now: datetime) -> None:
         """The incident's device: see :meth:`_best_device`."""
-        st = inc.stats
-        device = self._best_device(inc.transformers(), (st.saw_transformer, st.saw_line))
+        device = self._best_device(inc.transformers(), inc.stats.sightings)
         if device is not None and device != inc.device:
             old = inc.device
             self._set_device(inc, device)
@@ -1363,11 +1366,8 @@ class GroupingEngine:
             # the network was re-imported without this device (renamed, removed): place
             # the incident again from its callers' transformers that it still has
             old = inc.device
-            st = inc.stats
             known = {t for t in inc.transformers() if self.tree.chain(t)}
-            inc.device = (
-                self._best_device(known, (st.saw_transformer, st.saw_line)) if known else None
-            )
+            inc.device = self._best_device(known, inc.stats.sightings) if known else None
             inc.feeder = self.tree.feeder(inc.device) if inc.device else None
             inc.evidence.append(
                 f"the network was re-imported without {old}: now at {inc.device or 'no device'}"
