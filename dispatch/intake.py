@@ -147,6 +147,8 @@ class Intake:
         self._keys: dict[str, dict[str, Any]] = {}
         self._orders: dict[str, str] = {}  # incident id -> work order id
         self._units: dict[str, tuple[str | None, str]] = {}
+        # what this transaction changed in _units, to put back if it is run again
+        self._units_undo: list[tuple[str, tuple[str | None, str] | None]] = []
         self._device_units: dict[str, tuple[str | None, str]] = {}  # device -> unit, area
         self._member_rows = store.MemberRows()
         # per-call timings in milliseconds, when a benchmark asks for them
@@ -154,6 +156,10 @@ class Intake:
         self._notices: list[dict[str, Any]] = []
 
     # -- ids and state ---------------------------------------------------------------------
+
+    def _set_unit(self, key: str, value: tuple[str | None, str]) -> None:
+        self._units_undo.append((key, self._units.get(key)))
+        self._units[key] = value
 
     def _new_incident_id(self) -> str:
         self._seq += 1
@@ -222,7 +228,8 @@ class Intake:
         :class:`BufferedDispatchRepository`). Should one of them be stored already, the
         transaction rolls back; what it changed in memory is forgotten (the open incidents
         and answers are read again) and it runs once more, each new order written at once."""
-        seq, units = self._seq, dict(self._units)
+        seq = self._seq
+        self._units_undo = []
         pending: _Pending | None = None
         try:
             with write_transaction(self.db) as conn:
@@ -233,7 +240,12 @@ class Intake:
             return result
         except HeldOrderConflictError:
             logger.warning("a held new order was stored already: the transaction runs again")
-            self._seq, self._units = seq, units
+            self._seq = seq
+            for unit_key, old in reversed(self._units_undo):
+                if old is None:
+                    self._units.pop(unit_key, None)
+                else:
+                    self._units[unit_key] = old
             for key in pending.keys if pending is not None else ():
                 self._keys.pop(key, None)
             self._version = -1  # reload the open incidents, answers and orders
@@ -374,7 +386,7 @@ class Intake:
         if status == MERGED and inc.state == "confirmed":
             status = "known_outage"
         unit, area = self._unit_for(location, inc.device)
-        self._units[inc.id] = (unit, area)
+        self._set_unit(inc.id, (unit, area))
         order_id = self._orders_for(conn, pending, call, decision, inc, unit, area, location)
         reason = decision.reason
         if decision.customer_side_suspect:
@@ -492,7 +504,7 @@ class Intake:
                 except TransitionError:
                     logger.exception("transferring order %s to %s", survivor_order, unit)
         if unit is not None:
-            self._units[f"order:{survivor_order}"] = (unit, area)
+            self._set_unit(f"order:{survivor_order}", (unit, area))
         self._open_parts(service, decision.split_into, at, by, f" (split from {inc.id})")
         return survivor_order
 
@@ -520,7 +532,7 @@ class Intake:
                 summary=f"incident {part.id} at {part.device}{note}",
             )
             self._orders[part.id] = order.order_id
-            self._units[part.id] = (unit, area)
+            self._set_unit(part.id, (unit, area))
             for cid in part.members:
                 service.attach_call(order.order_id, cid, part_at, by=by)
 
