@@ -27,7 +27,7 @@ from api.bootstrap import intake_services
 from api.settings import Settings
 from dispatch.intake import IntakeServices
 from layers.importer import import_package
-from layers.synthetic import synthetic_grid
+from layers.synthetic import SyntheticGrid, synthetic_grid
 
 with warnings.catch_warnings():
     # Starlette 1.x wants the httpx2 package for its test client and warns when it finds
@@ -67,29 +67,34 @@ _packages: dict[str, Path] = {}
 _services: dict[str, IntakeServices] = {}
 
 
+def api_grid() -> SyntheticGrid:
+    """The small grid of the API tests, with the townships and villages of ``ADMIN``."""
+    g = synthetic_grid(
+        7,
+        feeders_per_bus=3,
+        sections_per_feeder=14,
+        transformers_per_feeder=4,
+        service_points_per_transformer=4,
+        branch_probability=0.3,
+        ties=1,
+    )
+    for area_id, name, level, parent, box in ADMIN:
+        g.rows["admin_areas"].append(
+            {
+                "id": area_id,
+                "name": name,
+                "level": level,
+                "parent_id": parent,
+                "geometry": shapely.box(*box),
+            }
+        )
+    return g
+
+
 def grid_package(factory: pytest.TempPathFactory) -> Path:
     """The layer package, written once per test session."""
     if "grid" not in _packages:
-        g = synthetic_grid(
-            7,
-            feeders_per_bus=3,
-            sections_per_feeder=14,
-            transformers_per_feeder=4,
-            service_points_per_transformer=4,
-            branch_probability=0.3,
-            ties=1,
-        )
-        for area_id, name, level, parent, box in ADMIN:
-            g.rows["admin_areas"].append(
-                {
-                    "id": area_id,
-                    "name": name,
-                    "level": level,
-                    "parent_id": parent,
-                    "geometry": shapely.box(*box),
-                }
-            )
-        _packages["grid"] = g.write(factory.mktemp("api_grid") / "grid.gpkg")
+        _packages["grid"] = api_grid().write(factory.mktemp("api_grid") / "grid.gpkg")
     return _packages["grid"]
 
 

@@ -263,6 +263,13 @@ def test_concurrent_writers_do_not_duplicate(engine: Engine, what: str) -> None:
     assert [e.seq for e in order.events] == list(range(1, len(order.events) + 1))
 
 
+def _event_seqs(conn: Any, order_id: str) -> list[int]:
+    from dispatch.store import order_events
+
+    query = select(order_events.c.seq).where(order_events.c.order_id == order_id)
+    return [r[0] for r in conn.execute(query.order_by(order_events.c.seq))]
+
+
 def test_buffered_attachments_interleave_with_other_events(engine: Any) -> None:
     """Held call attachments, then a merge and a dispatch on the same order, then more
     attachments: every event gets the next number, none is lost."""
@@ -283,14 +290,7 @@ def test_buffered_attachments_interleave_with_other_events(engine: Any) -> None:
         svc.attach_call(a.order_id, "c4", t0 + timedelta(minutes=3))
         svc.attach_call(a.order_id, "c5", t0 + timedelta(minutes=3))
         repo.flush()
-        seqs = [
-            r[0]
-            for r in conn.execute(
-                select(order_events.c.seq)
-                .where(order_events.c.order_id == a.order_id)
-                .order_by(order_events.c.seq)
-            )
-        ]
+        seqs = _event_seqs(conn, a.order_id)
         assert seqs == list(range(1, len(seqs) + 1))
         calls = conn.execute(
             select(func.count())
@@ -328,13 +328,6 @@ def test_a_savepoint_that_rolls_back_takes_the_held_rows_with_it(engine: Any) ->
                 .order_by(order_events.c.seq)
             )
         ]
-        seqs = [
-            r[0]
-            for r in conn.execute(
-                select(order_events.c.seq)
-                .where(order_events.c.order_id == a.order_id)
-                .order_by(order_events.c.seq)
-            )
-        ]
+        seqs = _event_seqs(conn, a.order_id)
     assert "c3" not in str(attached) and "c4" in str(attached) and "c2" in str(attached)
     assert seqs == list(range(1, len(seqs) + 1))

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from api.cli import main
 from gis.db import make_engine
 from layers.synthetic import synthetic_grid
+from outages.calls import CALL_COLUMNS
 
 T0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
 
@@ -45,22 +46,7 @@ def _row(call_id: str, minutes: float, account: str | None = None, **kw: Any) ->
 
 
 def _write_calls(path: Path, rows: list[dict[str, Any]]) -> Path:
-    columns = [
-        "call_id",
-        "received_at",
-        "source",
-        "category",
-        "caller_phone",
-        "caller_name",
-        "account_no",
-        "pole_no",
-        "address",
-        "lon",
-        "lat",
-        "coord_sys",
-        "symptom",
-        "description",
-    ]
+    columns = list(CALL_COLUMNS)
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()

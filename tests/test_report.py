@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 import shapely
 from sqlalchemy import Engine, select, update
-from test_api_support import ADMIN, TestClient, add_users, login, make_app
+from test_api_support import TestClient, add_users, api_grid, login, make_app
 
 from api.auth import Role
 from api.bootstrap import intake_services
@@ -60,7 +60,6 @@ from dispatch.service import DispatchService
 from dispatch.store import SqlDispatchRepository
 from dispatch.workdays import LOCAL_TZ
 from gis.db import write_transaction
-from layers.synthetic import synthetic_grid
 from outages.planned import NoticeKind, NoticeRepository, OutagePlanner
 from outages.store import incidents
 
@@ -86,25 +85,7 @@ _packages: dict[str, Path] = {}
 def grid_package(factory: pytest.TempPathFactory) -> Path:
     """Two townships; the east is an urban territory, the west a rural one."""
     if "grid" not in _packages:
-        g = synthetic_grid(
-            7,
-            feeders_per_bus=3,
-            sections_per_feeder=14,
-            transformers_per_feeder=4,
-            service_points_per_transformer=4,
-            branch_probability=0.3,
-            ties=1,
-        )
-        for area_id, name, level, parent, box in ADMIN:
-            g.rows["admin_areas"].append(
-                {
-                    "id": area_id,
-                    "name": name,
-                    "level": level,
-                    "parent_id": parent,
-                    "geometry": shapely.box(*box),
-                }
-            )
+        g = api_grid()
         g.rows["territories"] = [
             {
                 "id": "TER-E",
