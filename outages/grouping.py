@@ -998,6 +998,16 @@ class GroupingEngine:
         )
         if len(member_parts) < 2:
             return []
+        if len(member_parts) != len(parts):
+            # parts were put back together: the split must still beat one fault as it now
+            # stands, or the roll-up merges it back at the next call and the two alternate
+            position = {id(m): i for i, m in enumerate(members)}
+            total = sum(
+                sc.score(d, np.asarray([position[id(m)] for m in ms], dtype=np.int64))
+                for d, ms in member_parts
+            )
+            if total - whole <= self.s.split_margin:
+                return []
         return self._split(inc, member_parts, now, total - whole)
 
     def _without_renewed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -310,3 +311,59 @@ def test_an_incident_whose_device_a_new_import_dropped_is_placed_again(
     assert "re-imported without FUSE-RENAMED" in incident.evidence[-1]
     later = engine.process(_obs("o9", 8, t, sps[3]))
     assert later.incident_id == "INC-OLD" and later.status == MERGED
+
+
+@pytest.fixture(scope="module")
+def bushy_model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
+    grid = synthetic_grid(
+        4,
+        substations=1,
+        feeders_per_bus=3,
+        sections_per_feeder=70,
+        branch_probability=0.5,
+        transformers_per_feeder=30,
+        service_points_per_transformer=30,
+        ties=1,
+    )
+    path = grid.write(tmp_path_factory.mktemp("bushy") / "grid.gpkg")
+    _data, m, problems = prepare(path)
+    assert m is not None and not [p for p in problems if p.severity == "error"]
+    return m
+
+
+def test_a_split_that_no_longer_pays_once_renewed_calls_are_put_back_is_not_made(
+    bushy_model: NetworkModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three branches below one device call; the third is taken as customers calling again
+    about a repaired nested fault, so its calls go back to the part that keeps the incident.
+    Split that way, the calls are less likely than as one fault: the incident stays whole
+    (else the next roll-up merges the parts back, and large storm incidents alternated
+    between split and merged at every few calls)."""
+    children: dict[str, list[str]] = defaultdict(list)
+    for sw in bushy_model.switch_ids:
+        chain = bushy_model.protective_chain(sw)
+        if len(chain) > 1 and len(bushy_model.downstream_transformers(sw)) >= 2:
+            children[chain[1]].append(sw)
+    parent, branches = max(children.items(), key=lambda kv: len(kv[1]))
+    assert len(branches) >= 3
+    engine = GroupingEngine(bushy_model)
+    incident = Incident(id="INC-A", device=parent, feeder=None, opened_at=T0)
+    rng = random.Random(1)
+    for j, branch in enumerate(branches[:3]):
+        for t in bushy_model.downstream_transformers(branch):
+            for sp in _customers(bushy_model, t)[::2]:
+                obs = _obs(
+                    f"c{len(incident.members)}", 5.0 * (j == 2) + rng.expovariate(1 / 6), t, sp
+                )
+                incident.members[obs.call_id] = Member(obs, t, 1.0)
+    engine.adopt(incident)
+    renewed = branches[2]
+    monkeypatch.setattr(
+        engine,
+        "_renewed",
+        lambda _inc, device, _since: renewed in bushy_model.protective_chain(device),
+    )
+    whole = engine._incident_loglik(incident, T0 + timedelta(minutes=60))
+    assert engine.settle(T0 + timedelta(minutes=60), force=True) == []
+    assert [(i.id, i.device) for i in engine.open_incidents()] == [("INC-A", parent)]
+    assert engine._incident_loglik(incident, T0 + timedelta(minutes=60)) == whole
