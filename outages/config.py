@@ -81,6 +81,14 @@ class GroupingSettings(BaseSettings):
     split_margin: float = Field(
         2.0, ge=0, description="log-likelihood a split must gain before a roll-up is undone"
     )
+    split_margin_per_call: float = Field(
+        0.04,
+        ge=0,
+        description="and more per call it moves out of its largest part: one call rate "
+        "and one delay law are approximations, and giving a part its own rate and onset "
+        "fits its calls better by an amount that grows with their number, so a large "
+        "outage would otherwise be cut into its branches on that misfit alone",
+    )
     customer_side_quiet_minutes: float = Field(
         30.0, gt=0, description="a lone call whose neighbours stay quiet this long is flagged"
     )

@@ -991,7 +991,7 @@ class GroupingEngine:
             episode_score, episode_parts = self._partition(sc, episode, str(inc.device))
             total += episode_score
             parts.extend(episode_parts)
-        if len(parts) < 2 or total - whole <= self.s.split_margin:
+        if len(parts) < 2 or total - whole <= self._split_margin([len(p) for _d, p in parts]):
             return []
         member_parts = self._without_renewed(
             inc, [(d, [members[i] for i in idx.tolist()]) for d, idx in parts]
@@ -1006,9 +1006,18 @@ class GroupingEngine:
                 sc.score(d, np.asarray([position[id(m)] for m in ms], dtype=np.int64))
                 for d, ms in member_parts
             )
-            if total - whole <= self.s.split_margin:
+            if total - whole <= self._split_margin([len(ms) for _d, ms in member_parts]):
                 return []
         return self._split(inc, member_parts, now, total - whole)
+
+    def _moved_margin(self, sizes: Sequence[int]) -> float:
+        """What a split into parts of these sizes must gain beyond ``split_margin``: a part
+        of its own fits its calls' rate and onset better by an amount that grows with its
+        calls, so the calls outside the largest part pay ``split_margin_per_call`` each."""
+        return self.s.split_margin_per_call * (sum(sizes) - max(sizes, default=0))
+
+    def _split_margin(self, sizes: Sequence[int]) -> float:
+        return self.s.split_margin + self._moved_margin(sizes)
 
     def _without_renewed(
         self, inc: Incident, parts: list[tuple[str, list[Member]]]
@@ -1072,7 +1081,8 @@ class GroupingEngine:
                 rest = np.setdiff1d(np.arange(n), late)
                 rest_device = sc.device_of(rest) or device
                 gain = sc.score(rest_device, rest) + sc.score(sub, late) - whole
-                if gain > self.s.split_margin and (best is None or gain > best[0]):
+                margin = self._split_margin([n - len(late), len(late)])
+                if gain > margin and (best is None or gain > best[0]):
                     best = (gain, late, sub)
         if best is None:
             return None
@@ -1130,7 +1140,8 @@ class GroupingEngine:
             if d1 is None or d2 is None:
                 continue
             gain = sc.score(d1, early) + sc.score(d2, late) - whole
-            if gain > self.s.split_margin and (best is None or gain > best[0]):
+            margin = self._split_margin([cut, len(ordered) - cut])
+            if gain > margin and (best is None or gain > best[0]):
                 best = (gain, cut)
         if best is None:
             return [ordered]
@@ -1166,10 +1177,21 @@ class GroupingEngine:
         single = sc.score(single_device, idx)
         if flat:
             return single, [(single_device, idx)]
+        # A split is taken over one fault when it gains more than the margin on the calls
+        # it moves out of its largest part (see ``split_margin_per_call``); the score
+        # returned is the split's own, for the comparisons above.
         best_score, best_parts = single, [(single_device, idx)]
-        nested = self._nested_transformer(sc, idx, single)
+        best_net = single
+
+        def consider(score: float, candidate: list[tuple[str, np.ndarray[Any, Any]]]) -> None:
+            nonlocal best_score, best_parts, best_net
+            net = score - self._moved_margin([len(a) for _d, a in candidate])
+            if net > best_net:
+                best_score, best_parts, best_net = score, candidate, net
+
+        nested = self._nested_transformer(sc, idx)
         if nested is not None:
-            best_score, best_parts = nested
+            consider(*nested)
         combined = 0.0
         parts: list[tuple[str, np.ndarray[Any, Any]]] = []
         child_best: dict[str, tuple[float, list[tuple[str, np.ndarray[Any, Any]]]]] = {}
@@ -1179,8 +1201,7 @@ class GroupingEngine:
             child_best[child] = (score, ps)
             combined += score
             parts.extend(ps)
-        if combined > best_score:
-            best_score, best_parts = combined, parts
+        consider(combined, parts)
         # One branch apart from the rest: a nested fault that started earlier or later, or
         # calls placed on the wrong branch, must not drag the whole incident's device.
         if len(groups) > 2:
@@ -1195,20 +1216,18 @@ class GroupingEngine:
                 rest = np.concatenate([a for c, a in arrays.items() if c != child])
                 rest_device = sc.device_of(rest) or device
                 score = sc.score(rest_device, rest) + child_best[child][0]
-                if score > best_score:
-                    best_score = score
-                    best_parts = [(rest_device, rest), *child_best[child][1]]
+                consider(score, [(rest_device, rest), *child_best[child][1]])
         return best_score, best_parts
 
     def _nested_transformer(
-        self, sc: _Scorer, idx: np.ndarray[Any, Any], single: float
+        self, sc: _Scorer, idx: np.ndarray[Any, Any]
     ) -> tuple[float, list[tuple[str, np.ndarray[Any, Any]]]] | None:
         """One fault for the calls below a device, but for one transformer's calls that
         began at another time: a transformer fault nested in a larger one (it failed first,
         or its customers, back on after an earlier fault, call again later). The subtree
         partition cannot take those calls out of their branch without splitting the branch
-        too. Returns the better of the likeliest two such splits, if either beats one fault
-        for all (``single``)."""
+        too. Returns the better of the likeliest two such splits (the caller weighs it
+        against one fault for all)."""
         if len(idx) < 8:
             return None
         by_transformer: dict[str, list[int]] = defaultdict(list)
@@ -1235,7 +1254,7 @@ class GroupingEngine:
             if rest_device is None or group_device is None:
                 continue
             score = sc.score(rest_device, rest) + sc.score(group_device, group)
-            if score > single and (best is None or score > best[0]):
+            if best is None or score > best[0]:
                 best = (score, [(rest_device, rest), (group_device, group)])
         return best
 

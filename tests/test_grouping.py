@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -367,3 +368,59 @@ def test_a_split_that_no_longer_pays_once_renewed_calls_are_put_back_is_not_made
     assert engine.settle(T0 + timedelta(minutes=60), force=True) == []
     assert [(i.id, i.device) for i in engine.open_incidents()] == [("INC-A", parent)]
     assert engine._incident_loglik(incident, T0 + timedelta(minutes=60)) == whole
+
+
+@pytest.fixture(scope="module")
+def big_feeder(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
+    grid = synthetic_grid(
+        4,
+        substations=1,
+        feeders_per_bus=1,
+        sections_per_feeder=60,
+        branch_probability=0.5,
+        transformers_per_feeder=40,
+        service_points_per_transformer=300,
+        ties=0,
+    )
+    path = grid.write(tmp_path_factory.mktemp("big") / "grid.gpkg")
+    _data, m, problems = prepare(path)
+    assert m is not None and not [p for p in problems if p.severity == "error"]
+    return m
+
+
+def test_a_large_outage_whose_branches_call_at_different_rates_stays_one(
+    big_feeder: NetworkModel,
+) -> None:
+    """A feeder breaker trips and 12,000 customers are out. Every other branch's customers
+    call at 6 %, the rest at 12 %; some call again later. Each branch as a fault of its own
+    fits its calls' rate and onset better, by an amount that grows with the calls; the
+    per-call split margin keeps the outage whole (without it, it is cut into its
+    branches, as the largest incidents of a 504k storm were)."""
+    breaker = max(
+        (sw for sw in big_feeder.switch_ids if len(big_feeder.protective_chain(sw)) == 1),
+        key=big_feeder.downstream_service_point_count,
+    )
+    branches = sorted(
+        {big_feeder.protective_chain(t)[-2] for t in big_feeder.downstream_transformers(breaker)}
+    )
+    rng = random.Random(8)
+    calls = []
+    for t in big_feeder.downstream_transformers(breaker):
+        rate = 0.06 if branches.index(big_feeder.protective_chain(t)[-2]) % 2 else 0.12
+        for sp in _customers(big_feeder, t):
+            if rng.random() < rate:
+                delay = rng.lognormvariate(math.log(8.0), 0.9)
+                calls.append((delay, t, sp))
+                if rng.random() < 0.3:
+                    calls.append((delay + rng.uniform(25, 150), t, sp))
+    outcomes = {}
+    for per_call in (0.0, GroupingSettings().split_margin_per_call):
+        engine = GroupingEngine(big_feeder, GroupingSettings(split_margin_per_call=per_call))
+        for n, (minute, t, sp) in enumerate(sorted(calls)):
+            engine.process(_obs(f"b{n}", minute, t, sp))
+        engine.settle(T0 + timedelta(minutes=200), force=True)
+        outcomes[per_call] = [
+            (len(i.members), i.device) for i in engine.open_incidents() if len(i.members) > 1
+        ]
+    assert outcomes[GroupingSettings().split_margin_per_call] == [(len(calls), breaker)]
+    assert len(outcomes[0.0]) > 2  # the same calls, cut into branches without the margin
