@@ -187,6 +187,9 @@ class Decision:
     customer_side_suspect: bool = False
 
 
+LARGE_INCIDENT = 100  # calls: an incident whose re-examination is throttled (see _due)
+
+
 class _Scorer:
     """The likelihood of any subset of one incident's calls, from arrays built once: the
     repartition of a large incident scores hundreds of subsets."""
@@ -960,11 +963,14 @@ class GroupingEngine:
             return True
         at, n = inc.checked
         size = len(inc.members)
-        # a large incident changes little with one more call: look again less often
-        every = timedelta(minutes=0 if size < 8 else 2 + size / 10)
+        # A large incident changes little with one more call, and re-examining it costs
+        # the most: look again less often, but at least every 20 minutes as silence grows
+        # (a small one is also looked at again when ``minutes`` have passed).
+        every = timedelta(minutes=0 if size < 8 else min(2 + size / 10, 20))
         if n != size and now - at >= every:
             return True
-        return now - at >= timedelta(minutes=minutes)
+        quiet = timedelta(minutes=minutes)
+        return now - at >= (max(quiet, every) if size >= LARGE_INCIDENT else quiet)
 
     def _repartition(self, inc: Incident, now: datetime) -> list[str]:
         """Splits an incident when its calls are better explained by several faults: calls

@@ -424,3 +424,44 @@ def test_a_large_outage_whose_branches_call_at_different_rates_stays_one(
         ]
     assert outcomes[GroupingSettings().split_margin_per_call] == [(len(calls), breaker)]
     assert len(outcomes[0.0]) > 2  # the same calls, cut into branches without the margin
+
+
+def test_a_large_incident_is_examined_again_less_often_but_within_twenty_minutes(
+    big_feeder: NetworkModel,
+) -> None:
+    """Re-examining a large incident is the costliest step of a storm's replay: one that
+    has new calls at every minute is looked at again after 2 + calls / 10 minutes (at most
+    20), not every 2 minutes as a small one is."""
+    breaker = max(
+        (sw for sw in big_feeder.switch_ids if len(big_feeder.protective_chain(sw)) == 1),
+        key=big_feeder.downstream_service_point_count,
+    )
+    engine = GroupingEngine(big_feeder)
+    sizes = {"INC-BIG": 300, "INC-SMALL": 20}
+    for inc_id, size in sizes.items():
+        incident = Incident(id=inc_id, device=breaker, feeder=None, opened_at=T0)
+        members = [
+            (t, sp)
+            for t in big_feeder.downstream_transformers(breaker)
+            for sp in _customers(big_feeder, t)[:10]
+        ]
+        for k, (t, sp) in enumerate(members[:size]):
+            obs = _obs(f"{inc_id}-{k}", k * 0.01, t, sp)
+            incident.members[obs.call_id] = Member(obs, t, 1.0)
+        engine.adopt(incident)
+        incident.checked = (T0, size - 1)  # examined at T0, one call since
+    due = {
+        (inc_id, minutes): engine._due(
+            engine.incidents[inc_id], T0 + timedelta(minutes=minutes), 2.0
+        )
+        for inc_id in sizes
+        for minutes in (3, 19, 21)
+    }
+    assert due == {
+        ("INC-BIG", 3): False,
+        ("INC-BIG", 19): False,
+        ("INC-BIG", 21): True,
+        ("INC-SMALL", 3): True,
+        ("INC-SMALL", 19): True,
+        ("INC-SMALL", 21): True,
+    }
