@@ -190,7 +190,8 @@ class NetworkFollower:
 
         logger.info("layer import %s is newer than the app's network: loading it", import_id)
         try:
-            services = intake_services(context.engine)
+            # the running services' settings are kept (those given to create_app included)
+            services = intake_services(context.engine, like=context.services)
             latest = latest_import(context.engine)
             if latest is not None and int(latest["id"]) != import_id:
                 # another import landed while the layers were read: they may mix the two;

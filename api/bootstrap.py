@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from api.settings import Settings, load_settings
 from dispatch.intake import IntakeServices
+from dispatch.service import DispatchContext
 from gis.db import make_engine
 from layers.state import load_network
 
@@ -25,12 +26,28 @@ def database(settings: Settings | None = None) -> Engine:
     return make_engine(settings.database_url)
 
 
-def intake_services(engine: Engine) -> IntakeServices:
-    """Loads the network of the last import and builds the indexes the intake needs."""
+def intake_services(engine: Engine, like: IntakeServices | None = None) -> IntakeServices:
+    """Loads the network of the last import and builds the indexes the intake needs.
+
+    ``like``: services of an earlier network whose settings (grouping, dispatch, clocks,
+    calendar) the new ones keep; the roads and crews come from the new grid."""
     started = time.perf_counter()
     model = load_network(engine, geometry=True)
     if model is None:
         raise NoNetworkError
-    services = IntakeServices.build(model.data, model)
+    if like is None:
+        services = IntakeServices.build(model.data, model)
+    else:
+        services = IntakeServices.build(
+            model.data,
+            model,
+            grouping=like.grouping,
+            dispatch=DispatchContext.from_grid(
+                model.data,
+                settings=like.dispatch.settings,
+                clock_settings=like.dispatch.clock_settings,
+                calendar=like.dispatch.calendar,
+            ),
+        )
     logger.info("network and indexes ready in %.1f s", time.perf_counter() - started)
     return services

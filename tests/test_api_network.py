@@ -52,6 +52,10 @@ def test_a_new_import_is_served_without_a_restart(
     assert context.network_import == report.import_id != first_import
     assert context.services is not None and context.services is not api.services
     assert len(context.services.model.sp_ids) == len(sps)
+    # the settings the app was given stay; the roads and crews are the new grid's
+    assert context.services.grouping is api.services.grouping
+    assert context.services.dispatch.settings is api.services.dispatch.settings
+    assert context.services.dispatch.router is not api.services.dispatch.router
 
     answer = api.client.post(
         "/api/calls",
