@@ -999,21 +999,16 @@ class GroupingEngine:
             parts.extend(episode_parts)
         if len(parts) < 2 or total - whole <= self._split_margin([len(p) for _d, p in parts]):
             return []
-        member_parts = self._without_renewed(
-            inc, [(d, [members[i] for i in idx.tolist()]) for d, idx in parts]
-        )
-        if len(member_parts) < 2:
+        kept = self._without_renewed(inc, sc, parts)
+        if len(kept) < 2:
             return []
-        if len(member_parts) != len(parts):
+        if len(kept) != len(parts):
             # parts were put back together: the split must still beat one fault as it now
             # stands, or the roll-up merges it back at the next call and the two alternate
-            position = {id(m): i for i, m in enumerate(members)}
-            total = sum(
-                sc.score(d, np.asarray([position[id(m)] for m in ms], dtype=np.int64))
-                for d, ms in member_parts
-            )
-            if total - whole <= self._split_margin([len(ms) for _d, ms in member_parts]):
+            total = sum(sc.score(d, idx) for d, idx in kept)
+            if total - whole <= self._split_margin([len(idx) for _d, idx in kept]):
                 return []
+        member_parts = [(d, [members[i] for i in idx.tolist()]) for d, idx in kept]
         return self._split(inc, member_parts, now, total - whole)
 
     def _moved_margin(self, sizes: Sequence[int]) -> float:
@@ -1026,34 +1021,25 @@ class GroupingEngine:
         return self.s.split_margin + self._moved_margin(sizes)
 
     def _without_renewed(
-        self, inc: Incident, parts: list[tuple[str, list[Member]]]
-    ) -> list[tuple[str, list[Member]]]:
+        self, inc: Incident, sc: _Scorer, parts: list[tuple[str, np.ndarray[Any, Any]]]
+    ) -> list[tuple[str, np.ndarray[Any, Any]]]:
         """Puts back the parts that are customers calling again after a nested fault was
         repaired (see :meth:`_renewed`): they are still out because of ``inc``."""
-        first = min(m.observation.at for _d, ms in parts for m in ms)
-        keep: list[Member] = []
-        out: list[tuple[str, list[Member]]] = []
-        for device, members in parts:
-            start = min(m.observation.at for m in members)
-            if start > first and self._renewed(inc, device, start):
-                keep.extend(members)
+        first = min(float(sc.t[idx].min()) for _d, idx in parts)
+        keep: list[np.ndarray[Any, Any]] = []
+        out: list[tuple[str, np.ndarray[Any, Any]]] = []
+        for device, idx in parts:
+            if float(sc.t[idx].min()) > first and self._renewed(inc, device, sc.at(idx)):
+                keep.append(idx)
             else:
-                out.append((device, members))
+                out.append((device, idx))
         if keep:
             holder = next(
-                (i for i, (_d, ms) in enumerate(out) if any(m.observation.at == first for m in ms)),
-                0,
+                (k for k, (_d, idx) in enumerate(out) if float(sc.t[idx].min()) == first), 0
             )
-            device, members = out[holder]
-            merged = members + keep
-            sightings = (
-                sum(m.saw_transformer for m in merged),
-                sum(m.saw_line for m in merged),
-            )
-            out[holder] = (
-                self._best_device({str(m.transformer) for m in merged}, sightings) or device,
-                merged,
-            )
+            device, idx = out[holder]
+            merged = np.concatenate([idx, *keep])
+            out[holder] = (sc.device_of(merged) or device, merged)
         return out
 
     def _late_burst(self, inc: Incident, sc: _Scorer, whole: float) -> list[str] | None:
