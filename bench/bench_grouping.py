@@ -110,8 +110,6 @@ def quality(
     grid: tuple[Any, Any] | None = None,
     label: str | None = None,
 ) -> list[Row]:
-    import csv
-
     from dispatch.intake import Intake, IntakeServices
     from dispatch.replay import replay
     from gis.db import write_transaction
@@ -134,11 +132,9 @@ def quality(
         intake = Intake(engine, services, taken_by="bench")
         buf = StringIO()
         replay(intake, calls_path, buf)
-        lines = [json.loads(x) for x in buf.getvalue().splitlines()]
-        final = lines[-1]["final"]
-        truth = list(csv.DictReader(truth_path.open(encoding="utf-8")))
-        calls_rows = list(csv.DictReader(calls_path.open(encoding="utf-8")))
-        sums["gridcall"].append(score(lines[:-1], final, truth, calls_rows))
+        truth = _csv_rows(truth_path)
+        calls_rows = _csv_rows(calls_path)
+        sums["gridcall"].append(_score_replay(buf.getvalue(), truth, calls_rows))
         located: list[LocatedCall] = []
         seen: set[str] = set()
         for row in calls_rows:
@@ -249,17 +245,27 @@ def throughput(scale: float, faults: int, postgres: str | None, seed: int = 7) -
     return rows
 
 
-def _replay_quality(output: str, calls_path: Path, truth_path: Path, label: str) -> list[Row]:
-    """Grouping quality of the throughput storm itself: the same code at this size meets
-    incidents of a thousand calls and more, which the 60k storms never show."""
+def _csv_rows(path: Path) -> list[dict[str, str]]:
     import csv
 
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _score_replay(
+    output: str, truth: list[dict[str, str]], calls_rows: list[dict[str, str]]
+) -> dict[str, Any]:
+    """A replay's output (CONTRACT section 3) scored against the storm's truth."""
     from outages.evaluate import score
 
     lines = [json.loads(x) for x in output.splitlines()]
-    truth = list(csv.DictReader(truth_path.open(encoding="utf-8")))
-    calls_rows = list(csv.DictReader(calls_path.open(encoding="utf-8")))
-    report = score(lines[:-1], lines[-1]["final"], truth, calls_rows)
+    return score(lines[:-1], lines[-1]["final"], truth, calls_rows)
+
+
+def _replay_quality(output: str, calls_path: Path, truth_path: Path, label: str) -> list[Row]:
+    """Grouping quality of the throughput storm itself: the same code at this size meets
+    incidents of a thousand calls and more, which the 60k storms never show."""
+    report = _score_replay(output, _csv_rows(truth_path), _csv_rows(calls_path))
     return [
         Row("grouping", f"{label}: {key}", float(report[key] or 0), "", goal=goal)
         for key, goal in (("pairwise_f1", "≥ 0.95"), ("device_accuracy", "≥ 0.90"))
