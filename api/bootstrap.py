@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -35,19 +36,15 @@ def intake_services(engine: Engine, like: IntakeServices | None = None) -> Intak
     model = load_network(engine, geometry=True)
     if model is None:
         raise NoNetworkError
-    if like is None:
-        services = IntakeServices.build(model.data, model)
-    else:
-        services = IntakeServices.build(
+    kept: dict[str, Any] = {}
+    if like is not None:
+        kept["grouping"] = like.grouping
+        kept["dispatch"] = DispatchContext.from_grid(
             model.data,
-            model,
-            grouping=like.grouping,
-            dispatch=DispatchContext.from_grid(
-                model.data,
-                settings=like.dispatch.settings,
-                clock_settings=like.dispatch.clock_settings,
-                calendar=like.dispatch.calendar,
-            ),
+            settings=like.dispatch.settings,
+            clock_settings=like.dispatch.clock_settings,
+            calendar=like.dispatch.calendar,
         )
+    services = IntakeServices.build(model.data, model, **kept)
     logger.info("network and indexes ready in %.1f s", time.perf_counter() - started)
     return services
