@@ -18,11 +18,22 @@ from outages.grouping import MERGED, NEW, GroupingEngine, Incident, Member, Obse
 T0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
 
 
+def _grid_model(
+    tmp_path_factory: pytest.TempPathFactory, name: str, seed: int, **shape: object
+) -> NetworkModel:
+    grid = synthetic_grid(seed, substations=1, **shape)  # type: ignore[arg-type]
+    path = grid.write(tmp_path_factory.mktemp(name) / "grid.gpkg")
+    _data, m, problems = prepare(path)
+    assert m is not None and not [p for p in problems if p.severity == "error"]
+    return m
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
-    grid = synthetic_grid(
+    return _grid_model(
+        tmp_path_factory,
+        "grouping",
         4,
-        substations=1,
         feeders_per_bus=3,
         sections_per_feeder=70,
         branch_probability=0.2,
@@ -30,10 +41,6 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
         service_points_per_transformer=30,
         ties=1,
     )
-    path = grid.write(tmp_path_factory.mktemp("grouping") / "grid.gpkg")
-    _data, m, problems = prepare(path)
-    assert m is not None and not [p for p in problems if p.severity == "error"]
-    return m
 
 
 def _fuse_with_transformers(model: NetworkModel, at_least: int) -> tuple[str, list[str]]:
@@ -217,9 +224,10 @@ def _tied_transformer(model: NetworkModel) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def tied_model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
-    grid = synthetic_grid(
+    return _grid_model(
+        tmp_path_factory,
+        "tied",
         11,
-        substations=1,
         feeders_per_bus=2,
         sections_per_feeder=40,
         branch_probability=0.45,
@@ -228,10 +236,6 @@ def tied_model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
         reclosers=False,
         ties=0,
     )
-    path = grid.write(tmp_path_factory.mktemp("tied") / "grid.gpkg")
-    _data, m, problems = prepare(path)
-    assert m is not None and not [p for p in problems if p.severity == "error"]
-    return m
 
 
 @pytest.mark.parametrize(
@@ -316,9 +320,10 @@ def test_an_incident_whose_device_a_new_import_dropped_is_placed_again(
 
 @pytest.fixture(scope="module")
 def bushy_model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
-    grid = synthetic_grid(
+    return _grid_model(
+        tmp_path_factory,
+        "bushy",
         4,
-        substations=1,
         feeders_per_bus=3,
         sections_per_feeder=70,
         branch_probability=0.5,
@@ -326,10 +331,6 @@ def bushy_model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
         service_points_per_transformer=30,
         ties=1,
     )
-    path = grid.write(tmp_path_factory.mktemp("bushy") / "grid.gpkg")
-    _data, m, problems = prepare(path)
-    assert m is not None and not [p for p in problems if p.severity == "error"]
-    return m
 
 
 def test_a_split_that_no_longer_pays_once_renewed_calls_are_put_back_is_not_made(
@@ -372,9 +373,10 @@ def test_a_split_that_no_longer_pays_once_renewed_calls_are_put_back_is_not_made
 
 @pytest.fixture(scope="module")
 def big_feeder(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
-    grid = synthetic_grid(
+    return _grid_model(
+        tmp_path_factory,
+        "big",
         4,
-        substations=1,
         feeders_per_bus=1,
         sections_per_feeder=60,
         branch_probability=0.5,
@@ -382,10 +384,13 @@ def big_feeder(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
         service_points_per_transformer=300,
         ties=0,
     )
-    path = grid.write(tmp_path_factory.mktemp("big") / "grid.gpkg")
-    _data, m, problems = prepare(path)
-    assert m is not None and not [p for p in problems if p.severity == "error"]
-    return m
+
+
+def _largest_feeder_breaker(model: NetworkModel) -> str:
+    return max(
+        (sw for sw in model.switch_ids if len(model.protective_chain(sw)) == 1),
+        key=model.downstream_service_point_count,
+    )
 
 
 def test_a_large_outage_whose_branches_call_at_different_rates_stays_one(
@@ -396,10 +401,7 @@ def test_a_large_outage_whose_branches_call_at_different_rates_stays_one(
     fits its calls' rate and onset better, by an amount that grows with the calls; the
     per-call split margin keeps the outage whole (without it, it is cut into its
     branches, as the largest incidents of a 504k storm were)."""
-    breaker = max(
-        (sw for sw in big_feeder.switch_ids if len(big_feeder.protective_chain(sw)) == 1),
-        key=big_feeder.downstream_service_point_count,
-    )
+    breaker = _largest_feeder_breaker(big_feeder)
     branches = sorted(
         {big_feeder.protective_chain(t)[-2] for t in big_feeder.downstream_transformers(breaker)}
     )
@@ -432,19 +434,16 @@ def test_a_large_incident_is_examined_again_less_often_but_within_twenty_minutes
     """Re-examining a large incident is the costliest step of a storm's replay: one that
     has new calls at every minute is looked at again after 2 + calls / 10 minutes (at most
     20), not every 2 minutes as a small one is."""
-    breaker = max(
-        (sw for sw in big_feeder.switch_ids if len(big_feeder.protective_chain(sw)) == 1),
-        key=big_feeder.downstream_service_point_count,
-    )
+    breaker = _largest_feeder_breaker(big_feeder)
     engine = GroupingEngine(big_feeder)
     sizes = {"INC-BIG": 300, "INC-SMALL": 20}
+    members = [
+        (t, sp)
+        for t in big_feeder.downstream_transformers(breaker)
+        for sp in _customers(big_feeder, t)[:10]
+    ]
     for inc_id, size in sizes.items():
         incident = Incident(id=inc_id, device=breaker, feeder=None, opened_at=T0)
-        members = [
-            (t, sp)
-            for t in big_feeder.downstream_transformers(breaker)
-            for sp in _customers(big_feeder, t)[:10]
-        ]
         for k, (t, sp) in enumerate(members[:size]):
             obs = _obs(f"{inc_id}-{k}", k * 0.01, t, sp)
             incident.members[obs.call_id] = Member(obs, t, 1.0)
