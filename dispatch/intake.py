@@ -182,7 +182,7 @@ class Intake:
             new_id=self._new_incident_id,
             tree=self.grouping.tree,
         )
-        for inc in store.load_open_incidents(conn):
+        for inc in store.load_intake_incidents(conn):
             fresh.adopt(inc)
         self.grouping = fresh
         self._member_rows.clear()

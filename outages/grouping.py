@@ -1380,7 +1380,8 @@ class GroupingEngine:
         ]
 
     def adopt(self, inc: Incident) -> None:
-        """Takes in an open incident stored by another process (the intake's reload)."""
+        """Takes in an incident stored by another process (the intake's reload): an open
+        one, or a restored one that may explain later calls (see :meth:`_renewed`)."""
         self.incidents[inc.id] = inc
         self._rebuild_stats(inc)
         if inc.device is not None and not self._known(inc.device):
@@ -1394,9 +1395,11 @@ class GroupingEngine:
                 f"the network was re-imported without {old}: now at {inc.device or 'no device'}"
             )
         for m in inc.members.values():
-            self._member_incident[m.observation.call_id] = inc.id
-            if m.observation.phone:
-                self._by_phone[m.observation.phone] = (inc.id, m.observation.at)
+            obs = m.observation
+            self._member_incident[obs.call_id] = inc.id
+            latest = self._by_phone.get(obs.phone) if obs.phone else None
+            if obs.phone and (latest is None or latest[1] <= obs.at):
+                self._by_phone[obs.phone] = (inc.id, obs.at)  # the phone's latest call
         if inc.is_open:
             self._register(inc)
         elif inc.restored_at is not None and inc.merged_into is None and inc.device is not None:

@@ -446,13 +446,24 @@ def incident_orders(conn: Connection) -> dict[str, str]:
     return {r.id: r.work_order_id for r in rows if r.work_order_id}
 
 
-def load_open_incidents(conn: Connection) -> list[Incident]:
-    result = conn.execute(
-        select(incidents).where(
-            incidents.c.merged_into.is_(None), incidents.c.restored_at.is_(None)
-        )
+def load_intake_incidents(conn: Connection) -> list[Incident]:
+    """The open incidents, and those restored since the oldest of them began (restored
+    first). The grouping needs the latter: the customers of a nested fault repaired while
+    an outage above it goes on call again, about that outage, and only the restored
+    incident tells their calls from a new fault."""
+    unmerged = incidents.c.merged_into.is_(None)
+    open_rows = conn.execute(
+        select(incidents).where(unmerged, incidents.c.restored_at.is_(None))
+    ).all()
+    starts = [r.onset_at or r.opened_at for r in open_rows]
+    restored_rows = (
+        conn.execute(
+            select(incidents).where(unmerged, incidents.c.restored_at >= min(starts))
+        ).all()
+        if starts
+        else []
     )
-    return [incident_from_row(r) for r in result]
+    return [incident_from_row(r) for r in (*restored_rows, *open_rows)]
 
 
 def published_notices(conn: Connection) -> list[dict[str, Any]]:

@@ -201,6 +201,23 @@ def test_unlocated_calls_group_by_phone_and_by_place(model: NetworkModel) -> Non
     assert far.incident_id != a.incident_id
 
 
+def test_a_reloaded_engine_joins_a_phone_to_its_latest_incident(model: NetworkModel) -> None:
+    """Incidents come back from the database in any order: a caller's phone still leads to
+    the incident of their latest call, as it did in the engine that took the calls."""
+    a, b = _plain_transformers(model)[:2]
+    first = GroupingEngine(model)
+    early = first.process(_obs("e", 0, a, _customers(model, a)[0], phone="13900000009"))
+    # the same phone again the next morning, past the same-caller window: a new fault
+    late = first.process(_obs("l", 13 * 60, b, _customers(model, b)[0], phone="13900000009"))
+    assert early.incident_id != late.incident_id
+    reloaded = GroupingEngine(model, tree=first.tree)
+    for incident in sorted(first.open_incidents(), key=lambda i: i.id, reverse=True):
+        reloaded.adopt(incident)
+    at = T0 + timedelta(hours=13, minutes=10)
+    again = reloaded.process(Observation("p", at, (), phone="13900000009"))
+    assert again.incident_id == late.incident_id
+
+
 def test_repeat_caller_counts_once(model: NetworkModel) -> None:
     t = _plain_transformers(model)[2]
     sp = _customers(model, t)[0]

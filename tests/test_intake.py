@@ -237,3 +237,59 @@ def test_an_order_stored_unknown_to_the_intake_is_used_not_duplicated(
     more = intake.take(_row("k2", 4, category="complaint", description="again"))
     assert more["work_order_id"] == "TK-k2"
     engine.dispose()
+
+
+def test_customers_calling_again_after_a_nested_repair_join_the_outage_above(
+    imported: Any, db_url: str
+) -> None:
+    """A recloser's fault, then its feeder breaker trips an hour later; the crew restores
+    the recloser's fault (through the database, so the intake reloads), but its customers
+    are still dark, because of the breaker, and call again. Their calls belong to the
+    breaker's outage: the reloaded intake must know of the restored incident to tell them
+    from a new fault at the recloser."""
+    from api.bootstrap import intake_services
+    from dispatch.intake import Intake
+    from gis.db import write_transaction
+    from outages.store import incidents, restore_incident
+
+    engine = make_engine(db_url)
+    services = intake_services(engine)
+    model = services.model
+    recloser = next(s for s, k in model.switch_kind.items() if k == "recloser")
+    breaker = model.protective_chain(recloser)[-1]
+    nested = model.downstream_transformers(recloser)
+    others = [t for t in model.downstream_transformers(breaker) if t not in nested]
+    assert len(nested) >= 2 and len(others) >= 3
+    accounts: dict[str, list[str]] = {}
+    for sp in imported.rows["service_points"]:
+        accounts.setdefault(sp["transformer_id"], []).append(sp["account_no"])
+    intake = Intake(engine, services, taken_by="agent")
+    first = [intake.take(_row(f"n{i}", i, accounts[t][i])) for i, t in enumerate(nested * 3)]
+    outage = [intake.take(_row(f"b{i}", 60 + i, accounts[t][i])) for i, t in enumerate(others * 3)]
+    nested_incident, breaker_incident = first[-1]["incident_id"], outage[-1]["incident_id"]
+    assert first[-1]["predicted_device_id"] == recloser
+    assert outage[-1]["predicted_device_id"] == breaker
+    with write_transaction(engine) as conn:
+        assert restore_incident(conn, nested_incident, T0 + timedelta(minutes=90), "crew")
+    again = [
+        intake.take(_row(f"a{i}", 130 + i, accounts[t][-1 - i])) for i, t in enumerate(nested * 3)
+    ]
+    assert {a["incident_id"] for a in again} == {breaker_incident}
+    intake.settle(T0 + timedelta(minutes=150))
+    with engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                select(incidents.c.id, incidents.c.restored_at).where(
+                    incidents.c.merged_into.is_(None)
+                )
+            ).all()
+        )
+        members = conn.execute(
+            select(incidents.c.members).where(incidents.c.id == breaker_incident)
+        ).scalar_one()
+    # the two faults' incidents and no third; the breaker's still out, holding the calls
+    assert set(rows) == {nested_incident, breaker_incident}
+    assert rows[nested_incident] is not None and rows[breaker_incident] is None
+    held = {m["call_id"] for m in (json.loads(members) if isinstance(members, str) else members)}
+    assert {a["call_id"] for a in again} <= held
+    engine.dispose()
