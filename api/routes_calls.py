@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, BackgroundTasks, Header
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from api.deps import AgentUser, ContextDep, NotFound
+from api.deps import AgentUser, AppContext, ContextDep, NotFound
 from api.schemas import CallIn, CallResult, ErrorOut
 from dispatch.intake import Intake
 from gis.db import json_value
 from outages.store import calls
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
@@ -36,6 +39,7 @@ def take_call(
     call: CallIn,
     user: AgentUser,
     context: ContextDep,
+    background: BackgroundTasks,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -47,7 +51,8 @@ def take_call(
     """The answer of CONTRACT section 3, committed before it is returned. A repeated
     ``call_id`` or ``Idempotency-Key`` returns the first answer unchanged, so a client may
     retry after a timeout. An impossible value in an optional field (a latitude of 999) is
-    dropped and named in ``reason``; the call is still taken (HTTP 200)."""
+    dropped and named in ``reason``; the call is still taken (HTTP 200). The re-examination
+    of the open incidents that the call makes due runs after the answer is sent."""
     with context.intake_lock:
         # inside the lock: a newer network is swapped in under it (api.app.NetworkFollower)
         services = context.require_services()
@@ -58,16 +63,31 @@ def take_call(
             )
         intake.taken_by = user.name
         try:
-            answer = intake.take(call.row(), idempotency_key=idempotency_key)
+            answer = intake.take(call.row(), idempotency_key=idempotency_key, sweep=False)
         except Exception:
             # The intake's memory may now be ahead of the database: rebuild it from the
             # database at the next call.
             context.intake = None
             raise
+    background.add_task(_sweep, context)
     result = CallResult.model_validate(answer)
     if result.status == "rejected":
         return JSONResponse(status_code=422, content=result.model_dump(mode="json"))
     return result
+
+
+def _sweep(context: AppContext) -> None:
+    """After the answer: the agent does not wait for the incidents' re-examination. A
+    failure is logged and forgotten with the intake's memory (the calls are stored)."""
+    with context.intake_lock:
+        intake = context.intake
+        if intake is None:
+            return
+        try:
+            intake.sweep()
+        except Exception:
+            logger.exception("re-examining the open incidents")
+            context.intake = None
 
 
 @router.get(

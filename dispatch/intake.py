@@ -197,11 +197,23 @@ class Intake:
         *,
         row_number: int | None = None,
         idempotency_key: str | None = None,
+        sweep: bool = True,
     ) -> dict[str, Any]:
-        """The live intake: one call, one transaction, committed before the answer."""
-        return self._transaction(
+        """The live intake: one call, one transaction, committed before the answer. Then,
+        with ``sweep``, the re-examination of the open incidents that the call made due, in
+        a transaction of its own; a server answers first and calls :meth:`sweep` after."""
+        answer = self._transaction(
             lambda conn, pending: self._take(conn, row, row_number, idempotency_key, pending)
         )
+        if sweep:
+            self.sweep()
+        return answer
+
+    def sweep(self) -> None:
+        """Runs the re-examination left by the calls taken (see ``GroupingEngine.sweep``),
+        when one is due."""
+        if self.grouping.sweep_due():
+            self._transaction(lambda _conn, pending: self._sweep(pending))
 
     def take_many(
         self, rows: Iterable[tuple[int | None, dict[str, Any]]], *, batch: int = 500
@@ -217,9 +229,14 @@ class Intake:
             yield from self._take_batch(buffer)
 
     def _take_batch(self, items: list[tuple[int | None, dict[str, Any]]]) -> list[dict[str, Any]]:
-        return self._transaction(
-            lambda conn, pending: [self._take(conn, row, n, None, pending) for n, row in items]
-        )
+        def work(conn: Connection, pending: _Pending) -> list[dict[str, Any]]:
+            answers = []
+            for n, row in items:
+                answers.append(self._take(conn, row, n, None, pending))
+                self._sweep(pending)
+            return answers
+
+        return self._transaction(work)
 
     def _transaction(self, work: Callable[[Connection, _Pending], T]) -> T:
         """``work`` in one transaction with everything it leaves to write.
@@ -378,7 +395,7 @@ class Intake:
                 f"{notice.get('reason') or 'scheduled work'}",
             )
         started = time.perf_counter()
-        decision = self.grouping.process(obs)
+        decision = self.grouping.process(obs, sweep=False)
         if self.timings is not None:
             self.timings.setdefault("grouping", []).append((time.perf_counter() - started) * 1000)
         inc = self.grouping.incidents[decision.incident_id]
@@ -507,6 +524,30 @@ class Intake:
             self._set_unit(f"order:{survivor_order}", (unit, area))
         self._open_parts(service, decision.split_into, at, by, f" (split from {inc.id})")
         return survivor_order
+
+    def _sweep(self, pending: _Pending) -> None:
+        started = time.perf_counter()
+        swept = self.grouping.sweep()
+        if swept is None:
+            return
+        at, split = swept
+        self._write_parts(pending, split, at, self.taken_by or "intake")
+        if self.timings is not None:
+            self.timings.setdefault("sweep", []).append((time.perf_counter() - started) * 1000)
+
+    def _write_parts(self, pending: _Pending, split: list[str], at: datetime, by: str) -> None:
+        """Incidents split off others outside a call (a sweep, the settling at the end):
+        they get their orders, and they and the incidents they were cut from are written."""
+        if not split:
+            return
+        service = DispatchService(pending.repo, self.services.dispatch)
+        self._open_parts(service, split, at, by, " (re-examined)")
+        pending.incidents.update(split)
+        pending.incidents.update(
+            source
+            for part in split
+            if (source := self.grouping.incidents[part].split_from) is not None
+        )
 
     def _open_parts(
         self,
@@ -641,10 +682,7 @@ class Intake:
             self._sync(conn)
             split = self.grouping.settle(now, force=True)
             pending = _Pending(BufferedDispatchRepository(conn))
-            if split:
-                service = DispatchService(pending.repo, self.services.dispatch)
-                self._open_parts(service, split, now, "settle")
-            pending.incidents.update(split)
+            self._write_parts(pending, split, now, "settle")
             pending.incidents.update(
                 i.id
                 for i in self.grouping.incidents.values()

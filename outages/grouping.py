@@ -144,6 +144,7 @@ class Incident:
     lat: float | None = None
     stats: Stats = field(default_factory=Stats, repr=False)
     checked: tuple[datetime, int] | None = field(default=None, repr=False)  # repartition
+    split_from: str | None = field(default=None, repr=False)  # the incident it was cut from
 
     @property
     def onset(self) -> datetime:
@@ -375,6 +376,7 @@ class GroupingEngine:
         self._by_phone: dict[str, tuple[str, datetime]] = {}
         self._member_incident: dict[str, str] = {}  # call id -> incident now holding it
         self._settled: datetime | None = None
+        self._sweep_at: datetime | None = None  # the latest call whose sweep is still to run
         self._recent: deque[tuple[datetime, str]] = deque()  # located calls: time, incident
         self._kinds: dict[str, str] = {}
         self._unlocated: set[str] = set()
@@ -646,7 +648,10 @@ class GroupingEngine:
 
     # -- the call-by-call decision -----------------------------------------------------
 
-    def process(self, obs: Observation) -> Decision:
+    def process(self, obs: Observation, *, sweep: bool = True) -> Decision:
+        """Decides which fault the call reports. With ``sweep`` the periodic re-examination
+        of the other open incidents (see :meth:`settle`) runs here too; without it, it is
+        left to :meth:`sweep`, so that the call's answer need not wait for it."""
         candidates = [(t, p) for t, p in obs.candidates if self.tree.chain(t)]
         if not candidates:
             return self._process_unlocated(obs)
@@ -688,7 +693,10 @@ class GroupingEngine:
         self._remember_phone(obs, inc)
         absorbed = self._roll_up(inc, now)
         split = self._repartition(inc, now) if not absorbed and self._due(inc, now, 2.0) else []
-        split += self.settle(now)
+        if sweep:
+            split += self.settle(now)
+        elif self._sweep_at is None or now > self._sweep_at:
+            self._sweep_at = now
         survivor = self._survivor(inc)
         decision = Decision(
             call_id=obs.call_id,
@@ -928,11 +936,7 @@ class GroupingEngine:
         """Every few minutes of calls, re-examines the open incidents: silence that has
         grown since a roll-up may now say it was several faults. ``force`` examines every
         open incident now (at the end of a replay, at a shift handover)."""
-        if (
-            not force
-            and self._settled is not None
-            and now - self._settled < timedelta(minutes=self.s.settle_minutes)
-        ):
+        if not force and not self._settle_due(now):
             return []
         self._settled = now
         out: list[str] = []
@@ -940,6 +944,24 @@ class GroupingEngine:
             if inc.is_open and (self._due(inc, now, 0.0 if force else self.s.settle_minutes * 3)):
                 out.extend(self._repartition(inc, now))
         return out
+
+    def _settle_due(self, now: datetime) -> bool:
+        return self._settled is None or now - self._settled >= timedelta(
+            minutes=self.s.settle_minutes
+        )
+
+    def sweep_due(self) -> bool:
+        """Whether :meth:`sweep` would re-examine anything (a transaction is worth opening)."""
+        return self._sweep_at is not None and self._settle_due(self._sweep_at)
+
+    def sweep(self) -> tuple[datetime, list[str]] | None:
+        """The re-examination that the calls taken with ``sweep=False`` left to run: as
+        :meth:`settle` at the latest of them. Returns when it ran and the incidents split
+        off, or None when none was due."""
+        at, self._sweep_at = self._sweep_at, None
+        if at is None or not self._settle_due(at):
+            return None
+        return at, self.settle(at)
 
     def _known(self, device: str) -> bool:
         try:
@@ -1265,6 +1287,7 @@ class GroupingEngine:
                 device=None,
                 feeder=None,
                 opened_at=min(m.observation.at for m in members),
+                split_from=inc.id,
             )
             self.incidents[part.id] = part
             for m in members:

@@ -75,6 +75,35 @@ def test_a_new_call_then_a_neighbour_merged(api: Api) -> None:
     assert got.json() == a2
 
 
+def test_the_answer_does_not_wait_for_the_re_examination(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The open incidents are re-examined after the answer is sent: should that fail, the
+    call is answered and stored all the same, and the next call is taken from what the
+    database holds."""
+    from dispatch.intake import Intake
+
+    swept: list[Intake] = []
+
+    def failing_sweep(self: Intake) -> None:
+        swept.append(self)
+        raise RuntimeError("re-examination failed")
+
+    monkeypatch.setattr(Intake, "sweep", failing_sweep)
+    headers = api.headers(Role.AGENT)
+    first, second = accounts_of(api, "T0003")[:2]
+    with caplog.at_level("ERROR"):
+        r1 = api.client.post("/api/calls", json=call("s1", account_no=first), headers=headers)
+    assert r1.status_code == 200 and r1.json()["status"] == "new"
+    assert len(swept) == 1 and "re-examination failed" in caplog.text
+    assert count_calls(api.engine) == 1
+    r2 = api.client.post("/api/calls", json=call("s2", 2, account_no=second), headers=headers)
+    assert r2.status_code == 200
+    assert r2.json()["status"] == "merged"
+    assert r2.json()["incident_id"] == r1.json()["incident_id"]
+    assert len(swept) == 2 and swept[1] is not swept[0]  # rebuilt after the failure
+
+
 def test_the_idempotency_key_returns_the_first_answer(api: Api) -> None:
     headers = {**api.headers(Role.AGENT), "Idempotency-Key": "console-7f3a"}
     account = accounts_of(api, "T0002")[0]

@@ -293,3 +293,57 @@ def test_customers_calling_again_after_a_nested_repair_join_the_outage_above(
     held = {m["call_id"] for m in (json.loads(members) if isinstance(members, str) else members)}
     assert {a["call_id"] for a in again} <= held
     engine.dispose()
+
+
+def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Taken live, one call at a time, a storm's incidents are re-examined every few
+    minutes after some call; one split then, while the call was about another fault, must
+    be written as well as the parts cut from it: the database holds each call once."""
+    from dispatch.intake import Intake, IntakeServices
+    from dispatch.replay import read_calls
+    from gis.db import write_transaction
+    from layers.importer import prepare
+    from layers.store import save_grid
+    from outages.storm import simulate_storm
+    from outages.store import incidents
+
+    grid = synthetic_grid(
+        4,
+        substations=1,
+        feeders_per_bus=3,
+        sections_per_feeder=70,
+        branch_probability=0.2,
+        transformers_per_feeder=30,
+        service_points_per_transformer=30,
+        ties=1,
+    )
+    data, model, _problems = prepare(grid.write(tmp_path / "grid.gpkg"))
+    assert data is not None and model is not None
+    engine = make_engine(db_url)
+    with write_transaction(engine) as conn:
+        save_grid(conn, data, source="test", snap_tolerance=1.0, warnings=[])
+    intake = Intake(engine, IntakeServices.build(data, model), taken_by="agent")
+    calls_path, _truth = simulate_storm(data, model, faults=20, seed=5).write(tmp_path / "s")
+    for number, row in read_calls(calls_path):
+        intake.take(row, row_number=number)
+    held = {
+        i.id: sorted(i.members)
+        for i in intake.grouping.incidents.values()
+        if i.merged_into is None and i.members
+    }
+    assert any(i.split_from for i in intake.grouping.incidents.values())
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(incidents.c.id, incidents.c.members).where(incidents.c.merged_into.is_(None))
+        ).all()
+    stored = {
+        r.id: sorted(
+            m["call_id"]
+            for m in (json.loads(r.members) if isinstance(r.members, str) else r.members)
+        )
+        for r in rows
+    }
+    assert {k: v for k, v in stored.items() if v} == held
+    engine.dispose()
