@@ -306,8 +306,8 @@ def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     from gis.db import write_transaction
     from layers.importer import prepare
     from layers.store import save_grid
-    from outages.storm import simulate_storm
     from outages.store import incidents
+    from outages.storm import simulate_storm
 
     grid = synthetic_grid(
         4,
