@@ -495,29 +495,31 @@ class GroupingEngine:
         st.last_at = max(members, key=lambda m: m.minute).observation.at
         return st
 
-    def _stats_union(self, parts: Iterable[Stats]) -> Stats:
-        """The stats of several groups' calls together, from their own stats: a roll-up
-        weighs hundreds of calls at each ancestor, and going back to the calls was its
-        cost."""
-        st = Stats()
-        for p in parts:
-            if p.n == 0:
-                continue
-            st.times.extend(p.times)
-            st.sum_loglik += p.sum_loglik
-            st.customers |= p.customers
-            st.transformers |= p.transformers
-            st.anonymous += p.anonymous
-            st.partial += p.partial
-            st.saw_transformer += p.saw_transformer
-            st.saw_line += p.saw_line
-            st.n += p.n
-            if p.first < st.first:
-                st.first, st.first_at = p.first, p.first_at
-            if st.last_at is None or (p.last_at is not None and p.last_at > st.last_at):
-                st.last_at = p.last_at
-        self._stats_recompute(st)
-        return st
+    def _stats_merge(self, st: Stats, p: Stats) -> None:
+        """Adds a group's stats to ``st``: the calls of both as one group. The delays are
+        measured from the first call of all, so only the side that does not hold it is
+        summed again (a roll-up adds small incidents to a large one, one at a time)."""
+        if p.n == 0:
+            return
+        if st.n == 0:
+            st.sum_logf = p.sum_logf
+            st.first, st.first_at = p.first, p.first_at
+        elif p.first < st.first:
+            st.sum_logf = p.sum_logf + self._delay_log_sum(st.times, p.first)
+            st.first, st.first_at = p.first, p.first_at
+        else:
+            st.sum_logf += self._delay_log_sum(p.times, st.first)
+        st.times.extend(p.times)
+        st.sum_loglik += p.sum_loglik
+        st.customers |= p.customers
+        st.transformers |= p.transformers
+        st.anonymous += p.anonymous
+        st.partial += p.partial
+        st.saw_transformer += p.saw_transformer
+        st.saw_line += p.saw_line
+        st.n += p.n
+        if st.last_at is None or (p.last_at is not None and p.last_at > st.last_at):
+            st.last_at = p.last_at
 
     def _stats_add(self, st: Stats, m: Member, *, recompute: bool = True) -> None:
         o = m.observation
@@ -692,7 +694,15 @@ class GroupingEngine:
             status = NEW
         self._remember_phone(obs, inc)
         absorbed = self._roll_up(inc, now)
-        split = self._repartition(inc, now) if not absorbed and self._due(inc, now, 2.0) else []
+        # a large incident is re-examined at the sweep when that is left for later: it
+        # changes little with one more call, and re-examining it is what costs the most
+        split = (
+            self._repartition(inc, now)
+            if not absorbed
+            and (sweep or len(inc.members) < LARGE_INCIDENT)
+            and self._due(inc, now, 2.0)
+            else []
+        )
         if sweep:
             split += self.settle(now)
         elif self._sweep_at is None or now > self._sweep_at:
@@ -887,16 +897,16 @@ class GroupingEngine:
             )
             if bound <= 0:
                 continue
-            parts = [inc.stats]
+            together = Stats()
+            self._stats_merge(together, inc.stats)
             ids = {inc.id}
             separate = own[inc.id]
             for g in others:
                 if g.id not in own:
                     own[g.id] = self._incident_loglik(g, now)
-                parts.append(g.stats)
+                self._stats_merge(together, g.stats)
                 ids.add(g.id)
                 separate += own[g.id]
-                together = self._stats_union(parts)
                 gain = self._stats_loglik(ancestor, together, now, ids) - separate
                 if gain > self.s.roll_up_margin and (best is None or gain > best[0]):
                     prefix = others[: others.index(g) + 1]
