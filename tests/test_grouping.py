@@ -481,3 +481,38 @@ def test_a_large_incident_is_examined_again_less_often_but_within_twenty_minutes
         ("INC-SMALL", 19): True,
         ("INC-SMALL", 21): True,
     }
+
+
+def test_a_call_that_leaves_the_sweep_for_later_leaves_a_large_incident_to_it(
+    big_feeder: NetworkModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken with ``sweep=False`` (the intake answers first), a call to a large incident
+    does not wait for the incident's re-examination: the sweep after it does that."""
+    breaker = _largest_feeder_breaker(big_feeder)
+    engine = GroupingEngine(big_feeder)
+    members = [
+        (t, sp)
+        for t in big_feeder.downstream_transformers(breaker)
+        for sp in _customers(big_feeder, t)[:10]
+    ]
+    incident = Incident(id="INC-BIG", device=breaker, feeder=None, opened_at=T0)
+    for k, (t, sp) in enumerate(members[:150]):
+        obs = _obs(f"big-{k}", k * 0.01, t, sp)
+        incident.members[obs.call_id] = Member(obs, t, 1.0)
+    engine.adopt(incident)
+    examined: list[str] = []
+    real = engine._repartition
+
+    def spy(inc: Incident, now: datetime) -> list[str]:
+        examined.append(inc.id)
+        return real(inc, now)
+
+    monkeypatch.setattr(engine, "_repartition", spy)
+    t, sp = members[150]
+    decision = engine.process(_obs("late", 30, t, sp), sweep=False)
+    assert decision.incident_id == "INC-BIG" and examined == []
+    assert engine.sweep_due()
+    swept = engine.sweep()
+    assert swept is not None and swept[0] == T0 + timedelta(minutes=30)
+    assert examined == ["INC-BIG"]
+    assert not engine.sweep_due() and engine.sweep() is None
