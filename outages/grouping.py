@@ -273,6 +273,7 @@ class DeviceTree:
     def __init__(self, model: NetworkModel) -> None:
         self.model = model
         self._chain: dict[str, tuple[str, ...]] = {}
+        self._chain_sets: dict[str, frozenset[str]] = {}
         self._customers: dict[str, int] = {}
         self._transformer_count: dict[str, int] = {}
         self.exposure_km = self._exposure()
@@ -339,18 +340,25 @@ class DeviceTree:
 
     def lca(self, devices: Iterable[str]) -> str | None:
         """The deepest protective device above (or at) all the given devices."""
-        chains = [self.device_chain(d) for d in devices]
-        if not chains:
+        it = iter(devices)
+        first = next(it, None)
+        if first is None:
             return None
-        if len(chains) == 1:
-            return chains[0][0] if chains[0] else None
-        common = set(chains[0])
-        for c in chains[1:]:
-            common &= set(c)
-        for d in chains[0]:
-            if d in common:
-                return d
-        return None
+        chain = self.device_chain(first)
+        # the deepest device of the first chain that is in every other: the chains run to
+        # the root, so the answer only moves up as more chains are met
+        pos = 0
+        for d in it:
+            if pos >= len(chain):
+                return None
+            above = self._chain_sets.get(d)
+            if above is None:
+                above = self._chain_sets[d] = frozenset(self.device_chain(d))
+            while chain[pos] not in above:
+                pos += 1
+                if pos == len(chain):
+                    return None
+        return chain[pos] if pos < len(chain) else None
 
     def feeder(self, device: str) -> str | None:
         return self.model.feeder_of(device)

@@ -13,7 +13,7 @@ from layers.importer import prepare
 from layers.network import NetworkModel
 from layers.synthetic import synthetic_grid
 from outages.config import GroupingSettings
-from outages.grouping import MERGED, NEW, GroupingEngine, Incident, Member, Observation
+from outages.grouping import MERGED, NEW, DeviceTree, GroupingEngine, Incident, Member, Observation
 
 T0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
 
@@ -516,3 +516,17 @@ def test_a_call_that_leaves_the_sweep_for_later_leaves_a_large_incident_to_it(
     assert swept is not None and swept[0] == T0 + timedelta(minutes=30)
     assert examined == ["INC-BIG"]
     assert not engine.sweep_due() and engine.sweep() is None
+
+
+def test_the_deepest_common_device_is_that_of_every_chain(model: NetworkModel) -> None:
+    """``DeviceTree.lca`` walks up one chain only; it must agree with intersecting all."""
+    tree = DeviceTree(model)
+    rng = random.Random(11)
+    transformers = list(model.transformer_ids)
+    for _ in range(300):
+        picked = rng.sample(transformers, rng.randint(1, 6))
+        chains = [model.protective_chain(t) for t in picked]
+        common = set(chains[0]).intersection(*chains[1:])
+        expected = next((d for d in chains[0] if d in common), None)
+        assert tree.lca(picked) == expected
+    assert tree.lca([]) is None
