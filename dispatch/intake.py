@@ -206,14 +206,24 @@ class Intake:
             lambda conn, pending: self._take(conn, row, row_number, idempotency_key, pending)
         )
         if sweep:
-            self.sweep()
+            try:
+                self.sweep()
+            except Exception:
+                # the call is stored and its answer stands; the incidents are read again
+                logger.exception("re-examining the open incidents after call %s", answer["call_id"])
         return answer
 
     def sweep(self) -> None:
         """Runs the re-examination left by the calls taken (see ``GroupingEngine.sweep``),
-        when one is due."""
-        if self.grouping.sweep_due():
+        when one is due. Should it fail, the open incidents are read again from the
+        database at the next transaction (the memory may be ahead of it)."""
+        if not self.grouping.sweep_due():
+            return
+        try:
             self._transaction(lambda _conn, pending: self._sweep(pending))
+        except Exception:
+            self._version = -1
+            raise
 
     def take_many(
         self, rows: Iterable[tuple[int | None, dict[str, Any]]], *, batch: int = 500

@@ -347,3 +347,34 @@ def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     }
     assert {k: v for k, v in stored.items() if v} == held
     engine.dispose()
+
+
+def test_a_failed_re_examination_loses_no_call(
+    imported: Any, db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sweep after a call fails (say, its transaction is refused): the call is stored
+    and answered all the same, and the next call is taken from what the database holds."""
+    from api.bootstrap import intake_services
+    from dispatch.intake import Intake
+    from outages.grouping import GroupingEngine
+    from outages.store import calls as calls_table
+
+    def failing(self: GroupingEngine) -> None:
+        raise RuntimeError("sweep refused")
+
+    sps = imported.rows["service_points"]
+    mine = [s for s in sps if s["transformer_id"] == sps[0]["transformer_id"]]
+    engine = make_engine(db_url)
+    intake = Intake(engine, intake_services(engine), taken_by="agent")
+    with monkeypatch.context() as patch, caplog.at_level("ERROR"):
+        patch.setattr(GroupingEngine, "sweep", failing)
+        first = intake.take(_row("f1", 0, mine[0]["account_no"]))
+    assert first["status"] == "new" and "sweep refused" in caplog.text
+    with engine.connect() as conn:
+        stored = conn.execute(select(calls_table.c.call_id)).scalars().all()
+    assert stored == ["f1"]
+    before = intake.grouping
+    second = intake.take(_row("f2", 2, mine[1]["account_no"]))
+    assert intake.grouping is not before  # read again from the database
+    assert second["status"] == "merged" and second["incident_id"] == first["incident_id"]
+    engine.dispose()
