@@ -540,8 +540,8 @@ class Intake:
         swept = self.grouping.sweep()
         if swept is None:
             return
-        at, split = swept
-        self._write_parts(pending, split, at, self.taken_by or "intake")
+        self._write_parts(pending, swept.split, swept.at, self.taken_by or "intake")
+        pending.incidents.update(swept.flagged)
         if self.timings is not None:
             self.timings.setdefault("sweep", []).append((time.perf_counter() - started) * 1000)
 
@@ -693,6 +693,7 @@ class Intake:
             split = self.grouping.settle(now, force=True)
             pending = _Pending(BufferedDispatchRepository(conn))
             self._write_parts(pending, split, now, "settle")
+            pending.incidents.update(self.grouping.flag_customer_side(now))
             pending.incidents.update(
                 i.id
                 for i in self.grouping.incidents.values()

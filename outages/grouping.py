@@ -175,6 +175,19 @@ class Incident:
         return len(known) + anonymous
 
 
+@dataclass(frozen=True)
+class Swept:
+    """What a sweep did (see ``GroupingEngine.sweep``): when, the incidents split off, and
+    the lone calls newly flagged as possibly the customer's own wiring."""
+
+    at: datetime
+    split: list[str]
+    flagged: list[str]
+
+
+CUSTOMER_SIDE_NOTE = "possibly the customer's own wiring (article 22)"
+
+
 @dataclass
 class Decision:
     call_id: str
@@ -972,14 +985,14 @@ class GroupingEngine:
         """Whether :meth:`sweep` would re-examine anything (a transaction is worth opening)."""
         return self._sweep_at is not None and self._settle_due(self._sweep_at)
 
-    def sweep(self) -> tuple[datetime, list[str]] | None:
+    def sweep(self) -> Swept | None:
         """The re-examination that the calls taken with ``sweep=False`` left to run: as
-        :meth:`settle` at the latest of them. Returns when it ran and the incidents split
-        off, or None when none was due."""
+        :meth:`settle` at the latest of them, and the lone calls flagged whose neighbours
+        have stayed quiet since (:meth:`flag_customer_side`). None when none was due."""
         at, self._sweep_at = self._sweep_at, None
         if at is None or not self._settle_due(at):
             return None
-        return at, self.settle(at)
+        return Swept(at, self.settle(at), self.flag_customer_side(at))
 
     def _known(self, device: str) -> bool:
         try:
@@ -1419,6 +1432,24 @@ class GroupingEngine:
             and now - inc.last_call >= quiet
             and self.tree.customers(str(inc.device)) > 1
         ]
+
+    def flag_customer_side(self, now: datetime) -> list[str]:
+        """Says so in the evidence of each customer-side suspect (see
+        :meth:`customer_side_suspects`) not yet flagged, for the agent who calls the
+        customer back and the dispatcher who would send a crew; returns their ids."""
+        quiet = self.s.customer_side_quiet_minutes
+        flagged = []
+        for inc_id in self.customer_side_suspects(now):
+            inc = self.incidents[inc_id]
+            if any(CUSTOMER_SIDE_NOTE in e for e in inc.evidence):
+                continue
+            inc.evidence.append(
+                f"{now:%H:%M} a lone call: nobody else under {inc.device} has called in "
+                f"{quiet:.0f} min, {CUSTOMER_SIDE_NOTE}; ask the customer to check their "
+                "own switch and meter box before a crew goes"
+            )
+            flagged.append(inc_id)
+        return flagged
 
     def adopt(self, inc: Incident) -> None:
         """Takes in an incident stored by another process (the intake's reload): an open

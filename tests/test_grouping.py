@@ -163,6 +163,12 @@ def test_a_lone_call_with_quiet_neighbours_is_flagged(model: NetworkModel) -> No
     assert d.customer_side_suspect
     assert engine.customer_side_suspects(T0 + timedelta(minutes=10)) == []
     assert engine.customer_side_suspects(T0 + timedelta(minutes=31)) == [d.incident_id]
+    # said once in the incident's evidence, however many sweeps see it
+    assert engine.flag_customer_side(T0 + timedelta(minutes=10)) == []
+    assert engine.flag_customer_side(T0 + timedelta(minutes=31)) == [d.incident_id]
+    assert engine.flag_customer_side(T0 + timedelta(minutes=36)) == []
+    notes = [e for e in engine.incidents[d.incident_id].evidence if "article 22" in e]
+    assert len(notes) == 1 and "30 min" in notes[0]
 
 
 def test_a_branch_that_calls_long_after_is_split_off(model: NetworkModel) -> None:
@@ -513,7 +519,7 @@ def test_a_call_that_leaves_the_sweep_for_later_leaves_a_large_incident_to_it(
     assert decision.incident_id == "INC-BIG" and examined == []
     assert engine.sweep_due()
     swept = engine.sweep()
-    assert swept is not None and swept[0] == T0 + timedelta(minutes=30)
+    assert swept is not None and swept.at == T0 + timedelta(minutes=30)
     assert examined == ["INC-BIG"]
     assert not engine.sweep_due() and engine.sweep() is None
 

@@ -378,3 +378,37 @@ def test_a_failed_re_examination_loses_no_call(
     assert intake.grouping is not before  # read again from the database
     assert second["status"] == "merged" and second["incident_id"] == first["incident_id"]
     engine.dispose()
+
+
+def test_a_lone_call_whose_neighbours_stay_quiet_is_flagged_in_the_stored_evidence(
+    imported: Any, db_url: str
+) -> None:
+    """Article 22: a lone call's neighbours stay quiet; the sweep after a later call
+    (about something else) says in the stored incident that it may be the customer's own
+    wiring, so that the dispatcher sees it before sending a crew."""
+    from api.bootstrap import intake_services
+    from dispatch.intake import Intake
+    from outages.store import incidents
+
+    sps = imported.rows["service_points"]
+    by_transformer: dict[str, list[str]] = {}
+    for sp in sps:
+        by_transformer.setdefault(sp["transformer_id"], []).append(sp["account_no"])
+    lone_tr, other_tr = list(by_transformer)[:2]
+    engine = make_engine(db_url)
+    intake = Intake(engine, intake_services(engine), taken_by="agent")
+    lone = intake.take(_row("lone", 0, by_transformer[lone_tr][0]))
+    intake.take(_row("later", 40, by_transformer[other_tr][0]))
+
+    def stored_evidence() -> list[str]:
+        with engine.connect() as conn:
+            value = conn.execute(
+                select(incidents.c.evidence).where(incidents.c.id == lone["incident_id"])
+            ).scalar_one()
+        return list(json.loads(value) if isinstance(value, str) else value)
+
+    notes = [e for e in stored_evidence() if "article 22" in e]
+    assert len(notes) == 1 and "customer's own wiring" in notes[0]
+    intake.take(_row("later2", 50, by_transformer[other_tr][1]))
+    assert len([e for e in stored_evidence() if "article 22" in e]) == 1
+    engine.dispose()
