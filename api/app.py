@@ -125,6 +125,7 @@ def build_context(
     if services is not None:
         install_network(context, services, int(latest["id"]) if latest else None)
     context.follow_network = NetworkFollower(settings.network_check_seconds)
+    context.sweep_timer = SweepTimer(settings.sweep_seconds)
     return context
 
 
@@ -206,6 +207,38 @@ class NetworkFollower:
         logger.info("now serving the network of layer import %s", import_id)
 
 
+class SweepTimer:
+    """Re-examines the open incidents between calls. After a call the intake sweeps anyway;
+    in a lull the silence still grows (a roll-up may now be several faults, a lone call's
+    neighbours have stayed quiet): every ``every`` seconds a request starts a sweep at the
+    app's clock, in a background thread, so that no request waits for it."""
+
+    def __init__(self, every_seconds: float) -> None:
+        self.every = every_seconds
+        self._next = time.monotonic() + every_seconds
+        self._lock = threading.Lock()
+        self._running: threading.Thread | None = None
+
+    def __call__(self, context: AppContext) -> None:
+        now = time.monotonic()
+        if now < self._next or context.intake is None:
+            return
+        with self._lock:
+            if now < self._next or (self._running is not None and self._running.is_alive()):
+                return
+            self._next = now + self.every
+            self._running = threading.Thread(
+                target=lambda: context.sweep(context.now()), name="gridcall-sweep", daemon=True
+            )
+            self._running.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until a sweep under way has finished (tests, and a clean shutdown)."""
+        running = self._running
+        if running is not None:
+            running.join(timeout)
+
+
 def _roster(engine: Engine, services: IntakeServices, now: datetime) -> None:
     """The crews of the imported layer, registered once (a dispatcher changes them later):
     without them no order could be given to a crew."""
@@ -252,6 +285,8 @@ def create_app(
         try:
             yield
         finally:
+            if isinstance(context.sweep_timer, SweepTimer):
+                context.sweep_timer.wait(60)
             if own_engine:
                 context.engine.dispose()
 

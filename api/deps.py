@@ -7,6 +7,7 @@ Routes declare what they need as ``Annotated`` types (``CurrentUser``, ``Dispatc
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from api.settings import Settings
 from dispatch.intake import Intake, IntakeServices
 from outages.planned import OutagePlanner
 from outages.public import PublicOutages
+
+logger = logging.getLogger(__name__)
 
 TOKEN_URL = "/api/auth/token"
 TOKEN_COOKIE = "gridcall_token"
@@ -89,9 +92,25 @@ class AppContext:
     network_import: int | None = None  # the layer import the services were built from
     # looks for a newer layer import now and then, and swaps its network in (api.app)
     follow_network: Callable[[AppContext], None] | None = None
+    # re-examines the open incidents now and then between calls (api.app)
+    sweep_timer: Callable[[AppContext], None] | None = None
 
     def now(self) -> datetime:
         return self.clock()
+
+    def sweep(self, now: datetime | None = None) -> None:
+        """The intake's re-examination of the open incidents, after an answer or on a timer
+        (see ``Intake.sweep``). A failure is logged and the intake rebuilt from the database
+        at the next call: the calls are stored, and nobody is waiting for this."""
+        with self.intake_lock:
+            intake = self.intake
+            if intake is None:
+                return
+            try:
+                intake.sweep(now)
+            except Exception:
+                logger.exception("re-examining the open incidents")
+                self.intake = None
 
     def require_services(self) -> IntakeServices:
         if self.services is None:
@@ -113,6 +132,8 @@ def get_context(request: Request) -> AppContext:
     context = cast(AppContext, request.app.state.context)
     if context.follow_network is not None:
         context.follow_network(context)
+    if context.sweep_timer is not None:
+        context.sweep_timer(context)
     return context
 
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from api.deps import AgentUser, AppContext, ContextDep, NotFound
+from api.deps import AgentUser, ContextDep, NotFound
 from api.schemas import CallIn, CallResult, ErrorOut
 from dispatch.intake import Intake
 from gis.db import json_value
 from outages.store import calls
-
-logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
@@ -69,25 +66,11 @@ def take_call(
             # database at the next call.
             context.intake = None
             raise
-    background.add_task(_sweep, context)
+    background.add_task(context.sweep)
     result = CallResult.model_validate(answer)
     if result.status == "rejected":
         return JSONResponse(status_code=422, content=result.model_dump(mode="json"))
     return result
-
-
-def _sweep(context: AppContext) -> None:
-    """After the answer: the agent does not wait for the incidents' re-examination. A
-    failure is logged and forgotten with the intake's memory (the calls are stored)."""
-    with context.intake_lock:
-        intake = context.intake
-        if intake is None:
-            return
-        try:
-            intake.sweep()
-        except Exception:
-            logger.exception("re-examining the open incidents")
-            context.intake = None
 
 
 @router.get(

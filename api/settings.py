@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         description="how often the running app looks for a newer layer import and, when one "
         "has landed, loads its network in the background and swaps it in (no restart)",
     )
+    sweep_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="how often, between calls, the open incidents are re-examined as "
+        "silence grows (a roll-up undone, a lone call flagged as the customer's own wiring); "
+        "after a call it happens anyway",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)
 

@@ -213,14 +213,15 @@ class Intake:
                 logger.exception("re-examining the open incidents after call %s", answer["call_id"])
         return answer
 
-    def sweep(self) -> None:
-        """Runs the re-examination left by the calls taken (see ``GroupingEngine.sweep``),
-        when one is due. Should it fail, the open incidents are read again from the
-        database at the next transaction (the memory may be ahead of it)."""
-        if not self.grouping.sweep_due():
+    def sweep(self, now: datetime | None = None) -> None:
+        """Runs the re-examination left by the calls taken, or asked for at ``now`` (see
+        ``GroupingEngine.sweep``), when one is due. Should it fail, the open incidents are
+        read again from the database at the next transaction (the memory may be ahead of
+        it)."""
+        if not self.grouping.sweep_due(now):
             return
         try:
-            self._transaction(lambda _conn, pending: self._sweep(pending))
+            self._transaction(lambda _conn, pending: self._sweep(pending, now))
         except Exception:
             self._version = -1
             raise
@@ -535,9 +536,9 @@ class Intake:
         self._open_parts(service, decision.split_into, at, by, f" (split from {inc.id})")
         return survivor_order
 
-    def _sweep(self, pending: _Pending) -> None:
+    def _sweep(self, pending: _Pending, now: datetime | None = None) -> None:
         started = time.perf_counter()
-        swept = self.grouping.sweep()
+        swept = self.grouping.sweep(now)
         if swept is None:
             return
         self._write_parts(pending, swept.split, swept.at, self.taken_by or "intake")

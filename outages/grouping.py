@@ -981,15 +981,22 @@ class GroupingEngine:
             minutes=self.s.settle_minutes
         )
 
-    def sweep_due(self) -> bool:
-        """Whether :meth:`sweep` would re-examine anything (a transaction is worth opening)."""
-        return self._sweep_at is not None and self._settle_due(self._sweep_at)
+    def _sweep_time(self, now: datetime | None) -> datetime | None:
+        at = self._sweep_at
+        return now if now is not None and (at is None or now > at) else at
 
-    def sweep(self) -> Swept | None:
-        """The re-examination that the calls taken with ``sweep=False`` left to run: as
-        :meth:`settle` at the latest of them, and the lone calls flagged whose neighbours
-        have stayed quiet since (:meth:`flag_customer_side`). None when none was due."""
-        at, self._sweep_at = self._sweep_at, None
+    def sweep_due(self, now: datetime | None = None) -> bool:
+        """Whether :meth:`sweep` would re-examine anything (a transaction is worth opening)."""
+        at = self._sweep_time(now)
+        return at is not None and self._settle_due(at)
+
+    def sweep(self, now: datetime | None = None) -> Swept | None:
+        """The re-examination that the calls taken with ``sweep=False`` left to run, or that
+        a timer asks for at ``now`` (silence grows between calls too): as :meth:`settle` at
+        the later of the two, and the lone calls flagged whose neighbours have stayed quiet
+        since (:meth:`flag_customer_side`). None when none was due."""
+        at = self._sweep_time(now)
+        self._sweep_at = None
         if at is None or not self._settle_due(at):
             return None
         return Swept(at, self.settle(at), self.flag_customer_side(at))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,7 +86,7 @@ def test_the_answer_does_not_wait_for_the_re_examination(
 
     swept: list[Intake] = []
 
-    def failing_sweep(self: Intake) -> None:
+    def failing_sweep(self: Intake, now: datetime | None = None) -> None:
         swept.append(self)
         raise RuntimeError("re-examination failed")
 
@@ -239,3 +240,40 @@ def test_without_a_network_calls_are_503(engine: Engine) -> None:
         r = client.post("/api/calls", json=call("z1"), headers=login(client, Role.AGENT))
     assert r.status_code == 503
     assert "gridcall layers import" in r.json()["detail"]
+
+
+@pytest.fixture
+def swept_api(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    yield from api_fixture(engine, tmp_path_factory, NOW, sweep_seconds=0.001)
+
+
+def test_between_calls_the_open_incidents_are_still_re_examined(swept_api: Api) -> None:
+    """No call comes after a lone one, yet its neighbours' silence grows: a timer started
+    by any request re-examines the incidents at the app's clock, and the lone call is
+    flagged as possibly the customer's own wiring (article 22) in the stored evidence."""
+    from api.app import SweepTimer
+
+    api = swept_api
+    headers = api.headers(Role.AGENT)
+    account = accounts_of(api, "T0004")[0]
+    r = api.client.post("/api/calls", json=call("q1", account_no=account), headers=headers)
+    assert r.status_code == 200
+    incident = r.json()["incident_id"]
+    timer = api.client.app.state.context.sweep_timer  # type: ignore[attr-defined]
+    assert isinstance(timer, SweepTimer)
+
+    def flags() -> list[str]:
+        timer.wait(60)
+        with api.engine.connect() as conn:
+            value = conn.execute(
+                select(incidents.c.evidence).where(incidents.c.id == incident)
+            ).scalar_one()
+        evidence = json.loads(value) if isinstance(value, str) else value
+        return [e for e in evidence if "article 22" in e]
+
+    api.clock.now = NOW + timedelta(minutes=10)
+    assert api.client.get("/api/calls/q1", headers=headers).status_code == 200
+    assert flags() == []  # not quiet for long enough yet
+    api.clock.now = NOW + timedelta(minutes=40)
+    assert api.client.get("/api/calls/q1", headers=headers).status_code == 200
+    assert len(flags()) == 1

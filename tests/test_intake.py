@@ -359,7 +359,7 @@ def test_a_failed_re_examination_loses_no_call(
     from outages.grouping import GroupingEngine
     from outages.store import calls as calls_table
 
-    def failing(self: GroupingEngine) -> None:
+    def failing(self: GroupingEngine, now: datetime | None = None) -> None:
         raise RuntimeError("sweep refused")
 
     sps = imported.rows["service_points"]
