@@ -1015,9 +1015,13 @@ class GroupingEngine:
         return kind == "transformer"
 
     def _due(self, inc: Incident, now: datetime, minutes: float) -> bool:
-        """Whether an incident is worth re-examining: it spans several transformers, and it
-        has new calls or enough time has passed since it was last examined."""
+        """Whether an incident is worth re-examining: it spans several transformers, it
+        has new calls or enough time has passed since it was last examined, and it is not
+        stale (nobody called about it for ``rejoin_minutes``: a call below it now starts a
+        new incident, and a server's timer would otherwise weigh it again and again)."""
         if inc.device is None or len(inc.members) < 2 or self._is_transformer(inc.device):
+            return False
+        if now - inc.last_call > timedelta(minutes=self.s.rejoin_minutes):
             return False
         if inc.checked is None:
             return True

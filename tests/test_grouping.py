@@ -536,3 +536,20 @@ def test_the_deepest_common_device_is_that_of_every_chain(model: NetworkModel) -
         expected = next((d for d in chains[0] if d in common), None)
         assert tree.lca(picked) == expected
     assert tree.lca([]) is None
+
+
+def test_an_incident_nobody_called_about_for_a_day_is_not_re_examined(
+    model: NetworkModel,
+) -> None:
+    """A server's timer sweeps at its clock; an open incident whose last call is older than
+    the rejoin window (a call below it would start a new one) is left as it stands."""
+    fuse, transformers = _fuse_with_transformers(model, 3)
+    engine = GroupingEngine(model)
+    for i, t in enumerate(transformers * 2):
+        engine.process(_obs(f"s{i}", i * 0.5, t, _customers(model, t)[i]))
+    (incident,) = engine.open_incidents()
+    assert incident.device == fuse
+    assert engine._due(incident, T0 + timedelta(hours=20), 0.0)
+    assert not engine._due(incident, T0 + timedelta(hours=25), 0.0)
+    assert engine.sweep(T0 + timedelta(hours=25)) is not None  # the sweep runs, but
+    assert incident.checked is None or incident.checked[0] < T0 + timedelta(hours=25)
