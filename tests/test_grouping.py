@@ -28,19 +28,20 @@ def _grid_model(
     return m
 
 
+# three feeders of 30 transformers of 30 customers, some laterals, one tie (seed 4)
+GROUPING_GRID: dict[str, object] = {
+    "feeders_per_bus": 3,
+    "sections_per_feeder": 70,
+    "branch_probability": 0.2,
+    "transformers_per_feeder": 30,
+    "service_points_per_transformer": 30,
+    "ties": 1,
+}
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
-    return _grid_model(
-        tmp_path_factory,
-        "grouping",
-        4,
-        feeders_per_bus=3,
-        sections_per_feeder=70,
-        branch_probability=0.2,
-        transformers_per_feeder=30,
-        service_points_per_transformer=30,
-        ties=1,
-    )
+    return _grid_model(tmp_path_factory, "grouping", 4, **GROUPING_GRID)
 
 
 def _fuse_with_transformers(model: NetworkModel, at_least: int) -> tuple[str, list[str]]:

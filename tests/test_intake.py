@@ -301,6 +301,8 @@ def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     """Taken live, one call at a time, a storm's incidents are re-examined every few
     minutes after some call; one split then, while the call was about another fault, must
     be written as well as the parts cut from it: the database holds each call once."""
+    from test_grouping import GROUPING_GRID
+
     from dispatch.intake import Intake, IntakeServices
     from dispatch.replay import read_calls
     from gis.db import write_transaction
@@ -309,16 +311,7 @@ def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     from outages.store import incidents
     from outages.storm import simulate_storm
 
-    grid = synthetic_grid(
-        4,
-        substations=1,
-        feeders_per_bus=3,
-        sections_per_feeder=70,
-        branch_probability=0.2,
-        transformers_per_feeder=30,
-        service_points_per_transformer=30,
-        ties=1,
-    )
+    grid = synthetic_grid(4, substations=1, **GROUPING_GRID)  # type: ignore[arg-type]
     data, model, _problems = prepare(grid.write(tmp_path / "grid.gpkg"))
     assert data is not None and model is not None
     engine = make_engine(db_url)
