@@ -904,7 +904,11 @@ class GroupingEngine:
             group_all = [inc, *others]
             covered = sum(self.tree.customers(str(g.device)) for g in group_all)
             since = (now - (min(g.onset for g in group_all) - self._lead)).total_seconds() / 60
-            extra_silent = max(self.tree.customers(ancestor) - covered, 0)
+            # customers out since an older fault cannot call about this one: counting them
+            # silent made the bound no bound, and kept a storm's largest outages in pieces
+            first_call = min(g.stats.first for g in group_all)
+            out = self._already_out(ancestor, {g.id for g in group_all}, first_call)
+            extra_silent = max(self.tree.customers(ancestor) - out - covered, 0)
             bound = (
                 extra_silent * math.log(1 - self._rates[0] * self._delay_cdf(since))
                 + self._fault_log_prior(ancestor)

@@ -554,3 +554,38 @@ def test_an_incident_nobody_called_about_for_a_day_is_not_re_examined(
     assert not engine._due(incident, T0 + timedelta(hours=25), 0.0)
     assert engine.sweep(T0 + timedelta(hours=25)) is not None  # the sweep runs, but
     assert incident.checked is None or incident.checked[0] < T0 + timedelta(hours=25)
+
+
+def test_an_outage_beside_an_older_one_rolls_up_to_their_common_breaker(
+    big_feeder: NetworkModel,
+) -> None:
+    """Half a feeder is out after a recloser's fault; an hour later the breaker trips and
+    the other half calls. The customers out since the first fault cannot call about the
+    second and are no evidence against it: the new calls make one incident at the breaker,
+    not one per branch."""
+    breaker = _largest_feeder_breaker(big_feeder)
+    nested = max(
+        (
+            s
+            for s in big_feeder.switch_ids
+            if tuple(big_feeder.protective_chain(s)[1:2]) == (breaker,)
+        ),
+        key=big_feeder.downstream_service_point_count,
+    )
+    inside = big_feeder.downstream_transformers(nested)
+    rest = [t for t in big_feeder.downstream_transformers(breaker) if t not in inside]
+    assert len(inside) >= 3 and len(rest) >= 3
+    engine = GroupingEngine(big_feeder)
+    rng = random.Random(5)
+    for start, transformers, name in ((0.0, inside, "r"), (70.0, rest, "b")):
+        calls = sorted(
+            (start + rng.expovariate(1 / 8), t, sp)
+            for t in transformers
+            for sp in _customers(big_feeder, t)[::20]
+        )
+        for n, (minute, t, sp) in enumerate(calls):
+            engine.process(_obs(f"{name}{n}", minute, t, sp))
+    by_device = {i.device: i for i in engine.open_incidents()}
+    assert set(by_device) == {nested, breaker}
+    assert all(c.startswith("b") for c in by_device[breaker].members)
+    assert all(c.startswith("r") for c in by_device[nested].members)
