@@ -184,6 +184,7 @@ class Intake:
         )
         for inc in store.load_intake_incidents(conn):
             fresh.adopt(inc)
+        fresh.recall_recent()
         self.grouping = fresh
         self._member_rows.clear()
         self._answers = store.known_call_ids(conn)

@@ -1466,6 +1466,22 @@ class GroupingEngine:
             flagged.append(inc_id)
         return flagged
 
+    def recall_recent(self) -> None:
+        """After adopting the stored incidents (a reload): the located calls of the last
+        ``dominant_minutes`` that storm mode counts (see :meth:`_dominant_incident`), which
+        would otherwise be forgotten at every restoration."""
+        located = sorted(
+            (m.observation.at, inc.id)
+            for inc in self.incidents.values()
+            if inc.merged_into is None
+            for m in inc.members.values()
+            if m.transformer
+        )
+        if not located:
+            return
+        since = located[-1][0] - timedelta(minutes=self.s.dominant_minutes)
+        self._recent = deque(x for x in located if x[0] >= since)
+
     def adopt(self, inc: Incident) -> None:
         """Takes in an incident stored by another process (the intake's reload): an open
         one, or a restored one that may explain later calls (see :meth:`_renewed`)."""

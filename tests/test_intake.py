@@ -405,3 +405,24 @@ def test_a_lone_call_whose_neighbours_stay_quiet_is_flagged_in_the_stored_eviden
     intake.take(_row("later2", 50, by_transformer[other_tr][1]))
     assert len([e for e in stored_evidence() if "article 22" in e]) == 1
     engine.dispose()
+
+
+def test_storm_mode_survives_a_reload(imported: Any, db_url: str) -> None:
+    """A call that nothing places joins the outage taking most of the last minutes' calls;
+    an intake that has just read the incidents from the database (another process, or
+    after a restoration) knows those calls as well."""
+    from api.bootstrap import intake_services
+    from dispatch.intake import Intake
+
+    sps = imported.rows["service_points"]
+    mine = [s for s in sps if s["transformer_id"] == sps[0]["transformer_id"]]
+    engine = make_engine(db_url)
+    first = Intake(engine, intake_services(engine), taken_by="agent 1")
+    answers = [first.take(_row(f"d{i}", i, mine[i]["account_no"])) for i in range(6)]
+    outage = answers[-1]["incident_id"]
+    assert {a["incident_id"] for a in answers} == {outage}
+    other = Intake(engine, intake_services(engine), taken_by="agent 2")
+    unplaced = other.take(_row("u1", 8, description="停电了"))
+    assert unplaced["status"] == "merged" and unplaced["incident_id"] == outage
+    assert "storm mode" in unplaced["reason"]
+    engine.dispose()
