@@ -143,48 +143,65 @@ def install_network(context: AppContext, services: IntakeServices, import_id: in
     _roster(context.engine, services, context.now())
 
 
-class NetworkFollower:
-    """Takes up a newer layer import while the app runs. Imports are made by `gridcall layers
-    import` in another process, and a control room cannot restart the app in a storm to see
-    a corrected feeder: every few seconds a request asks which import is the latest; when it
-    is not the app's, the new network is loaded in a background thread (a county takes
-    seconds to a minute) and swapped in when ready, while requests go on with the old one."""
+class Periodic:
+    """Work that a request starts now and then, ``every`` seconds at most, in a background
+    thread and one at a time, so that no request waits for it. ``_work`` says, under the
+    lock, what there is to do (``None``: nothing this time)."""
 
-    def __init__(self, every_seconds: float) -> None:
+    name = "gridcall-periodic"
+
+    def __init__(self, every_seconds: float, *, at_once: bool = False) -> None:
         self.every = every_seconds
-        self._next = -math.inf
+        self._next = -math.inf if at_once else time.monotonic() + every_seconds
         self._lock = threading.Lock()
-        self._loading: threading.Thread | None = None
-        self._failed: int | None = None  # an import whose network could not be loaded
+        self._thread: threading.Thread | None = None
 
     def __call__(self, context: AppContext) -> None:
         now = time.monotonic()
         if now < self._next:
             return
         with self._lock:
-            if now < self._next or (self._loading is not None and self._loading.is_alive()):
+            if now < self._next or (self._thread is not None and self._thread.is_alive()):
                 return
             self._next = now + self.every
-            try:
-                latest = latest_import(context.engine)
-            except Exception:  # the request that happened to check must not fail for it
-                logger.exception("could not look for a newer layer import")
-                return
-            if latest is None or int(latest["id"]) in (context.network_import, self._failed):
-                return
-            self._loading = threading.Thread(
-                target=self._load,
-                args=(context, int(latest["id"])),
-                name="gridcall-network",
-                daemon=True,
-            )
-            self._loading.start()
+            work = self._work(context)
+            if work is not None:
+                self._thread = threading.Thread(target=work, name=self.name, daemon=True)
+                self._thread.start()
+
+    def _work(self, context: AppContext) -> Callable[[], None] | None:
+        raise NotImplementedError
 
     def wait(self, timeout: float | None = None) -> None:
-        """Until a load under way has finished (tests, and a clean shutdown)."""
-        loading = self._loading
-        if loading is not None:
-            loading.join(timeout)
+        """Until the work under way has finished (tests, and a clean shutdown)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+
+class NetworkFollower(Periodic):
+    """Takes up a newer layer import while the app runs. Imports are made by `gridcall layers
+    import` in another process, and a control room cannot restart the app in a storm to see
+    a corrected feeder: every few seconds a request asks which import is the latest; when it
+    is not the app's, the new network is loaded in a background thread (a county takes
+    seconds to a minute) and swapped in when ready, while requests go on with the old one."""
+
+    name = "gridcall-network"
+
+    def __init__(self, every_seconds: float) -> None:
+        super().__init__(every_seconds, at_once=True)
+        self._failed: int | None = None  # an import whose network could not be loaded
+
+    def _work(self, context: AppContext) -> Callable[[], None] | None:
+        try:
+            latest = latest_import(context.engine)
+        except Exception:  # the request that happened to check must not fail for it
+            logger.exception("could not look for a newer layer import")
+            return None
+        if latest is None or int(latest["id"]) in (context.network_import, self._failed):
+            return None
+        import_id = int(latest["id"])
+        return lambda: self._load(context, import_id)
 
     def _load(self, context: AppContext, import_id: int) -> None:
         from api.bootstrap import intake_services
@@ -207,36 +224,18 @@ class NetworkFollower:
         logger.info("now serving the network of layer import %s", import_id)
 
 
-class SweepTimer:
+class SweepTimer(Periodic):
     """Re-examines the open incidents between calls. After a call the intake sweeps anyway;
     in a lull the silence still grows (a roll-up may now be several faults, a lone call's
     neighbours have stayed quiet): every ``every`` seconds a request starts a sweep at the
-    app's clock, in a background thread, so that no request waits for it."""
+    app's clock."""
 
-    def __init__(self, every_seconds: float) -> None:
-        self.every = every_seconds
-        self._next = time.monotonic() + every_seconds
-        self._lock = threading.Lock()
-        self._running: threading.Thread | None = None
+    name = "gridcall-sweep"
 
-    def __call__(self, context: AppContext) -> None:
-        now = time.monotonic()
-        if now < self._next or context.intake is None:
-            return
-        with self._lock:
-            if now < self._next or (self._running is not None and self._running.is_alive()):
-                return
-            self._next = now + self.every
-            self._running = threading.Thread(
-                target=lambda: context.sweep(context.now()), name="gridcall-sweep", daemon=True
-            )
-            self._running.start()
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Until a sweep under way has finished (tests, and a clean shutdown)."""
-        running = self._running
-        if running is not None:
-            running.join(timeout)
+    def _work(self, context: AppContext) -> Callable[[], None] | None:
+        if context.intake is None:
+            return None
+        return lambda: context.sweep(context.now())
 
 
 def _roster(engine: Engine, services: IntakeServices, now: datetime) -> None:

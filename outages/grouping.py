@@ -358,12 +358,12 @@ class DeviceTree:
         if first is None:
             return None
         chain = self.device_chain(first)
+        if not chain:
+            return None
         # the deepest device of the first chain that is in every other: the chains run to
         # the root, so the answer only moves up as more chains are met
         pos = 0
         for d in it:
-            if pos >= len(chain):
-                return None
             above = self._chain_sets.get(d)
             if above is None:
                 above = self._chain_sets[d] = frozenset(self.device_chain(d))
@@ -371,7 +371,7 @@ class DeviceTree:
                 pos += 1
                 if pos == len(chain):
                     return None
-        return chain[pos] if pos < len(chain) else None
+        return chain[pos]
 
     def feeder(self, device: str) -> str | None:
         return self.model.feeder_of(device)

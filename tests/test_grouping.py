@@ -344,17 +344,7 @@ def test_an_incident_whose_device_a_new_import_dropped_is_placed_again(
 
 @pytest.fixture(scope="module")
 def bushy_model(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
-    return _grid_model(
-        tmp_path_factory,
-        "bushy",
-        4,
-        feeders_per_bus=3,
-        sections_per_feeder=70,
-        branch_probability=0.5,
-        transformers_per_feeder=30,
-        service_points_per_transformer=30,
-        ties=1,
-    )
+    return _grid_model(tmp_path_factory, "bushy", 4, **{**GROUPING_GRID, "branch_probability": 0.5})
 
 
 def test_a_split_that_no_longer_pays_once_renewed_calls_are_put_back_is_not_made(
