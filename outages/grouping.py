@@ -23,7 +23,7 @@ Every decision records why, in words an agent can read to the caller.
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -377,6 +377,31 @@ class DeviceTree:
         return self.model.feeder_of(device)
 
 
+class _RecentCalls:
+    """The located calls of the last minutes (time, incident), with a count per incident
+    kept as calls come and go: storm mode asks which outage takes most of them at every
+    unplaced call, and a storm's peak puts a thousand calls in the window."""
+
+    def __init__(self) -> None:
+        self._calls: deque[tuple[datetime, str]] = deque()
+        self.counts: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def append(self, at: datetime, incident_id: str) -> None:
+        self._calls.append((at, incident_id))
+        self.counts[incident_id] += 1
+
+    def forget_before(self, since: datetime) -> None:
+        calls, counts = self._calls, self.counts
+        while calls and calls[0][0] < since:
+            _at, incident_id = calls.popleft()
+            counts[incident_id] -= 1
+            if not counts[incident_id]:
+                del counts[incident_id]
+
+
 class GroupingEngine:
     """Keeps the open incidents and decides, call by call, which fault each call reports."""
 
@@ -398,7 +423,8 @@ class GroupingEngine:
         self._member_incident: dict[str, str] = {}  # call id -> incident now holding it
         self._settled: datetime | None = None
         self._sweep_at: datetime | None = None  # the latest call whose sweep is still to run
-        self._recent: deque[tuple[datetime, str]] = deque()  # located calls: time, incident
+        self._examine_next: list[tuple[str, datetime]] = []  # incidents left by the calls
+        self._recent = _RecentCalls()  # located calls: time, incident
         self._kinds: dict[str, str] = {}
         self._unlocated: set[str] = set()
         self._restored: set[str] = set()  # restored incidents with a device (see _renewed)
@@ -415,6 +441,7 @@ class GroupingEngine:
         ]
         self._log_rates = [math.log(r) for r in self._rates]
         self._log_rate_weight = -math.log(steps)
+        self._not_yet: dict[float, list[float]] = {}  # see _calls_loglik
         # Each further fault must also have started when its calls say: faults spread over
         # a storm rarely start within the same few minutes by chance.
         self._log_onset = math.log(min(1.0, s.onset_resolution_minutes / s.cluster_minutes))
@@ -458,11 +485,16 @@ class GroupingEngine:
         """log P(these customers called and the rest not yet | all are out), the call rate
         averaged over its range."""
         silent = max(customers - callers, 0)
-        cdf = self._delay_cdf(since_minutes)
-        terms = [
-            callers * lr + silent * math.log(1 - r * cdf)
-            for r, lr in zip(self._rates, self._log_rates, strict=True)
-        ]
+        not_yet = self._not_yet.get(since_minutes)
+        if not_yet is None:
+            # log P(a customer has not called yet), per call rate: one repartition asks it
+            # of hundreds of subsets that began with the same call
+            cdf = self._delay_cdf(since_minutes)
+            not_yet = [math.log(1 - r * cdf) for r in self._rates]
+            if len(self._not_yet) > 10_000:
+                self._not_yet.clear()
+            self._not_yet[since_minutes] = not_yet
+        terms = [callers * lr + silent * q for lr, q in zip(self._log_rates, not_yet, strict=True)]
         top = max(terms)
         return top + math.log(sum(math.exp(t - top) for t in terms)) + self._log_rate_weight
 
@@ -715,15 +747,15 @@ class GroupingEngine:
             status = NEW
         self._remember_phone(obs, inc)
         absorbed = self._roll_up(inc, now)
-        # a large incident is re-examined at the sweep when that is left for later: it
-        # changes little with one more call, and re-examining it is what costs the most
-        split = (
-            self._repartition(inc, now)
-            if not absorbed
-            and (sweep or len(inc.members) < LARGE_INCIDENT)
-            and self._due(inc, now, 2.0)
-            else []
-        )
+        split: list[str] = []
+        if not absorbed and self._due(inc, now, 2.0):
+            if sweep:
+                split = self._repartition(inc, now)
+            elif len(inc.members) < LARGE_INCIDENT:
+                # re-examined by the sweep right after the answer, which need not wait for
+                # it; a large incident changes little with one more call, and is left to
+                # the periodic re-examination (see _due)
+                self._examine_next.append((inc.id, now))
         if sweep:
             split += self.settle(now)
         elif self._sweep_at is None or now > self._sweep_at:
@@ -740,7 +772,7 @@ class GroupingEngine:
             split_into=split,
         )
         decision.customer_side_suspect = self._lone(survivor)
-        self._recent.append((obs.at, survivor.id))
+        self._recent.append(obs.at, survivor.id)
         return decision
 
     def _survivor(self, inc: Incident) -> Incident:
@@ -992,18 +1024,26 @@ class GroupingEngine:
     def sweep_due(self, now: datetime | None = None) -> bool:
         """Whether :meth:`sweep` would re-examine anything (a transaction is worth opening)."""
         at = self._sweep_time(now)
-        return at is not None and self._settle_due(at)
+        return bool(self._examine_next) or (at is not None and self._settle_due(at))
 
     def sweep(self, now: datetime | None = None) -> Swept | None:
-        """The re-examination that the calls taken with ``sweep=False`` left to run, or that
-        a timer asks for at ``now`` (silence grows between calls too): as :meth:`settle` at
-        the later of the two, and the lone calls flagged whose neighbours have stayed quiet
-        since (:meth:`flag_customer_side`). None when none was due."""
+        """The re-examination that the calls taken with ``sweep=False`` left to run: the
+        incidents they joined, when due, at the time of their call; and, every
+        ``settle_minutes`` of calls or when a timer asks at ``now`` (silence grows between
+        calls too), :meth:`settle` at the later of the two, and the lone calls flagged
+        whose neighbours have stayed quiet since (:meth:`flag_customer_side`). None when
+        none was due."""
         at = self._sweep_time(now)
         self._sweep_at = None
+        split: list[str] = []
+        left, self._examine_next = self._examine_next, []
+        for inc_id, called in left:
+            inc = self._survivor(self.incidents[inc_id])
+            if inc.is_open and self._due(inc, called, 2.0):
+                split += self._repartition(inc, called)
         if at is None or not self._settle_due(at):
-            return None
-        return Swept(at, self.settle(at), self.flag_customer_side(at))
+            return Swept(at or left[-1][1], split, []) if left else None
+        return Swept(at, split + self.settle(at), self.flag_customer_side(at))
 
     def _known(self, device: str) -> bool:
         try:
@@ -1395,13 +1435,12 @@ class GroupingEngine:
         """In a storm most calls are about its largest outage: a call that nothing places
         joins the outage taking most of the calls right now, when it takes most of them."""
         window = timedelta(minutes=self.s.dominant_minutes)
-        while self._recent and obs.at - self._recent[0][0] > window:
-            self._recent.popleft()
+        self._recent.forget_before(obs.at - window)
         if len(self._recent) < 5:
             return None, ""
         counts: dict[str, int] = defaultdict(int)
-        for _at, inc_id in self._recent:
-            counts[self._survivor(self.incidents[inc_id]).id] += 1
+        for inc_id, n in self._recent.counts.items():
+            counts[self._survivor(self.incidents[inc_id]).id] += n
         top, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
         share = n / len(self._recent)
         if share < self.s.dominant_share or not self.incidents[top].is_open:
@@ -1480,7 +1519,10 @@ class GroupingEngine:
         if not located:
             return
         since = located[-1][0] - timedelta(minutes=self.s.dominant_minutes)
-        self._recent = deque(x for x in located if x[0] >= since)
+        self._recent = _RecentCalls()
+        for at, inc_id in located:
+            if at >= since:
+                self._recent.append(at, inc_id)
 
     def adopt(self, inc: Incident) -> None:
         """Takes in an incident stored by another process (the intake's reload): an open

@@ -197,6 +197,51 @@ def test_a_branch_that_calls_long_after_is_split_off(model: NetworkModel) -> Non
     assert len(final_incidents) == 2
 
 
+def test_an_answer_does_not_wait_for_the_re_examination_that_follows_it(
+    model: NetworkModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken with ``sweep=False`` (the intake answers first), a call leaves the
+    re-examination of the incident it joined to the sweep that runs right after its
+    answer, at the call's time: the incidents come out as when each call waits for it."""
+    fuse, transformers = _fuse_with_transformers(model, 2)
+    breaker = model.protective_chain(fuse)[-1]
+    rng = random.Random(3)
+    calls = [
+        (rng.expovariate(1 / 10), t, sp)
+        for t in model.downstream_transformers(breaker)
+        for sp in _customers(model, t)[::10]
+    ]
+    calls += [
+        (95 + i * 0.8, t, _customers(model, t)[-(i + 1)]) for i, t in enumerate(transformers * 3)
+    ]
+    inline, answered_first = GroupingEngine(model), GroupingEngine(model)
+    examined_in_call = []
+    split_by_sweep = []
+    real = answered_first._repartition
+
+    def spy(inc: Incident, now: datetime) -> list[str]:
+        examined_in_call.append(inc.id)
+        return real(inc, now)
+
+    for n, (minute, t, sp) in enumerate(sorted(calls)):
+        inline.process(_obs(f"f{n}", minute, t, sp))
+        monkeypatch.setattr(answered_first, "_repartition", spy)
+        answered_first.process(_obs(f"f{n}", minute, t, sp), sweep=False)
+        monkeypatch.setattr(answered_first, "_repartition", real)
+        swept = answered_first.sweep()
+        if swept is not None:
+            assert swept.at == T0 + timedelta(minutes=minute)
+            split_by_sweep += swept.split
+    assert examined_in_call == []
+    assert split_by_sweep  # the late branch was split off by a sweep, not in its call
+
+    def incidents(engine: GroupingEngine) -> set[tuple[str | None, frozenset[str]]]:
+        return {(i.device, frozenset(i.members)) for i in engine.final() if i.members}
+
+    assert incidents(answered_first) == incidents(inline)
+    assert len(engine_open := answered_first.open_incidents()) == 2, engine_open
+
+
 def test_unlocated_calls_group_by_phone_and_by_place(model: NetworkModel) -> None:
     engine = GroupingEngine(model)
     a = engine.process(Observation("p1", T0, (), phone="13900000001", lon=113.6, lat=34.7))
