@@ -279,10 +279,11 @@ class SqlDispatchRepository:
     def _insert_order(self, order: WorkOrder, at: datetime) -> tuple[WorkOrder, bool]:
         """The order as stored, and whether it was inserted now (else it already existed)."""
         values = _order_values(order, at)
+        # the row as parameters of one statement (compiled once), not as values of a new
+        # statement each time: building a statement's parameters costs more than the insert
         inserted = self.conn.execute(
-            _insert_ignoring_conflicts(self.conn, work_orders)
-            .values(**values)
-            .returning(work_orders.c.order_id)
+            _insert_ignoring_conflicts(self.conn, work_orders).returning(work_orders.c.order_id),
+            values,
         ).first()
         if inserted is None:
             existing = self._existing(order)

@@ -546,6 +546,9 @@ class AddressIndex:
                 if town is not None:
                     self._township_forms.setdefault(town, []).append(i)
         self._cache: dict[str, tuple[AddressHit, ...]] = {}
+        # per name part: a storm's callers on one street or in one village write their own
+        # house numbers after the same name
+        self._names: dict[tuple[str, bool], tuple[NameMatch | None, list[NameMatch]]] = {}
 
     # -- matching ---------------------------------------------------------------------------
 
@@ -702,6 +705,7 @@ class AddressIndex:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._names.clear()
 
     def lookup(self, text: str) -> tuple[AddressHit, ...]:
         """Ranked places an address may mean (cached per text)."""
@@ -722,7 +726,14 @@ class AddressIndex:
             hits.extend(self._at_locality(exact[0], q, 100.0, 0.0, "exact", None, q.name))
             if hits and hits[0].level in ("house", "group"):
                 return tuple(hits)
-        town, names = self.match_names(spell(q.name), bool(q.group or q.house or q.bare))
+        name = (q.name, bool(q.group or q.house or q.bare))
+        found = self._names.get(name)
+        if found is None:
+            found = self.match_names(spell(name[0]), name[1])
+            if len(self._names) > 100_000:
+                self._names.clear()
+            self._names[name] = found
+        town, names = found
         for m in names:
             if m.kind == LOCALITY:
                 loc = self.localities[m.entity]
