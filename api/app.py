@@ -111,7 +111,7 @@ def build_context(
 ) -> AppContext:
     """Everything the routes share. Without an imported network the app still serves logins,
     notices' lists and the OGC layers; what needs the network answers 503."""
-    from api.bootstrap import NoNetworkError, database, intake_services
+    from api.bootstrap import NoNetworkError, database, intake_services, keep_network_out_of_gc
 
     engine = engine or database(settings)
     # read before the network: an import that lands while it loads is taken up later
@@ -124,6 +124,7 @@ def build_context(
     context = AppContext(settings=settings, engine=engine, services=services, clock=clock)
     if services is not None:
         install_network(context, services, int(latest["id"]) if latest else None)
+        keep_network_out_of_gc()
     context.follow_network = NetworkFollower(settings.network_check_seconds)
     context.sweep_timer = SweepTimer(settings.sweep_seconds)
     return context
@@ -204,7 +205,7 @@ class NetworkFollower(Periodic):
         return lambda: self._load(context, import_id)
 
     def _load(self, context: AppContext, import_id: int) -> None:
-        from api.bootstrap import intake_services
+        from api.bootstrap import intake_services, keep_network_out_of_gc
 
         logger.info("layer import %s is newer than the app's network: loading it", import_id)
         try:
@@ -217,6 +218,8 @@ class NetworkFollower(Periodic):
                 logger.info("layer import %s landed during the load: loading again", latest["id"])
                 return
             install_network(context, services, import_id)
+            del services
+            keep_network_out_of_gc()  # the old network is freed now
         except Exception:  # the old network stays; this import is not tried again
             logger.exception("could not load the network of layer import %s", import_id)
             self._failed = import_id

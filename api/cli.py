@@ -97,7 +97,7 @@ def cmd_network_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from api.bootstrap import NoNetworkError, intake_services
+    from api.bootstrap import NoNetworkError, intake_services, keep_network_out_of_gc
     from api.dbadmin import upgrade
     from dispatch.intake import Intake
     from dispatch.replay import replay
@@ -109,6 +109,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         except NoNetworkError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INPUT
+        keep_network_out_of_gc()
         intake = Intake(engine, services, taken_by="replay")
         if args.out:
             with Path(args.out).open("w", encoding="utf-8") as out:

@@ -197,6 +197,7 @@ def quality(
 
 
 def throughput(scale: float, faults: int, postgres: str | None, seed: int = 7) -> list[Row]:
+    from api.bootstrap import keep_network_out_of_gc
     from dispatch.intake import Intake, IntakeServices
     from dispatch.replay import replay
     from gis.db import write_transaction
@@ -207,6 +208,7 @@ def throughput(scale: float, faults: int, postgres: str | None, seed: int = 7) -
     services = IntakeServices.build(data, model)
     storm = simulate_storm(data, model, faults=faults, hours=6, seed=seed)
     calls_path, truth_path = storm.write(Path(tempfile.mkdtemp()))
+    keep_network_out_of_gc()  # as `gridcall replay` does
     rows = []
     targets = [("SpatiaLite", None)] + ([("PostGIS", postgres)] if postgres else [])
     for name, url in targets:

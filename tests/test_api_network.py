@@ -72,3 +72,27 @@ def test_a_new_import_is_served_without_a_restart(
     assert location["method"] == "account"
     assert location["service_point_id"] == new_sp["id"]
     assert location["transformer_id"] == new_sp["transformer_id"]
+
+
+def test_the_network_is_kept_out_of_full_collections_and_a_replaced_one_is_freed() -> None:
+    import gc
+    import weakref
+
+    from api.bootstrap import keep_network_out_of_gc
+
+    class Network:  # a model holds reference cycles (parents and children)
+        def __init__(self) -> None:
+            self.me = self
+
+    try:
+        network = Network()
+        ref = weakref.ref(network)
+        keep_network_out_of_gc()
+        assert gc.get_freeze_count() > 0
+        del network  # replaced: only the collector can free a cycle
+        gc.collect()
+        assert ref() is not None  # frozen: the full pass did not even look at it
+        keep_network_out_of_gc()  # what the app does once the new network is in place
+        assert ref() is None
+    finally:
+        gc.unfreeze()
