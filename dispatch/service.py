@@ -286,15 +286,15 @@ class DispatchService:
         self, call: Call, now: datetime, *, unit_id: str | None = None, by: str = "intake"
     ) -> WorkOrder | None:
         """A ticket for a non-repair call, forwarded to its department; ``None`` for
-        consultations and queries, which are answered without an order."""
+        consultations and queries, which are answered without an order. The call's ticket
+        if it has one already: not looked up first, the repository returns the stored
+        order for the same call (its id and call id are unique), so a ticket costs one
+        statement, not two."""
         kind = order_type_for(call.category.value)
         if kind is None:
             return None
         if kind is OrderType.REPAIR:
             raise ValueError("repair calls open incidents; use open_repair_order")
-        existing = self.repo.order_for_call(call.call_id)
-        if existing is not None:
-            return existing
         department = department_for(kind, self.settings.departments)
         draft = WorkOrder.open_ticket(
             kind,
