@@ -102,15 +102,27 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+class EncodedJSON(str):
+    """JSON text encoded already (a large value put together from parts encoded once): a
+    JSON column takes it as it is instead of encoding it again as a string."""
+
+
+def json_text(value: Any) -> str:
+    """How a JSON column's value is encoded (``json.dumps``; :class:`EncodedJSON` as is)."""
+    return value if isinstance(value, EncodedJSON) else json.dumps(value)
+
+
 def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"isolation_level": None})
+        engine = create_engine(
+            url, echo=echo, connect_args={"isolation_level": None}, json_serializer=json_text
+        )
         event.listen(engine, "connect", _init_spatialite)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        return create_engine(url, echo=echo, pool_pre_ping=True, json_serializer=json_text)
     raise ValueError(
         f"unsupported database URL {url!r}: use a SQLite path or postgresql+psycopg://"
     )

@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from gis.db import UTCDateTime, json_value, metadata
+from gis.db import EncodedJSON, UTCDateTime, json_text, json_value, metadata
 from outages.grouping import Incident, Member, Observation
 
 calls = Table(
@@ -168,27 +168,33 @@ def member_from_json(d: dict[str, Any]) -> Member:
 
 
 class MemberRows:
-    """:func:`member_json` of each member, computed once while the member stays the same.
+    """:func:`member_json` of each member, encoded once while the member stays the same.
 
-    A storm's incident is written again by every transaction that adds a call to it; its
-    hundreds of earlier members have not changed (the grouping replaces a member, it never
-    alters one). Keyed by call id, so it holds one row per call at most."""
+    A storm's incident is written again by every transaction that adds a call to it (the
+    live intake: every call); its hundreds of earlier members have not changed (the
+    grouping replaces a member, it never alters one), and encoding them all again cost
+    more than the rest of the call. Keyed by call id, so it holds one row per call at
+    most."""
 
     LIMIT = 200_000
 
     def __init__(self) -> None:
-        self._rows: dict[str, tuple[Member, dict[str, Any]]] = {}
+        self._rows: dict[str, tuple[Member, str]] = {}
 
-    def of(self, m: Member) -> dict[str, Any]:
+    def of(self, m: Member) -> str:
         call_id = m.observation.call_id
         hit = self._rows.get(call_id)
         if hit is not None and hit[0] is m:
             return hit[1]
         if len(self._rows) >= self.LIMIT:
             self._rows.clear()
-        row = member_json(m)
+        row = json.dumps(member_json(m))
         self._rows[call_id] = (m, row)
         return row
+
+    def encoded(self, members: Iterable[Member]) -> EncodedJSON:
+        """The JSON list of the members, from their encoded rows."""
+        return EncodedJSON("[" + ",".join(self.of(m) for m in members) + "]")
 
     def clear(self) -> None:
         self._rows.clear()
@@ -210,9 +216,11 @@ def incident_row(
         "call_count": len(inc.members),
         "lon": inc.lon,
         "lat": inc.lat,
-        "members": [
-            members.of(m) if members is not None else member_json(m) for m in inc.members.values()
-        ],
+        "members": (
+            members.encoded(inc.members.values())
+            if members is not None
+            else [member_json(m) for m in inc.members.values()]
+        ),
         "evidence": inc.evidence[-200:],
         **extra,
     }
@@ -391,7 +399,7 @@ def pg_arrays(
         elif isinstance(column_type, JSON):
             # as SQLAlchemy's JSON type binds: serialised, None as JSON null
             sql_type = "json"
-            values = [json.dumps(v) for v in values]
+            values = [json_text(v) for v in values]
         elif isinstance(column_type, Integer):
             sql_type = "integer"
             if not all(v is None or type(v) is int for v in values):

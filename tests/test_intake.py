@@ -104,8 +104,20 @@ def test_replay_answers_every_call_once(
     engine = make_engine(db_url)
     from outages.store import calls as calls_table
 
+    from outages.store import incidents as incidents_table
+
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(calls_table)).scalar() == 7
+        # the members are stored as a JSON array (encoded from parts, not as a string)
+        json_type = func.json_typeof if conn.dialect.name == "postgresql" else func.json_type
+        members = incidents_table.c.members
+        kind, stored = conn.execute(
+            select(json_type(members), members).where(
+                incidents_table.c.id == incident["incident_id"]
+            )
+        ).one()
+    assert kind == "array"
+    assert {m["call_id"] for m in stored} == {"c1", "c2", "c5"}
     engine.dispose()
 
 
