@@ -253,7 +253,59 @@ def throughput(scale: float, faults: int, postgres: str | None, seed: int = 7) -
         if name == "SpatiaLite":
             rows += _replay_quality(buf.getvalue(), calls_path, truth_path, label)
         engine.dispose()
+        rows += _live_latency(data, services, calls_path, url, f"{name}, {sps:,} SP")
     return rows
+
+
+def _live_latency(
+    data: Any, services: Any, calls_path: Path, url: str | None, label: str, live: int = 1000
+) -> list[Row]:
+    """The live intake's answer, one call per transaction committed before it answers (as
+    ``POST /api/calls`` does), for the storm's last ``live`` calls (at most half), the
+    calls before them taken first (the open incidents and orders of the storm at its
+    height); and the sweep that the server runs after each answer, timed on its own."""
+    import time
+
+    from dispatch.intake import Intake
+    from dispatch.replay import read_calls
+    from gis.db import write_transaction
+    from layers.store import save_grid
+
+    engine = _engine(url, "bench_live")
+    with write_transaction(engine) as conn:
+        save_grid(conn, data, source="bench", snap_tolerance=1.0, warnings=[])
+    intake = Intake(engine, services, taken_by="bench")
+    rows = read_calls(calls_path)
+    live = min(live, len(rows) // 2)
+    before, tail = rows[:-live], rows[-live:]
+    for _answer in intake.take_many(before):
+        pass
+    answers, sweeps = [], []
+    for n, row in tail:
+        started = time.perf_counter()
+        intake.take(row, row_number=n, sweep=False)
+        answered = time.perf_counter()
+        intake.sweep()
+        answers.append((answered - started) * 1000)
+        sweeps.append((time.perf_counter() - answered) * 1000)
+    engine.dispose()
+    answers.sort()
+    sweeps.sort()
+    case = f"{label}, live intake, last {len(tail):,} of {len(rows):,} calls"
+    return [
+        Row(
+            "replay",
+            f"{case}: answer p50 / p99 (a transaction per call)",
+            answers[len(answers) // 2],
+            f"ms / {answers[int(len(answers) * 0.99)]:.2f} ms",
+        ),
+        Row(
+            "replay",
+            f"{case}: sweep after the answer p50 / p99",
+            sweeps[len(sweeps) // 2],
+            f"ms / {sweeps[int(len(sweeps) * 0.99)]:.2f} ms",
+        ),
+    ]
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
