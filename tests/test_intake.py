@@ -103,7 +103,6 @@ def test_replay_answers_every_call_once(
     assert [a for a in again if a["call_id"] == "c1"] == by_id["c1"][:1]
     engine = make_engine(db_url)
     from outages.store import calls as calls_table
-
     from outages.store import incidents as incidents_table
 
     with engine.connect() as conn:
