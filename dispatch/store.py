@@ -51,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from dispatch.clocks import AreaClass
 from dispatch.crews import Crew, CrewState, CrewStatus, Job
@@ -772,6 +773,7 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self._new_keys: set[str] = set()  # their incident and call ids, prefixed
         self._heads: dict[str, OrderHead] = {}
         self._calls: dict[str, set[str]] = {}
+        self._probed: set[str] = set()  # orders asked has_call once (see there)
         self._held: list[tuple[str, OrderEvent, datetime]] = []
         self._held_orders: set[str] = set()
         self._held_calls: set[str] = set()
@@ -866,17 +868,17 @@ class BufferedDispatchRepository(SqlDispatchRepository):
 
     def has_call(self, order_id: str, call_id: str) -> bool:
         calls = self._calls.get(order_id)
-        if calls is None:
-            self._flush_for(order_id)
-            # the attached calls and a ticket's own call, in one statement
-            query = union_all(
-                select(order_calls.c.call_id).where(order_calls.c.order_id == order_id),
-                select(work_orders.c.call_id).where(
-                    work_orders.c.order_id == order_id, work_orders.c.call_id.is_not(None)
-                ),
-            )
-            calls = {str(r[0]) for r in self.conn.execute(query)}
-            self._calls[order_id] = calls
+        if calls is not None:
+            return call_id in calls
+        self._flush_for(order_id)
+        if order_id not in self._probed:
+            # the first question about this order here (the live intake's only one, a call
+            # per transaction): an indexed lookup, not the order's every call
+            self._probed.add(order_id)
+            return self.conn.execute(_order_calls(order_id, call_id).limit(1)).first() is not None
+        # asked again (a replay's batch): all its calls, known here from now on
+        calls = {str(r[0]) for r in self.conn.execute(_order_calls(order_id))}
+        self._calls[order_id] = calls
         return call_id in calls
 
     def append_call(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
@@ -892,7 +894,9 @@ class BufferedDispatchRepository(SqlDispatchRepository):
                 last_seq=int(event.seq or head.last_seq),
                 last_at=max(event.at, head.last_at) if head.last_at else event.at,
             )
-        self._calls.setdefault(order_id, set()).add(str(event.data["call_id"]))
+        known = self._calls.get(order_id)
+        if known is not None:  # else not read yet: the next has_call reads it, this call too
+            known.add(str(event.data["call_id"]))
         return stored
 
     def add_order(self, order: WorkOrder, at: datetime) -> WorkOrder:
@@ -970,6 +974,19 @@ class BufferedDispatchRepository(SqlDispatchRepository):
 
 class HeldOrderConflictError(RuntimeError):
     """A held order was not new after all: the transaction must run again without holding."""
+
+
+def _order_calls(order_id: str, call_id: str | None = None) -> CompoundSelect[tuple[str]]:
+    """The calls of an order (or that one call, if it is one of them): the attached ones and
+    a ticket's own call, in one statement."""
+    attached = select(order_calls.c.call_id).where(order_calls.c.order_id == order_id)
+    own = select(work_orders.c.call_id).where(
+        work_orders.c.order_id == order_id, work_orders.c.call_id.is_not(None)
+    )
+    if call_id is not None:
+        attached = attached.where(order_calls.c.call_id == call_id)
+        own = own.where(work_orders.c.call_id == call_id)
+    return union_all(attached, own)
 
 
 def _order_keys(order: WorkOrder) -> set[str]:

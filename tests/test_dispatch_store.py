@@ -331,3 +331,41 @@ def test_a_savepoint_that_rolls_back_takes_the_held_rows_with_it(engine: Any) ->
         seqs = _event_seqs(conn, a.order_id)
     assert "c3" not in str(attached) and "c4" in str(attached) and "c2" in str(attached)
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_a_call_attached_twice_in_a_new_transaction_is_attached_once(engine: Any) -> None:
+    """A repository asks an order's calls first with one lookup (the live intake attaches
+    one call per transaction), then reads them all if asked again: either way a call
+    already attached, earlier or in the same transaction, is not attached again."""
+    from dispatch.service import DispatchService
+    from dispatch.store import BufferedDispatchRepository, order_events
+
+    t0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
+    with write_transaction(engine) as conn:
+        repo = BufferedDispatchRepository(conn)
+        svc = DispatchService(repo)
+        order = svc.open_repair_order("I1", "U1", "rural", t0, None, t0, call_id="c1")
+        svc.attach_call(order.order_id, "c2", t0 + timedelta(minutes=1))
+        repo.flush()
+    with write_transaction(engine) as conn:
+        repo = BufferedDispatchRepository(conn)
+        svc = DispatchService(repo)
+        assert svc.attach_call(order.order_id, "c2", t0 + timedelta(minutes=2)) is None
+        assert svc.attach_call(order.order_id, "c3", t0 + timedelta(minutes=2)) is not None
+        assert svc.attach_call(order.order_id, "c3", t0 + timedelta(minutes=3)) is None
+        assert svc.attach_call(order.order_id, "c1", t0 + timedelta(minutes=3)) is None
+        repo.flush()
+    with write_transaction(engine) as conn:
+        repo = BufferedDispatchRepository(conn)
+        svc = DispatchService(repo)
+        assert svc.attach_call(order.order_id, "c4", t0 + timedelta(minutes=4)) is not None
+        assert svc.attach_call(order.order_id, "c4", t0 + timedelta(minutes=4)) is None
+        assert svc.attach_call(order.order_id, "c2", t0 + timedelta(minutes=4)) is None
+        repo.flush()
+        attached = conn.execute(
+            select(func.count())
+            .select_from(order_events)
+            .where(order_events.c.order_id == order.order_id)
+            .where(order_events.c.type == "call_attached")
+        ).scalar()
+    assert attached == 4  # c1 (opening), c2, c3, c4
