@@ -185,6 +185,7 @@ class Intake:
         for inc in store.load_intake_incidents(conn):
             fresh.adopt(inc)
         fresh.recall_recent()
+        fresh.examine_later(self.grouping.pending_examinations())
         self.grouping = fresh
         self._member_rows.clear()
         self._answers = store.known_call_ids(conn)

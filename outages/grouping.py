@@ -1026,6 +1026,16 @@ class GroupingEngine:
         at = self._sweep_time(now)
         return bool(self._examine_next) or (at is not None and self._settle_due(at))
 
+    def pending_examinations(self) -> list[tuple[str, datetime]]:
+        """The incidents that calls left to the next sweep, with their calls' times: an
+        engine rebuilt from the database (see :meth:`examine_later`) must not forget them."""
+        return list(self._examine_next)
+
+    def examine_later(self, pending: Iterable[tuple[str, datetime]]) -> None:
+        """Takes over what another engine left to its next sweep (a reload between a call's
+        answer and its sweep)."""
+        self._examine_next += [(i, at) for i, at in pending if i in self.incidents]
+
     def sweep(self, now: datetime | None = None) -> Swept | None:
         """The re-examination that the calls taken with ``sweep=False`` left to run: the
         incidents they joined, when due, at the time of their call; and, every

@@ -242,6 +242,28 @@ def test_an_answer_does_not_wait_for_the_re_examination_that_follows_it(
     assert len(engine_open := answered_first.open_incidents()) == 2, engine_open
 
 
+def test_an_engine_rebuilt_before_the_sweep_takes_over_what_the_call_left(
+    model: NetworkModel,
+) -> None:
+    """Another process's call between an answer and its sweep makes the intake read the
+    incidents again into a new engine: the re-examination the answer left is not lost."""
+    fuse, transformers = _fuse_with_transformers(model, 2)
+    engine = GroupingEngine(model)
+    for i, t in enumerate(transformers * 2):
+        engine.process(_obs(f"s{i}", i * 0.5, t, _customers(model, t)[i]), sweep=False)
+        if i < len(transformers) * 2 - 1:
+            engine.sweep()
+    (incident,) = engine.open_incidents()
+    assert incident.device == fuse and engine.pending_examinations()
+    rebuilt = GroupingEngine(model, tree=engine.tree)
+    for inc in engine.incidents.values():
+        rebuilt.adopt(inc)
+    rebuilt.examine_later(engine.pending_examinations())
+    incident.checked = None  # as read from the database
+    assert rebuilt.sweep_due() and rebuilt.sweep() is not None
+    assert incident.checked is not None
+
+
 def test_unlocated_calls_group_by_phone_and_by_place(model: NetworkModel) -> None:
     engine = GroupingEngine(model)
     a = engine.process(Observation("p1", T0, (), phone="13900000001", lon=113.6, lat=34.7))
