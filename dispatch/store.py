@@ -326,22 +326,7 @@ class SqlDispatchRepository:
         )
 
     def has_call(self, order_id: str, call_id: str) -> bool:
-        found = self.conn.execute(
-            select(order_calls.c.call_id).where(
-                order_calls.c.order_id == order_id, order_calls.c.call_id == call_id
-            )
-        ).first()
-        if found is not None:
-            return True
-        # a ticket's own call is part of it without an attachment row
-        return (
-            self.conn.execute(
-                select(work_orders.c.order_id).where(
-                    work_orders.c.order_id == order_id, work_orders.c.call_id == call_id
-                )
-            ).first()
-            is not None
-        )
+        return self.conn.execute(_order_calls(order_id, call_id).limit(1)).first() is not None
 
     def append_call(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
         stored = self._insert_event(order_id, event, at)
@@ -875,7 +860,7 @@ class BufferedDispatchRepository(SqlDispatchRepository):
             # the first question about this order here (the live intake's only one, a call
             # per transaction): an indexed lookup, not the order's every call
             self._probed.add(order_id)
-            return self.conn.execute(_order_calls(order_id, call_id).limit(1)).first() is not None
+            return super().has_call(order_id, call_id)
         # asked again (a replay's batch): all its calls, known here from now on
         calls = {str(r[0]) for r in self.conn.execute(_order_calls(order_id))}
         self._calls[order_id] = calls
@@ -978,7 +963,7 @@ class HeldOrderConflictError(RuntimeError):
 
 def _order_calls(order_id: str, call_id: str | None = None) -> CompoundSelect[tuple[str]]:
     """The calls of an order (or that one call, if it is one of them): the attached ones and
-    a ticket's own call, in one statement."""
+    a ticket's own call (part of it without an attachment row), in one statement."""
     attached = select(order_calls.c.call_id).where(order_calls.c.order_id == order_id)
     own = select(work_orders.c.call_id).where(
         work_orders.c.order_id == order_id, work_orders.c.call_id.is_not(None)
