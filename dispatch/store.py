@@ -60,7 +60,7 @@ from dispatch.routing import Route
 from dispatch.service import CrewChange, DispatchContext, DispatchService, DuplicateKeyError
 from gis.db import UTCDateTime, metadata
 from gis.spatial_sql import INTERNAL_SRID, geometry_as_wkb
-from outages.store import insert_rows, pg_arrays
+from outages.store import insert_rows, pg_arrays, unnest_insert
 
 __all__ = [
     "HeldOrderConflictError",
@@ -990,9 +990,6 @@ def _write_new_orders_pg(conn: Connection, rows: list[dict[str, Any]]) -> None:
     )
     if arrays is None:  # pragma: no cover - the rows are of the columns' types
         raise HeldOrderConflictError("held orders cannot be written as arrays")
-    quote = conn.dialect.identifier_preparer.quote
-    names = list(arrays)
-    # geoalchemy2 binds a WKT element as ST_GeomFromEWKT('SRID=...;POINT(...)')
     arrays["geom"] = (
         "text",
         [
@@ -1000,15 +997,9 @@ def _write_new_orders_pg(conn: Connection, rows: list[dict[str, Any]]) -> None:
             for r in rows
         ],
     )
-    casts = ", ".join(f"CAST(%({n})b AS {arrays[n][0]}[])" for n in [*names, "geom"])
-    columns = ", ".join(quote(n) for n in names)
-    statement = (
-        f"INSERT INTO work_orders ({columns}, geom) "
-        f"SELECT {', '.join(f'u.{quote(n)}' for n in names)}, ST_GeomFromEWKT(u.geom) "
-        f"FROM unnest({casts}) AS u({columns}, geom) "
-        "ON CONFLICT DO NOTHING RETURNING order_id"
-    )
-    written = conn.exec_driver_sql(statement, {n: v for n, (_t, v) in arrays.items()}).all()
+    written = unnest_insert(
+        conn, work_orders, arrays, " ON CONFLICT DO NOTHING RETURNING order_id", geometry="geom"
+    ).all()
     if len(written) != len(rows):
         raise HeldOrderConflictError(
             f"{len(rows) - len(written)} of {len(rows)} held orders were already stored"

@@ -20,6 +20,7 @@ from sqlalchemy import (
     JSON,
     Column,
     Connection,
+    CursorResult,
     Float,
     Index,
     Integer,
@@ -362,20 +363,41 @@ def insert_rows(
             conn.execute(table.insert(), list(rows))
         return True
     quote = conn.dialect.identifier_preparer.quote
-    names = list(arrays)
-    casts = ", ".join(f"CAST(%({n})b AS {arrays[n][0]}[])" for n in names)
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-        f"SELECT * FROM unnest({casts})"
-    )
+    suffix = ""
     if update_on is not None:
-        statement += f" ON CONFLICT ({quote(update_on)}) DO UPDATE SET " + ", ".join(
-            f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n != update_on
+        suffix = f" ON CONFLICT ({quote(update_on)}) DO UPDATE SET " + ", ".join(
+            f"{quote(n)} = EXCLUDED.{quote(n)}" for n in arrays if n != update_on
         )
     elif ignore_conflicts:
-        statement += " ON CONFLICT DO NOTHING"
-    conn.exec_driver_sql(statement, {n: arrays[n][1] for n in names})
+        suffix = " ON CONFLICT DO NOTHING"
+    unnest_insert(conn, table, arrays, suffix)
     return True
+
+
+def unnest_insert(
+    conn: Connection,
+    table: Table,
+    arrays: dict[str, tuple[str, list[Any]]],
+    suffix: str = "",
+    *,
+    geometry: str | None = None,
+) -> CursorResult[Any]:
+    """``INSERT ... SELECT ... FROM unnest(...)`` of one array per column (SQL type and
+    values, as :func:`pg_arrays` gives them), sent in binary; ``suffix`` follows it (a
+    conflict clause, ``RETURNING``). ``geometry`` names a column given as EWKT text, made a
+    geometry by the server as GeoAlchemy2 would bind it."""
+    quote = conn.dialect.identifier_preparer.quote
+    names = list(arrays)
+    columns = ", ".join(quote(n) for n in names)
+    values = ", ".join(
+        f"ST_GeomFromEWKT(u.{quote(n)})" if n == geometry else f"u.{quote(n)}" for n in names
+    )
+    casts = ", ".join(f"CAST(%({n})b AS {arrays[n][0]}[])" for n in names)
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({columns}) "
+        f"SELECT {values} FROM unnest({casts}) AS u({columns}){suffix}"
+    )
+    return conn.exec_driver_sql(statement, {n: v for n, (_t, v) in arrays.items()})
 
 
 def pg_arrays(
