@@ -23,9 +23,11 @@ def _prepare(scale: float) -> tuple[Any, Any]:
     return data, model
 
 
-def _engine(url: str | None, name: str) -> Any:
+def _engine(url: str | None, name: str, data: Any) -> Any:
+    """A fresh database (SpatiaLite when ``url`` is None) holding the grid's layers."""
     from api.dbadmin import upgrade
-    from gis.db import make_engine
+    from gis.db import make_engine, write_transaction
+    from layers.store import save_grid
 
     if url is None:
         db = str(Path(tempfile.mkdtemp()) / f"{name}.db")
@@ -35,6 +37,8 @@ def _engine(url: str | None, name: str) -> Any:
         db = _fresh_pg(url, name)
     engine = make_engine(db)
     upgrade(engine)
+    with write_transaction(engine) as conn:
+        save_grid(conn, data, source="bench", snap_tolerance=1.0, warnings=[])
     return engine
 
 
@@ -112,8 +116,6 @@ def quality(
 ) -> list[Row]:
     from dispatch.intake import Intake, IntakeServices
     from dispatch.replay import replay
-    from gis.db import write_transaction
-    from layers.store import save_grid
     from outages.baselines import LocatedCall, dbscan, same_transformer
     from outages.calls import Call, Category, parse_call
     from outages.evaluate import score
@@ -126,9 +128,7 @@ def quality(
         storm = simulate_storm(data, model, faults=faults, hours=6, seed=seed)
         out = Path(tempfile.mkdtemp())
         calls_path, truth_path = storm.write(out)
-        engine = _engine(None, f"q{seed}")
-        with write_transaction(engine) as conn:
-            save_grid(conn, data, source="bench", snap_tolerance=1.0, warnings=[])
+        engine = _engine(None, f"q{seed}", data)
         intake = Intake(engine, services, taken_by="bench")
         buf = StringIO()
         replay(intake, calls_path, buf)
@@ -200,8 +200,6 @@ def throughput(scale: float, faults: int, postgres: str | None, seed: int = 7) -
     from api.bootstrap import keep_network_out_of_gc
     from dispatch.intake import Intake, IntakeServices
     from dispatch.replay import replay
-    from gis.db import write_transaction
-    from layers.store import save_grid
     from outages.storm import simulate_storm
 
     data, model = _prepare(scale)
@@ -212,9 +210,7 @@ def throughput(scale: float, faults: int, postgres: str | None, seed: int = 7) -
     rows = []
     targets = [("SpatiaLite", None)] + ([("PostGIS", postgres)] if postgres else [])
     for name, url in targets:
-        engine = _engine(url, f"bench_replay_{seed}")
-        with write_transaction(engine) as conn:
-            save_grid(conn, data, source="bench", snap_tolerance=1.0, warnings=[])
+        engine = _engine(url, f"bench_replay_{seed}", data)
         intake = Intake(engine, services, taken_by="bench")
         intake.timings = {}
         buf = StringIO()
@@ -268,12 +264,8 @@ def _live_latency(
 
     from dispatch.intake import Intake
     from dispatch.replay import read_calls
-    from gis.db import write_transaction
-    from layers.store import save_grid
 
-    engine = _engine(url, "bench_live")
-    with write_transaction(engine) as conn:
-        save_grid(conn, data, source="bench", snap_tolerance=1.0, warnings=[])
+    engine = _engine(url, "bench_live", data)
     intake = Intake(engine, services, taken_by="bench")
     rows = read_calls(calls_path)
     live = min(live, len(rows) // 2)
