@@ -910,8 +910,9 @@ class GroupingEngine:
     # -- roll-up and split ---------------------------------------------------------------
 
     def _roll_up(self, inc: Incident, now: datetime) -> list[str]:
-        """Merges incidents below an ancestor of ``inc`` into one when one fault there
-        explains their calls better; returns the ids absorbed.
+        """Merges incidents below an ancestor of ``inc`` (or below its own device: an
+        incident split off too early, nested in it) into one when one fault there explains
+        their calls better; returns the ids absorbed.
 
         At each ancestor the candidates are the open incidents below it, taken in order of
         how close their onsets are to this one's: the best such prefix is the group (faults
@@ -923,7 +924,7 @@ class GroupingEngine:
         best: tuple[float, str, list[Incident]] | None = None
         chain = self.tree.device_chain(inc.device)
         own = {inc.id: self._incident_loglik(inc, now)}
-        for ancestor in chain[1:]:
+        for ancestor in chain:
             others = [
                 self.incidents[i]
                 for i in self._below.get(ancestor, ())
@@ -1163,26 +1164,45 @@ class GroupingEngine:
     def _late_burst(self, inc: Incident, sc: _Scorer, whole: float) -> list[str] | None:
         """Splits off the calls of a branch that started calling long after the incident:
         the incident's fault was likely restored, and a fault below it (a nested one, or a
-        new one) is still out there. Calls of that branch from before stay where they are."""
-        late_after = _minutes(inc.onset) + self.s.new_burst_minutes
+        new one) is still out there. Calls of that branch from before the burst's lull stay
+        where they are."""
+        onset = _minutes(inc.onset)
+        late_after = onset + self.s.new_burst_minutes
+        # the burst's first calls may come a little before ``late_after``: its customers
+        # were cut off again when the incident's own fault was repaired, not at a set age
+        lead_in = onset + self.s.new_burst_minutes / 2
         device = str(inc.device)
         by_branch: dict[str, list[int]] = defaultdict(list)
-        for i in np.flatnonzero(sc.t >= late_after).tolist():
+        before: dict[str, list[int]] = defaultdict(list)
+        for i in np.flatnonzero(sc.t >= lead_in).tolist():
             chain = sc.chains[i]
             if device not in chain:
                 continue
+            into = by_branch if sc.t[i] >= late_after else before
             for d in chain[: chain.index(device)]:
-                by_branch[d].append(i)
+                into[d].append(i)
         best: tuple[float, np.ndarray[Any, Any], str] | None = None
         n = len(sc.t)
-        for branch_calls in by_branch.values():
+        for branch, branch_calls in by_branch.items():
             ordered = sorted(branch_calls, key=lambda i: sc.t[i])
             # the burst starts after a lull in this branch's calls (or at its first late call)
             starts = [0] + [
                 k for k in range(1, len(ordered)) if sc.t[ordered[k]] - sc.t[ordered[k - 1]] >= 10.0
             ]
+            earlier = sorted(before.get(branch, ()), key=lambda i: -sc.t[i])
             for start in starts[-3:]:
-                late = np.asarray(ordered[start:], dtype=np.int64)
+                burst = ordered[start:]
+                if start == 0 and earlier:
+                    # and the branch's calls just before it, back to a lull
+                    lead = []
+                    at = sc.t[burst[0]]
+                    for i in earlier:
+                        if at - sc.t[i] >= 10.0:
+                            break
+                        lead.append(i)
+                        at = sc.t[i]
+                    burst = lead[::-1] + burst
+                late = np.asarray(burst, dtype=np.int64)
                 if len(late) < 2 or len(late) == n:
                     continue
                 sub = sc.device_of(late)
