@@ -910,9 +910,8 @@ class GroupingEngine:
     # -- roll-up and split ---------------------------------------------------------------
 
     def _roll_up(self, inc: Incident, now: datetime) -> list[str]:
-        """Merges incidents below an ancestor of ``inc`` (or below its own device: an
-        incident split off too early, nested in it) into one when one fault there explains
-        their calls better; returns the ids absorbed.
+        """Merges incidents below an ancestor of ``inc`` into one when one fault there
+        explains their calls better; returns the ids absorbed.
 
         At each ancestor the candidates are the open incidents below it, taken in order of
         how close their onsets are to this one's: the best such prefix is the group (faults
@@ -924,7 +923,7 @@ class GroupingEngine:
         best: tuple[float, str, list[Incident]] | None = None
         chain = self.tree.device_chain(inc.device)
         own = {inc.id: self._incident_loglik(inc, now)}
-        for ancestor in chain:
+        for ancestor in chain[1:]:
             others = [
                 self.incidents[i]
                 for i in self._below.get(ancestor, ())
@@ -1168,9 +1167,12 @@ class GroupingEngine:
         where they are."""
         onset = _minutes(inc.onset)
         late_after = onset + self.s.new_burst_minutes
-        # the burst's first calls may come a little before ``late_after``: its customers
-        # were cut off again when the incident's own fault was repaired, not at a set age
-        lead_in = onset + self.s.new_burst_minutes / 2
+        lull = 10.0  # minutes without a call from the branch before its burst
+        # the burst's first calls may come a little before ``late_after`` (its customers
+        # were cut off again when the incident's own fault was repaired, not at a set
+        # age), but no more than a lull before: earlier, in a large outage the branch's
+        # calls are the tail of the incident's own
+        lead_in = late_after - lull
         device = str(inc.device)
         by_branch: dict[str, list[int]] = defaultdict(list)
         before: dict[str, list[int]] = defaultdict(list)
@@ -1187,7 +1189,7 @@ class GroupingEngine:
             ordered = sorted(branch_calls, key=lambda i: sc.t[i])
             # the burst starts after a lull in this branch's calls (or at its first late call)
             starts = [0] + [
-                k for k in range(1, len(ordered)) if sc.t[ordered[k]] - sc.t[ordered[k - 1]] >= 10.0
+                k for k in range(1, len(ordered)) if sc.t[ordered[k]] - sc.t[ordered[k - 1]] >= lull
             ]
             earlier = sorted(before.get(branch, ()), key=lambda i: -sc.t[i])
             for start in starts[-3:]:
@@ -1197,7 +1199,7 @@ class GroupingEngine:
                     lead = []
                     at = sc.t[burst[0]]
                     for i in earlier:
-                        if at - sc.t[i] >= 10.0:
+                        if at - sc.t[i] >= lull:
                             break
                         lead.append(i)
                         at = sc.t[i]
