@@ -1165,8 +1165,7 @@ class GroupingEngine:
         the incident's fault was likely restored, and a fault below it (a nested one, or a
         new one) is still out there. Calls of that branch from before the burst's lull stay
         where they are."""
-        onset = _minutes(inc.onset)
-        late_after = onset + self.s.new_burst_minutes
+        late_after = _minutes(inc.onset) + self.s.new_burst_minutes
         lull = 10.0  # minutes without a call from the branch before its burst
         # the burst's first calls may come a little before ``late_after`` (its customers
         # were cut off again when the incident's own fault was repaired, not at a set
@@ -1191,19 +1190,12 @@ class GroupingEngine:
             starts = [0] + [
                 k for k in range(1, len(ordered)) if sc.t[ordered[k]] - sc.t[ordered[k - 1]] >= lull
             ]
-            earlier = sorted(before.get(branch, ()), key=lambda i: -sc.t[i])
+            # the branch's calls of the lull before late_after, all less than a lull apart
+            earlier = sorted(before.get(branch, ()), key=lambda i: sc.t[i])
             for start in starts[-3:]:
                 burst = ordered[start:]
-                if start == 0 and earlier:
-                    # and the branch's calls just before it, back to a lull
-                    lead = []
-                    at = sc.t[burst[0]]
-                    for i in earlier:
-                        if at - sc.t[i] >= lull:
-                            break
-                        lead.append(i)
-                        at = sc.t[i]
-                    burst = lead[::-1] + burst
+                if start == 0 and earlier and sc.t[burst[0]] - sc.t[earlier[-1]] < lull:
+                    burst = earlier + burst  # no lull between: the same burst
                 late = np.asarray(burst, dtype=np.int64)
                 if len(late) < 2 or len(late) == n:
                     continue

@@ -172,18 +172,28 @@ def test_a_lone_call_with_quiet_neighbours_is_flagged(model: NetworkModel) -> No
     assert len(notes) == 1 and "30 min" in notes[0]
 
 
-def test_a_branch_that_calls_long_after_is_split_off(model: NetworkModel) -> None:
-    """The feeder's fault is repaired (no one told us); an hour and a half later one lateral
-    calls again, together: a nested fault still out, a new incident."""
+def _feeder_outage(
+    model: NetworkModel, mean_delay: float
+) -> tuple[str, list[str], str, list[tuple[float, str, str]]]:
+    """A fuse with two transformers or more, its feeder's breaker, and the calls (minute,
+    transformer, customer) of a tenth of the breaker's customers after it trips, the
+    delays exponential of ``mean_delay`` minutes."""
     fuse, transformers = _fuse_with_transformers(model, 2)
     breaker = model.protective_chain(fuse)[-1]
-    engine = GroupingEngine(model)
     rng = random.Random(3)
     calls = [
-        (rng.expovariate(1 / 10), t, sp)
+        (rng.expovariate(1 / mean_delay), t, sp)
         for t in model.downstream_transformers(breaker)
         for sp in _customers(model, t)[::10]
     ]
+    return fuse, transformers, breaker, calls
+
+
+def test_a_branch_that_calls_long_after_is_split_off(model: NetworkModel) -> None:
+    """The feeder's fault is repaired (no one told us); an hour and a half later one lateral
+    calls again, together: a nested fault still out, a new incident."""
+    fuse, transformers, breaker, calls = _feeder_outage(model, 10)
+    engine = GroupingEngine(model)
     for n, (minute, t, sp) in enumerate(sorted(calls)):
         engine.process(_obs(f"f{n}", minute, t, sp))
     assert {i.device for i in engine.open_incidents()} == {breaker}
@@ -201,15 +211,8 @@ def test_a_late_branch_takes_its_first_calls_from_before_the_hour(model: Network
     """The late lateral's customers were cut off again when the feeder's fault was repaired,
     at no set age of the incident: its calls from just before ``new_burst_minutes`` go
     with the rest of its burst, not with the repaired fault."""
-    fuse, transformers = _fuse_with_transformers(model, 2)
-    breaker = model.protective_chain(fuse)[-1]
+    fuse, transformers, breaker, calls = _feeder_outage(model, 8)
     engine = GroupingEngine(model)
-    rng = random.Random(3)
-    calls = [
-        (rng.expovariate(1 / 8), t, sp)
-        for t in model.downstream_transformers(breaker)
-        for sp in _customers(model, t)[::10]
-    ]
     for n, (minute, t, sp) in enumerate(sorted(calls)):
         engine.process(_obs(f"f{n}", minute, t, sp))
     onset = min(minute for minute, _t, _sp in calls)
@@ -231,14 +234,7 @@ def test_an_answer_does_not_wait_for_the_re_examination_that_follows_it(
     """Taken with ``sweep=False`` (the intake answers first), a call leaves the
     re-examination of the incident it joined to the sweep that runs right after its
     answer, at the call's time: the incidents come out as when each call waits for it."""
-    fuse, transformers = _fuse_with_transformers(model, 2)
-    breaker = model.protective_chain(fuse)[-1]
-    rng = random.Random(3)
-    calls = [
-        (rng.expovariate(1 / 10), t, sp)
-        for t in model.downstream_transformers(breaker)
-        for sp in _customers(model, t)[::10]
-    ]
+    _fuse, transformers, _breaker, calls = _feeder_outage(model, 10)
     calls += [
         (95 + i * 0.8, t, _customers(model, t)[-(i + 1)]) for i, t in enumerate(transformers * 3)
     ]
