@@ -536,6 +536,9 @@ class Intake:
         if unit is not None:
             self._set_unit(f"order:{survivor_order}", (unit, area))
         self._open_parts(service, decision.split_into, at, by, f" (split from {inc.id})")
+        pending.incidents.update(
+            self.grouping.survivor(self.grouping.incidents[p]).id for p in decision.split_into
+        )
         return survivor_order
 
     def _sweep(self, pending: _Pending, now: datetime | None = None) -> None:
@@ -556,11 +559,11 @@ class Intake:
         service = DispatchService(pending.repo, self.services.dispatch)
         self._open_parts(service, split, at, by, " (re-examined)")
         pending.incidents.update(split)
-        pending.incidents.update(
-            source
-            for part in split
-            if (source := self.grouping.incidents[part].split_from) is not None
-        )
+        for part_id in split:
+            part = self.grouping.incidents[part_id]
+            pending.incidents.add(self.grouping.survivor(part).id)
+            if part.split_from is not None:
+                pending.incidents.add(part.split_from)
 
     def _open_parts(
         self,
@@ -570,11 +573,19 @@ class Intake:
         by: str,
         note: str = "",
     ) -> None:
-        """Incidents split off another get orders of their own, holding their calls."""
+        """Incidents split off another get orders of their own, holding their calls; a part
+        handed over to the outage above it (still open) adds its calls to that one's order."""
         for part_id in part_ids:
             part = self.grouping.incidents[part_id]
-            unit, area = self._unit_for(None, part.device)
             part_at = max(at, part.opened_at, part.onset)
+            holder = self.grouping.survivor(part)
+            if holder is not part:
+                order_id = self._orders.get(holder.id)
+                if order_id is not None:
+                    for cid in part.members:
+                        service.attach_call(order_id, cid, part_at, by=by)
+                continue
+            unit, area = self._unit_for(None, part.device)
             order = service.open_repair_order(
                 part.id,
                 unit,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,6 +60,9 @@ class Member:
     observation: Observation
     transformer: str | None
     likelihood: float
+    # handed over to the outage above after the repair of a fault nested in it (see
+    # GroupingEngine._hand_over)
+    renewed: bool = False
     # what the likelihoods read of a member, computed once
     minute: float = field(init=False, repr=False)
     log_likelihood: float = field(init=False, repr=False)
@@ -202,6 +205,7 @@ class Decision:
 
 
 LARGE_INCIDENT = 100  # calls: an incident whose re-examination is throttled (see _due)
+BURST_LULL_MINUTES = 10.0  # without a call from a branch before its late burst
 
 
 class _Scorer:
@@ -760,7 +764,7 @@ class GroupingEngine:
             split += self.settle(now)
         elif self._sweep_at is None or now > self._sweep_at:
             self._sweep_at = now
-        survivor = self._survivor(inc)
+        survivor = self.survivor(inc)
         decision = Decision(
             call_id=obs.call_id,
             incident_id=survivor.id,
@@ -775,7 +779,8 @@ class GroupingEngine:
         self._recent.append(obs.at, survivor.id)
         return decision
 
-    def _survivor(self, inc: Incident) -> Incident:
+    def survivor(self, inc: Incident) -> Incident:
+        """The incident that now holds ``inc``'s calls (itself unless merged)."""
         while inc.merged_into is not None:
             inc = self.incidents[inc.merged_into]
         return inc
@@ -1048,7 +1053,7 @@ class GroupingEngine:
         split: list[str] = []
         left, self._examine_next = self._examine_next, []
         for inc_id, called in left:
-            inc = self._survivor(self.incidents[inc_id])
+            inc = self.survivor(self.incidents[inc_id])
             if inc.is_open and self._due(inc, called, 2.0):
                 split += self._repartition(inc, called)
         if at is None or not self._settle_due(at):
@@ -1099,8 +1104,10 @@ class GroupingEngine:
             return []
         inc.checked = (now, len(inc.members))
         # Calls placed on no transformer (joined by the caller's phone) stay with the part
-        # that keeps the incident's id.
-        members = [m for m in inc.members.values() if m.transformer]
+        # that keeps the incident's id, and so do the calls handed over from the area of an
+        # older fault nested in this one (see _hand_over): they came after that fault's
+        # repair, and their late times say nothing of this fault's onset.
+        members = [m for m in inc.members.values() if m.transformer and not m.renewed]
         if len(members) < 2:
             return []
         sc = _Scorer(self, members, now, inc.id)
@@ -1166,7 +1173,7 @@ class GroupingEngine:
         new one) is still out there. Calls of that branch from before the burst's lull stay
         where they are."""
         late_after = _minutes(inc.onset) + self.s.new_burst_minutes
-        lull = 10.0  # minutes without a call from the branch before its burst
+        lull = BURST_LULL_MINUTES
         # the burst's first calls may come a little before ``late_after`` (its customers
         # were cut off again when the incident's own fault was repaired, not at a set
         # age), but no more than a lull before: earlier, in a large outage the branch's
@@ -1222,6 +1229,40 @@ class GroupingEngine:
             sc.now,
             gain,
         )
+
+    def _hand_over(self, part: Incident, nested: Incident, holder: Incident, now: datetime) -> None:
+        """Gives the calls of ``part``, from the area of ``nested`` after its repair, to the
+        outage above it."""
+        self._unregister(part)
+        part.merged_into = holder.id
+        for m in part.members.values():
+            self._add(holder, replace(m, renewed=True))
+        why = (
+            f"{nested.id}'s fault was repaired and its customers, calling again, are "
+            f"still out under {holder.device}"
+        )
+        holder.evidence.append(f"{now:%H:%M} took over the calls of {part.id}: {why}")
+        part.evidence.append(f"{now:%H:%M} merged into {holder.id}: {why}")
+
+    def _outage_above(self, inc: Incident, since: datetime) -> Incident | None:
+        """The oldest open incident above ``inc``'s device that began after ``inc`` and
+        before ``since``: when ``inc``'s customers call again at ``since``, its fault was
+        repaired and they are still dark because of that one (a new fault below could not
+        have darkened them again while it lasts)."""
+        if inc.device is None:
+            return None
+        found: Incident | None = None
+        for device in self.tree.device_chain(inc.device)[1:]:
+            for other_id in self._at_device.get(device, ()):
+                other = self.incidents[other_id]
+                if (
+                    other.is_open
+                    and other.members
+                    and inc.onset <= other.onset < since
+                    and (found is None or (other.onset, other.id) < (found.onset, found.id))
+                ):
+                    found = other
+        return found
 
     def _renewed(self, inc: Incident, device: str, since: datetime) -> bool:
         """Whether a late burst comes from the area of an earlier incident nested in ``inc``:
@@ -1391,6 +1432,7 @@ class GroupingEngine:
         parts.sort(key=lambda p: first not in {m.observation.call_id for m in p[1]})
         keep_device, _keep_members = parts[0]
         new_ids = []
+        new_parts: list[Incident] = []
         for sub, members in parts[1:]:
             part = Incident(
                 id=self._new_id(),
@@ -1406,6 +1448,7 @@ class GroupingEngine:
             self._set_device(part, sub)
             part.evidence.append(f"{now:%H:%M} split from {inc.id}: a separate fault at {sub}")
             new_ids.append(part.id)
+            new_parts.append(part)
         self._rebuild_stats(inc)
         old = inc.device
         self._set_device(inc, keep_device)
@@ -1413,6 +1456,12 @@ class GroupingEngine:
             f"{now:%H:%M} split: the calls below {old} are likelier several faults "
             f"(log-likelihood +{gain:.1f}); now at {keep_device}; parts {', '.join(new_ids)}"
         )
+        # a part whose calls began long after ``inc``'s, under an outage above ``inc`` that
+        # began in between: ``inc``'s fault was repaired, and they are still out under that one
+        late = inc.onset + timedelta(minutes=self.s.new_burst_minutes - BURST_LULL_MINUTES)
+        for part in new_parts:
+            if part.onset >= late and (above := self._outage_above(inc, part.onset)) is not None:
+                self._hand_over(part, inc, above, now)
         return new_ids
 
     # -- calls that are not on the network -----------------------------------------------
@@ -1427,7 +1476,7 @@ class GroupingEngine:
         inc_id, at = self._by_phone[obs.phone]
         if obs.at - at > timedelta(hours=self.s.same_caller_hours):
             return None
-        inc = self._survivor(self.incidents[inc_id])
+        inc = self.survivor(self.incidents[inc_id])
         return inc.id if inc.is_open else None
 
     def _process_unlocated(self, obs: Observation) -> Decision:
@@ -1464,7 +1513,7 @@ class GroupingEngine:
             return None, ""
         counts: dict[str, int] = defaultdict(int)
         for inc_id, n in self._recent.counts.items():
-            counts[self._survivor(self.incidents[inc_id]).id] += n
+            counts[self.survivor(self.incidents[inc_id]).id] += n
         top, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
         share = n / len(self._recent)
         if share < self.s.dominant_share or not self.incidents[top].is_open:
@@ -1576,7 +1625,7 @@ class GroupingEngine:
 
     def restore(self, incident_id: str, at: datetime) -> None:
         """The crew restored supply: later calls below the device start a new incident."""
-        inc = self._survivor(self.incidents[incident_id])
+        inc = self.survivor(self.incidents[incident_id])
         if inc.is_open:
             self._unregister(inc)
         inc.restored_at = at

@@ -150,6 +150,7 @@ def member_json(m: Member) -> dict[str, Any]:
         "lat": o.lat,
         "power_present": o.power_present,
         "sighting": o.sighting,
+        **({"renewed": True} if m.renewed else {}),
     }
 
 
@@ -165,7 +166,9 @@ def member_from_json(d: dict[str, Any]) -> Member:
         power_present=bool(d.get("power_present")),
         sighting=d.get("sighting"),
     )
-    return Member(obs, d.get("transformer"), float(d.get("likelihood", 1.0)))
+    return Member(
+        obs, d.get("transformer"), float(d.get("likelihood", 1.0)), bool(d.get("renewed"))
+    )
 
 
 class MemberRows:

@@ -306,6 +306,83 @@ def test_customers_calling_again_after_a_nested_repair_join_the_outage_above(
     engine.dispose()
 
 
+def test_calls_after_a_nested_repair_nobody_reported_go_to_the_outage_above_and_its_order(
+    db_url: str, tmp_path: Path
+) -> None:
+    """As above, but no crew reports the lateral's repair: a burst of calls from its area
+    long after its fault, under the breaker's outage that began later, tells of it. The
+    calls split off the lateral's incident go to the breaker's, stored, and onto its order."""
+    import random
+
+    from test_grouping import GROUPING_GRID
+
+    from dispatch.intake import Intake, IntakeServices
+    from dispatch.store import order_calls
+    from gis.db import write_transaction
+    from layers.importer import prepare
+    from layers.store import save_grid
+    from outages.store import incidents
+
+    grid = synthetic_grid(4, substations=1, **GROUPING_GRID)  # type: ignore[arg-type]
+    data, model, _problems = prepare(grid.write(tmp_path / "grid.gpkg"))
+    assert data is not None and model is not None
+    engine = make_engine(db_url)
+    with write_transaction(engine) as conn:
+        save_grid(conn, data, source="test", snap_tolerance=1.0, warnings=[])
+    account = {sp["id"]: sp["account_no"] for sp in grid.rows["service_points"]}
+    fuse = next(
+        s
+        for s in model.switch_ids
+        if model.switch_kind[s] == "fuse" and len(model.downstream_transformers(s)) >= 2
+    )
+    lateral = model.downstream_transformers(fuse)
+    breaker = model.protective_chain(fuse)[-1]
+    rng = random.Random(5)
+    calls = [
+        (rng.expovariate(1 / 6), t, sp)
+        for t in lateral
+        for sp in model.downstream_service_points(t)[::6]
+    ] + [
+        (10 + rng.expovariate(1 / 8), t, sp)
+        for t in model.downstream_transformers(breaker)
+        if t not in lateral
+        for sp in model.downstream_service_points(t)[::10]
+    ]
+    again = [
+        (100 + rng.expovariate(1 / 6), t, sp)
+        for t in lateral
+        for sp in model.downstream_service_points(t)[3::6]
+    ]
+    intake = Intake(engine, IntakeServices.build(data, model), taken_by="agent")
+    answers = {}
+    for n, (minute, _t, sp) in enumerate(sorted(calls)):
+        answers[n] = intake.take(_row(f"f{n}", minute, account[sp]))
+    outage = next(a for a in answers.values() if a["predicted_device_id"] == breaker)
+    for n, (minute, _t, sp) in enumerate(sorted(again)):
+        intake.take(_row(f"again{n}", minute, account[sp]))
+    intake.settle(T0 + timedelta(minutes=160))
+    grouping = intake.grouping
+    holder = grouping.survivor(grouping.incidents[outage["incident_id"]])
+    held = {c for c in holder.members if c.startswith("again")}
+    assert len(held) >= 0.8 * len(again)
+    assert any("still out under" in e for e in holder.evidence)
+    with engine.connect() as conn:
+        members = conn.execute(
+            select(incidents.c.members).where(incidents.c.id == holder.id)
+        ).scalar_one()
+        on_order = set(
+            conn.execute(
+                select(order_calls.c.call_id).where(
+                    order_calls.c.order_id == outage["work_order_id"]
+                )
+            ).scalars()
+        )
+    stored = {m["call_id"] for m in (json.loads(members) if isinstance(members, str) else members)}
+    assert held <= stored
+    assert held <= on_order
+    engine.dispose()
+
+
 def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     db_url: str, tmp_path: Path
 ) -> None:
