@@ -227,6 +227,8 @@ class _Scorer:
             key = m.customer_key
             cust.append(codes.setdefault(key, len(codes)) if key is not None else -1 - i)
         self.cust = np.asarray(cust, dtype=np.int64)
+        # no customer called twice: the callers of any subset are its calls
+        self.distinct = len(set(cust)) == len(cust)
         self.partial = np.asarray([m.partial for m in members], dtype=np.int64)
         self.saw_transformer = np.asarray([m.saw_transformer for m in members], dtype=np.int64)
         self.saw_line = np.asarray([m.saw_line for m in members], dtype=np.int64)
@@ -255,6 +257,11 @@ class _Scorer:
             )
         return self._devices[key]
 
+    def device_at(self, device: str, idx: np.ndarray[Any, Any]) -> str:
+        """:meth:`device_of` for calls known to have ``device`` as their deepest common
+        device (they span several of its branches, or are all at that transformer)."""
+        return self.engine._best_at(device, self.sightings(idx))
+
     def score(self, device: str, idx: np.ndarray[Any, Any]) -> float:
         e = self.engine
         if len(idx) < 24:  # small subsets: plain Python beats numpy's per-call overhead
@@ -269,7 +276,7 @@ class _Scorer:
             t = self.t[idx]
             first = float(t.min())
             total = e._delay_log_sum(t, first) + float(self.ll[idx].sum())
-            callers = len(np.unique(self.cust[idx]))
+            callers = len(idx) if self.distinct else len(np.unique(self.cust[idx]))
             partial = int(self.partial[idx].sum())
         return e._fault_loglik(
             device,
@@ -430,6 +437,7 @@ class GroupingEngine:
         self._examine_next: list[tuple[str, datetime]] = []  # incidents left by the calls
         self._recent = _RecentCalls()  # located calls: time, incident
         self._kinds: dict[str, str] = {}
+        self._best_cache: dict[tuple[str, tuple[int, int]], str] = {}
         self._unlocated: set[str] = set()
         self._restored: set[str] = set()  # restored incidents with a device (see _renewed)
         self._counter = 0
@@ -886,8 +894,15 @@ class GroupingEngine:
         exactly the same customers, who called cannot tell them apart: what the callers saw
         and the likelier one (more line exposed to the storm) decide."""
         device = self.tree.lca(transformers)
-        if device is None:
-            return None
+        return None if device is None else self._best_at(device, sightings)
+
+    def _best_at(self, device: str, sightings: tuple[int, int]) -> str:
+        """:meth:`_best_device` of calls whose deepest common device is ``device`` (cached:
+        a repartition asks it of every subtree it weighs)."""
+        key = (device, sightings)
+        best = self._best_cache.get(key)
+        if best is not None:
+            return best
         chain = self.tree.device_chain(device)
         n = self.tree.customers(device)
         best = device
@@ -902,6 +917,9 @@ class GroupingEngine:
             )
             if prior > best_prior:
                 best, best_prior = up, prior
+        if len(self._best_cache) > 100_000:
+            self._best_cache.clear()
+        self._best_cache[key] = best
         return best
 
     def _refit(self, inc: Incident, now: datetime) -> None:
@@ -1321,7 +1339,10 @@ class GroupingEngine:
         first = sc.transformers[ids[0]]
         if all(sc.transformers[i] == first for i in ids):
             # one transformer's calls: nothing below it to split them by
-            single_device = sc.device_of(idx) or device
+            chain = sc.chains[ids[0]]
+            single_device = (
+                sc.device_at(first, idx) if chain and chain[0] == first else sc.device_of(idx)
+            ) or device
             return sc.score(single_device, idx), [(single_device, idx)]
         groups: dict[str, list[int]] = defaultdict(list)
         flat = False
@@ -1338,10 +1359,12 @@ class GroupingEngine:
         if not flat and len(groups) == 1:
             child, ms = next(iter(groups.items()))
             return self._partition(sc, np.asarray(ms, dtype=np.int64), child)
-        single_device = sc.device_of(idx) or device
-        single = sc.score(single_device, idx)
         if flat:
-            return single, [(single_device, idx)]
+            single_device = sc.device_of(idx) or device
+            return sc.score(single_device, idx), [(single_device, idx)]
+        # calls under two branches of ``device`` or more: it is their deepest common device
+        single_device = sc.device_at(device, idx)
+        single = sc.score(single_device, idx)
         # A split is taken over one fault when it gains more than the margin on the calls
         # it moves out of its largest part (see ``split_margin_per_call``); the score
         # returned is the split's own, for the comparisons above.
