@@ -535,10 +535,7 @@ class Intake:
                     logger.exception("transferring order %s to %s", survivor_order, unit)
         if unit is not None:
             self._set_unit(f"order:{survivor_order}", (unit, area))
-        self._open_parts(service, decision.split_into, at, by, f" (split from {inc.id})")
-        pending.incidents.update(
-            self.grouping.survivor(self.grouping.incidents[p]).id for p in decision.split_into
-        )
+        self._write_parts(pending, decision.split_into, at, by, f" (split from {inc.id})")
         return survivor_order
 
     def _sweep(self, pending: _Pending, now: datetime | None = None) -> None:
@@ -551,13 +548,16 @@ class Intake:
         if self.timings is not None:
             self.timings.setdefault("sweep", []).append((time.perf_counter() - started) * 1000)
 
-    def _write_parts(self, pending: _Pending, split: list[str], at: datetime, by: str) -> None:
-        """Incidents split off others outside a call (a sweep, the settling at the end):
-        they get their orders, and they and the incidents they were cut from are written."""
+    def _write_parts(
+        self, pending: _Pending, split: list[str], at: datetime, by: str, note: str = ""
+    ) -> None:
+        """Incidents split off others (in a call, a sweep, the settling at the end) get
+        their orders; they, the incidents they were cut from and those that took them over
+        are written."""
         if not split:
             return
         service = DispatchService(pending.repo, self.services.dispatch)
-        self._open_parts(service, split, at, by, " (re-examined)")
+        self._open_parts(service, split, at, by, note or " (re-examined)")
         pending.incidents.update(split)
         for part_id in split:
             part = self.grouping.incidents[part_id]

@@ -996,6 +996,13 @@ class GroupingEngine:
         gain, ancestor, group = best
         return self._merge(group, ancestor, now, gain)
 
+    def _absorb(self, keep: Incident, g: Incident, *, renewed: bool = False) -> None:
+        """``g``'s calls into ``keep``, and ``g`` merged into it."""
+        self._unregister(g)
+        g.merged_into = keep.id
+        for m in g.members.values():
+            self._add(keep, replace(m, renewed=True) if renewed else m)
+
     def _merge(self, group: list[Incident], device: str, now: datetime, gain: float) -> list[str]:
         keep = min(group, key=lambda g: (g.opened_at, g.id))
         absorbed = []
@@ -1004,10 +1011,7 @@ class GroupingEngine:
         for g in group:
             if g is keep:
                 continue
-            self._unregister(g)
-            g.merged_into = keep.id
-            for m in g.members.values():
-                self._add(keep, m)
+            self._absorb(keep, g)
             keep.evidence.extend(g.evidence)
             g.evidence.append(f"{now:%H:%M} merged into {keep.id}")
             absorbed.append(g.id)
@@ -1251,10 +1255,7 @@ class GroupingEngine:
     def _hand_over(self, part: Incident, nested: Incident, holder: Incident, now: datetime) -> None:
         """Gives the calls of ``part``, from the area of ``nested`` after its repair, to the
         outage above it."""
-        self._unregister(part)
-        part.merged_into = holder.id
-        for m in part.members.values():
-            self._add(holder, replace(m, renewed=True))
+        self._absorb(holder, part, renewed=True)
         why = (
             f"{nested.id}'s fault was repaired and its customers, calling again, are "
             f"still out under {holder.device}"

@@ -45,6 +45,24 @@ def _row(call_id: str, minutes: float, account: str | None = None, **kw: Any) ->
     }
 
 
+def _grouping_grid(db_url: str, tmp_path: Path) -> tuple[Any, Any, Any, Any]:
+    """The grouping tests' grid (feeders of 30 transformers), prepared and saved in the
+    database: the grid, its layers, its network model and the engine."""
+    from test_grouping import GROUPING_GRID
+
+    from gis.db import write_transaction
+    from layers.importer import prepare
+    from layers.store import save_grid
+
+    grid = synthetic_grid(4, substations=1, **GROUPING_GRID)  # type: ignore[arg-type]
+    data, model, _problems = prepare(grid.write(tmp_path / "grid.gpkg"))
+    assert data is not None and model is not None
+    engine = make_engine(db_url)
+    with write_transaction(engine) as conn:
+        save_grid(conn, data, source="test", snap_tolerance=1.0, warnings=[])
+    return grid, data, model, engine
+
+
 def _write_calls(path: Path, rows: list[dict[str, Any]]) -> Path:
     columns = list(CALL_COLUMNS)
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -314,21 +332,11 @@ def test_calls_after_a_nested_repair_nobody_reported_go_to_the_outage_above_and_
     calls split off the lateral's incident go to the breaker's, stored, and onto its order."""
     import random
 
-    from test_grouping import GROUPING_GRID
-
     from dispatch.intake import Intake, IntakeServices
     from dispatch.store import order_calls
-    from gis.db import write_transaction
-    from layers.importer import prepare
-    from layers.store import save_grid
     from outages.store import incidents
 
-    grid = synthetic_grid(4, substations=1, **GROUPING_GRID)  # type: ignore[arg-type]
-    data, model, _problems = prepare(grid.write(tmp_path / "grid.gpkg"))
-    assert data is not None and model is not None
-    engine = make_engine(db_url)
-    with write_transaction(engine) as conn:
-        save_grid(conn, data, source="test", snap_tolerance=1.0, warnings=[])
+    grid, data, model, engine = _grouping_grid(db_url, tmp_path)
     account = {sp["id"]: sp["account_no"] for sp in grid.rows["service_points"]}
     fuse = next(
         s
@@ -389,22 +397,12 @@ def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     """Taken live, one call at a time, a storm's incidents are re-examined every few
     minutes after some call; one split then, while the call was about another fault, must
     be written as well as the parts cut from it: the database holds each call once."""
-    from test_grouping import GROUPING_GRID
-
     from dispatch.intake import Intake, IntakeServices
     from dispatch.replay import read_calls
-    from gis.db import write_transaction
-    from layers.importer import prepare
-    from layers.store import save_grid
     from outages.store import incidents
     from outages.storm import simulate_storm
 
-    grid = synthetic_grid(4, substations=1, **GROUPING_GRID)  # type: ignore[arg-type]
-    data, model, _problems = prepare(grid.write(tmp_path / "grid.gpkg"))
-    assert data is not None and model is not None
-    engine = make_engine(db_url)
-    with write_transaction(engine) as conn:
-        save_grid(conn, data, source="test", snap_tolerance=1.0, warnings=[])
+    _grid, data, model, engine = _grouping_grid(db_url, tmp_path)
     intake = Intake(engine, IntakeServices.build(data, model), taken_by="agent")
     calls_path, _truth = simulate_storm(data, model, faults=20, seed=5).write(tmp_path / "s")
     for number, row in read_calls(calls_path):
