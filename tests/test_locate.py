@@ -291,6 +291,50 @@ def test_unknown_account_says_so(chinese: Grid) -> None:
     assert loc.reason is not None and "0000000001 not found" in loc.reason
 
 
+def test_unknown_account_falls_back_on_the_callers_registered_phone(chinese: Grid) -> None:
+    sp = chinese.sps_of("T0007").iloc[2]
+    loc = chinese.locator.locate(call(account_no="0000000001", caller_phone=str(sp["phone"])))
+    assert loc.method == Method.ACCOUNT
+    assert loc.service_point_id == sp["id"]
+    assert loc.transformer_id == "T0007"
+    assert any("0000000001 not found" in e for e in loc.evidence)
+    # an unknown number as well: nothing to go on
+    lost = chinese.locator.locate(call(account_no="0000000001", caller_phone="13000000000"))
+    assert lost.method == Method.NONE
+
+
+@pytest.fixture(scope="module")
+def zero_led(chinese: Grid) -> Grid:
+    """Account numbers with leading zeros, as many billing systems write them, and one
+    that is another's with its zeros dropped."""
+    frames = {k: v.copy() for k, v in chinese.data.frames.items()}
+    sps = frames["service_points"]
+    accounts = [f"00{row:08d}" for row in range(len(sps))]
+    accounts[-1] = str(int(accounts[-2]))  # 0000000123 beside 123 (kept by the utility)
+    sps["account_no"] = accounts
+    data = GridData(frames)
+    return Grid(data, chinese.model, Locator(data, chinese.model))
+
+
+def test_account_with_its_leading_zeros_lost(zero_led: Grid) -> None:
+    sps = zero_led.data.layer("service_points")
+    sp = sps[sps["transformer_id"] == "T0004"].iloc[1]
+    acc = str(sp["account_no"])
+    said = acc.lstrip("0")
+    loc = zero_led.locator.locate(call(account_no=said))
+    assert loc.method == Method.ACCOUNT
+    assert loc.service_point_id == sp["id"]
+    assert loc.transformer_id == "T0004"
+    assert 0.9 <= loc.confidence < 0.99  # an exact number would be surer
+    assert f"户号 {said} read as {acc}: its leading zeros were lost" in loc.evidence
+    # a number that the billing system holds as it was said is that account, not the padded one
+    kept = sps.iloc[-1]
+    exact = zero_led.locator.locate(call(account_no=str(kept["account_no"])))
+    assert exact.service_point_id == kept["id"] and exact.confidence >= 0.99
+    # zeros put back make no account: still not found
+    assert zero_led.locator.locate(call(account_no="99999999")).method == Method.NONE
+
+
 # -- pole number ------------------------------------------------------------------------------
 
 

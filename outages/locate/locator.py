@@ -225,6 +225,7 @@ class Locator:
                     dupes.setdefault(key, [index[key]]).append(row)
         self._accounts = index
         self._account_dupes = dupes
+        self._zero_led_lengths = sorted({len(k) for k in index if k.startswith("0")})
         # The number a customer registered with the account: the hotline's caller id finds
         # the account when the caller gives none (来电号码识别).
         phones: dict[str, list[int]] = {}
@@ -298,9 +299,12 @@ class Locator:
         """The best location of a call, how it was found, and the candidates behind it."""
         found: list[_Found] = []
         failures: list[str] = []
-        if call.account_no:
-            _collect(self.by_account(call.account_no), found, failures)
-        elif call.caller_phone:
+        account = self.by_account(call.account_no) if call.account_no else None
+        if account is not None:
+            _collect(account, found, failures)
+        if (account is None or isinstance(account, str)) and call.caller_phone:
+            # no account number, or one the billing system does not know (misheard, a
+            # digit wrong): the caller id may still find the account
             by_phone = self.by_phone(call.caller_phone)
             if not isinstance(by_phone, str):  # an unknown number says nothing
                 found.append(by_phone)
@@ -567,11 +571,16 @@ class Locator:
     # -- account ----------------------------------------------------------------------------
 
     def by_account(self, text: str) -> _Found | str:
-        """An exact account number (after normalising how it was read out)."""
+        """An exact account number (after normalising how it was read out), or one whose
+        leading zeros were lost."""
         key = normalise_account(text)
         row = self._accounts.get(key)
+        said = key
         if row is None:
-            return f"户号 {text.strip()} not found"
+            restored = self._with_lost_zeros(key)
+            if restored is None:
+                return f"户号 {text.strip()} not found"
+            key, row = restored, self._accounts[restored]
         rows = self._account_dupes.get(key, [row])
         share = 0.99 / len(rows)
         cands = []
@@ -582,6 +591,9 @@ class Locator:
         first = cands[0]
         evidence = [first.evidence[0]]
         conf = 0.99
+        if said != key:
+            evidence.append(f"户号 {said} read as {key}: its leading zeros were lost")
+            conf = 0.95
         if len(rows) > 1:
             evidence.append(f"户号 {key} has {len(rows)} meters")
             conf = 0.9
@@ -597,6 +609,18 @@ class Locator:
             first.service_point_id,
             first.transformer_id,
         )
+
+    def _with_lost_zeros(self, key: str) -> str | None:
+        """The one account that ``key`` is with its leading zeros put back: a spreadsheet
+        or a form that takes the 户号 for a number drops them."""
+        if not key.isdigit():
+            return None
+        found = [
+            padded
+            for length in self._zero_led_lengths
+            if length > len(key) and (padded := key.zfill(length)) in self._accounts
+        ]
+        return found[0] if len(found) == 1 else None
 
     def by_phone(self, text: str) -> _Found | str:
         """The accounts registered with the caller's number. Less sure than an account
