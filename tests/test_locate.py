@@ -359,6 +359,24 @@ def test_pole_label_forms(chinese: Grid, said: str) -> None:
     assert loc.confidence > 0.6
 
 
+def test_pole_said_as_line_dash_number(english: Grid, chinese: Grid) -> None:
+    poles = english.data.layer("poles")
+    trunk = poles[(poles["line_name"] == "Feeder 2") & ~poles["number"].str.contains("-")]
+    pole = trunk.iloc[len(trunk) // 2]
+    loc = english.locator.locate(call(pole_no=f"Feeder 2-{pole['number']}"))
+    assert loc.method == Method.POLE
+    assert loc.pole_id == pole["id"]
+    assert loc.confidence > 0.6
+    assert (
+        chinese.locator.locate(call(pole_no="城关1-5")).pole_id
+        == (chinese.pole("10kV城关Ⅰ线", "5")["id"])
+    )
+    # the second reading must name its line exactly: there is no Feeder 2 lateral 3-9, and
+    # a line that only resembles it (Feeder 2 lateral 9, which has a pole 9-1) is no answer
+    assert "9-1" in set(poles["number"])
+    assert english.locator.locate(call(pole_no="Feeder 2 lateral 3-9-9-1")).method == Method.NONE
+
+
 def test_pole_gives_its_line_section_and_nearest_transformers(chinese: Grid) -> None:
     pole = chinese.pole("10kV城关Ⅰ线", "5")
     loc = chinese.locator.locate(call(pole_no="城关Ⅰ线5号杆"))

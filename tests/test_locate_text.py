@@ -9,7 +9,13 @@ import pytest
 from gis.crs import gcj02_to_wgs84, haversine_m, wgs84_to_gcj02
 from outages.locate import normalise_account
 from outages.locate.address import parse_address, strip_suffix
-from outages.locate.poles import LineIndex, line_key, parse_pole_label
+from outages.locate.poles import (
+    LineIndex,
+    PoleLabel,
+    line_key,
+    parse_pole_label,
+    pole_label_readings,
+)
 from outages.locate.position import Plane, gcj_to_wgs
 from outages.locate.text import (
     cn_to_int,
@@ -111,6 +117,18 @@ def test_pole_labels(said: str, line: str | None, number: str) -> None:
     label = parse_pole_label(said)
     assert label.number == number
     assert label.line == (nfkc(line) if line else None)  # Ⅰ is read as I
+
+
+def test_a_line_said_right_before_a_dashed_number_may_own_its_first_parts() -> None:
+    assert pole_label_readings("Feeder 8-57") == [
+        PoleLabel("Feeder", "8-57"),
+        PoleLabel("Feeder 8", "57"),
+    ]
+    assert pole_label_readings("城关1-45")[1] == PoleLabel("城关 1", "45")
+    assert len(pole_label_readings("Feeder 8 lateral 23-4-23-4-1")) == 5
+    # the line has its ordinal already, or comes after the number: one reading
+    assert pole_label_readings("城关1线 45-3") == [PoleLabel("城关1线", "45-3")]
+    assert pole_label_readings("45-3号杆 城关线") == [PoleLabel("城关线", "45-3")]
 
 
 def test_pole_label_without_number() -> None:

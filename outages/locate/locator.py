@@ -31,7 +31,7 @@ from layers.network import MV_LINE, NetworkModel, UnknownElementError
 from outages.calls import Call
 from outages.locate.address import AddressHit, AddressIndex
 from outages.locate.model import Candidate, Location, Method
-from outages.locate.poles import LineIndex, line_key, parse_pole_label
+from outages.locate.poles import LineIndex, PoleLabel, line_key, pole_label_readings
 from outages.locate.position import Plane, PositionIndex
 from outages.locate.text import nfkc, numbered_label, pinyin_units, spell
 
@@ -834,32 +834,21 @@ class Locator:
         """The pole a spoken label names, its line section and the transformers near it.
         Without a line name, or when several lines fit, the caller's area (from the other
         methods' results) picks the nearest of the poles that carry the number."""
-        label = parse_pole_label(text)
+        readings = pole_label_readings(text)
+        label = readings[0]
         if label.number is None:
             return f"pole label {text.strip()!r} has no pole number"
-        options: dict[int, tuple[float, str]] = {}
-        if label.line:
-            matches = self.lines.match(label.line)
-            if not matches:
-                return f"pole label {text.strip()!r}: line {label.line!r} matches no known line"
-            for lm in matches:
-                rows = self._pole_at.get((lm.key, label.number))
-                if not rows:
-                    continue
-                how = self._key_names.get(lm.key, lm.key[0])
-                if lm.how != "exact":
-                    how += f" ({lm.how})"
-                for row in rows:
-                    if row not in options or lm.score > options[row][0]:
-                        options[row] = (lm.score, how)
-            if not options:
-                names = ", ".join(self._key_names.get(m.key, m.key[0]) for m in matches[:3])
-                return f"pole label {text.strip()!r}: no pole {label.number} on {names}"
-        else:
-            for row in self._pole_by_number.get(label.number, ()):
-                options[row] = (70.0, "no line named")
-            if not options:
-                return f"pole label {text.strip()!r}: no pole numbered {label.number}"
+        options = self._poles_labelled(text, label)
+        for other in readings[1:]:
+            # a line named exactly as said beats a line that only resembles the first reading's
+            found = self._poles_labelled(text, other, exact=True)
+            if not isinstance(found, str) and (
+                isinstance(options, str)
+                or max(s for s, _ in found.values()) > max(s for s, _ in options.values())
+            ):
+                label, options = other, found
+        if isinstance(options, str):
+            return options
         hint = next((h for h in (hints or []) if h.radius <= 5_000.0), None)
         if len(options) == 1 and hint is None:
             ((row, (score, how)),) = options.items()
@@ -968,6 +957,44 @@ class Locator:
             None,
             self.pole_ids[best_row],
         )
+
+    def _poles_labelled(
+        self, text: str, label: PoleLabel, *, exact: bool = False
+    ) -> dict[int, tuple[float, str]] | str:
+        """The poles that one reading of a label may name, each with how well its line fits
+        the label's and how; or why none. ``exact``: only the line named as said, ordinal
+        and all (a second reading of a label must not guess as well)."""
+        assert label.number is not None
+        if exact and label.line:
+            key = line_key(label.line)
+            named = self._pole_at.get((key, label.number), [])
+            if not named:
+                return f"pole label {text.strip()!r}: no pole {label.number} on {label.line}"
+            return {row: (100.0, self._key_names.get(key, key[0])) for row in named}
+        options: dict[int, tuple[float, str]] = {}
+        if label.line:
+            matches = self.lines.match(label.line)
+            if not matches:
+                return f"pole label {text.strip()!r}: line {label.line!r} matches no known line"
+            for lm in matches:
+                rows = self._pole_at.get((lm.key, label.number))
+                if not rows:
+                    continue
+                how = self._key_names.get(lm.key, lm.key[0])
+                if lm.how != "exact":
+                    how += f" ({lm.how})"
+                for row in rows:
+                    if row not in options or lm.score > options[row][0]:
+                        options[row] = (lm.score, how)
+            if not options:
+                names = ", ".join(self._key_names.get(m.key, m.key[0]) for m in matches[:3])
+                return f"pole label {text.strip()!r}: no pole {label.number} on {names}"
+        else:
+            for row in self._pole_by_number.get(label.number, ()):
+                options[row] = (70.0, "no line named")
+            if not options:
+                return f"pole label {text.strip()!r}: no pole numbered {label.number}"
+        return options
 
     def _pole_info(self, row: int) -> tuple[str | None, list[tuple[int, float, float]]]:
         """(line section, nearest transformers) of a pole, computed once per pole."""

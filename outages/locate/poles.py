@@ -44,6 +44,33 @@ class PoleLabel:
 
 def parse_pole_label(text: str) -> PoleLabel:
     """Splits a spoken pole label into its line and its number."""
+    return _parse_pole_label(text)[0]
+
+
+def pole_label_readings(text: str) -> list[PoleLabel]:
+    """The ways to split a label, likeliest first: as :func:`parse_pole_label` does, then,
+    when the line is said right before a number of several parts, with its first parts
+    given back to the line, unless it has its ordinal already (``Feeder 8-57`` is pole 57
+    of Feeder 8 as well as pole 8-57 of a line called Feeder; ``城关1-45`` is pole 45 of
+    城关1线)."""
+    first, line_first = _parse_pole_label(text)
+    readings = [first]
+    if (
+        line_first
+        and first.line
+        and first.number
+        and "-" in first.number
+        and line_key(first.line)[1] is None  # 城关1线 45-3: the line has its ordinal
+    ):
+        parts = first.number.split("-")
+        for k in range(1, len(parts)):
+            line = f"{first.line} {'-'.join(parts[:k])}"
+            readings.append(PoleLabel(line, "-".join(parts[k:])))
+    return readings
+
+
+def _parse_pole_label(text: str) -> tuple[PoleLabel, bool]:
+    """The label, and whether its line was said before its number and nothing after."""
     t = nfkc(text).strip()
     if "之" in t:
         t = re.sub(r"(\d)\s*之\s*(\d)", r"\1-\2", t)
@@ -62,17 +89,19 @@ def parse_pole_label(text: str) -> PoleLabel:
             m = None  # 城关一: a Chinese ordinal right after a name is the line's, not a pole
     if m is None:
         line = _JUNK.sub(" ", t).strip()
-        return PoleLabel(line or None, None)
+        return PoleLabel(line or None, None), False
     raw = m.group(1)
     if raw.isascii():
         parts = raw.replace(" ", "").split("-")
         number = "-".join(str(int(p)) for p in parts) if all(p.isdigit() for p in parts) else None
     else:
         number = numbered_label(re.sub(r"\s+", "", raw))
-    rest = (t[: m.start()] + " " + t[m.end() :]).strip()
+    before, after = t[: m.start()], t[m.end() :]
+    rest = (before + " " + after).strip()
     rest = re.sub(r"第\s*$", "", rest).strip()
     rest = _JUNK.sub(" ", rest).strip(" -#")
-    return PoleLabel(rest or None, number)
+    line_first = bool(before.strip()) and not _JUNK.sub("", after)
+    return PoleLabel(rest or None, number), line_first
 
 
 def line_key(text: str) -> tuple[str, str | None]:
