@@ -1484,9 +1484,36 @@ class GroupingEngine:
         # began in between: ``inc``'s fault was repaired, and they are still out under that one
         late = inc.onset + timedelta(minutes=self.s.new_burst_minutes - BURST_LULL_MINUTES)
         for part in new_parts:
-            if part.onset >= late and (above := self._outage_above(inc, part.onset)) is not None:
+            if (sibling := self._split_sibling(inc, part, now)) is not None:
+                self._absorb(sibling, part)
+                sibling.evidence.append(
+                    f"{now:%H:%M} took the calls of {part.id}, split from {inc.id} as it was: "
+                    f"the same fault at {sibling.device}"
+                )
+                part.evidence.append(f"{now:%H:%M} merged into {sibling.id}")
+            elif part.onset >= late and (above := self._outage_above(inc, part.onset)):
                 self._hand_over(part, inc, above, now)
         return new_ids
+
+    def _split_sibling(self, inc: Incident, part: Incident, now: datetime) -> Incident | None:
+        """An open incident split off ``inc`` before, at ``part``'s device, whose calls and
+        ``part``'s are likelier one fault: new calls keep joining ``inc`` (the oldest
+        incident above them), and each re-examination would otherwise cut them off into an
+        incident of their own, one fault in several pieces at one device."""
+        best: tuple[float, Incident] | None = None
+        for other_id in self._at_device.get(str(part.device), ()):
+            other = self.incidents[other_id]
+            if other is part or other.split_from != inc.id or not other.is_open:
+                continue
+            together = Stats()
+            self._stats_merge(together, other.stats)
+            self._stats_merge(together, part.stats)
+            gain = self._stats_loglik(str(part.device), together, now, {other.id, part.id}) - (
+                self._incident_loglik(other, now) + self._incident_loglik(part, now)
+            )
+            if gain > 0 and (best is None or gain > best[0]):
+                best = (gain, other)
+        return None if best is None else best[1]
 
     # -- calls that are not on the network -----------------------------------------------
 

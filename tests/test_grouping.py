@@ -713,3 +713,32 @@ def test_an_outage_beside_an_older_one_rolls_up_to_their_common_breaker(
     assert set(by_device) == {nested, breaker}
     assert all(c.startswith("b") for c in by_device[breaker].members)
     assert all(c.startswith("r") for c in by_device[nested].members)
+
+
+def test_a_burst_cut_off_an_older_incident_piece_by_piece_stays_one_fault(
+    model: NetworkModel,
+) -> None:
+    """Two calls below a fuse, then half an hour later a burst below it: the burst's calls
+    join the older incident (the oldest above them) and each re-examination cuts them off
+    again. The pieces are one fault at the fuse, not one incident per re-examination."""
+    fuse, transformers = _fuse_with_transformers(model, 2)
+    engine = GroupingEngine(model)
+    engine.process(_obs("anchor0", 0, transformers[0], _customers(model, transformers[0])[0]))
+    engine.process(_obs("anchor1", 1, transformers[1], _customers(model, transformers[1])[0]))
+    (anchor,) = engine.open_incidents()
+    assert anchor.device == fuse
+    burst = [
+        (35 + 0.7 * k, t, _customers(model, t)[1 + k])
+        for k in range(12)
+        for t in [transformers[k % len(transformers)]]
+    ]
+    for n, (minute, t, sp) in enumerate(burst):
+        engine.process(_obs(f"burst{n}", minute, t, sp))
+    holders = {
+        engine.survivor(engine.incidents[engine._member_incident[f"burst{n}"]]).id
+        for n in range(len(burst))
+    }
+    assert len(holders) == 1, holders
+    (holder,) = holders
+    assert engine.incidents[holder].device == fuse
+    assert any("took the calls of" in e for e in engine.incidents[holder].evidence)
