@@ -391,6 +391,55 @@ def test_calls_after_a_nested_repair_nobody_reported_go_to_the_outage_above_and_
     engine.dispose()
 
 
+def test_a_burst_cut_off_an_older_incident_piece_by_piece_is_one_incident_and_one_order(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Two calls below a fuse, then half an hour later a burst below it, taken live: the
+    burst's calls join the older incident and are cut off it again and again; they end in
+    one incident, stored, with one work order that holds them all (article 24)."""
+    from dispatch.intake import Intake, IntakeServices
+    from dispatch.store import order_calls, work_orders
+    from outages.store import incidents
+
+    grid, data, model, engine = _grouping_grid(db_url, tmp_path)
+    account = {sp["id"]: sp["account_no"] for sp in grid.rows["service_points"]}
+    fuse = next(
+        s
+        for s in model.switch_ids
+        if model.switch_kind[s] == "fuse" and len(model.downstream_transformers(s)) >= 2
+    )
+    lateral = model.downstream_transformers(fuse)
+    customers = [model.downstream_service_points(t) for t in lateral]
+    intake = Intake(engine, IntakeServices.build(data, model), taken_by="agent")
+    intake.take(_row("anchor0", 0, account[customers[0][0]]))
+    intake.take(_row("anchor1", 1, account[customers[1][0]]))
+    for k in range(12):
+        intake.take(_row(f"burst{k}", 35 + 0.7 * k, account[customers[k % 2][1 + k]]))
+    grouping = intake.grouping
+    burst = {f"burst{k}" for k in range(12)}
+    holders = {
+        grouping.survivor(grouping.incidents[grouping._member_incident[c]]).id for c in burst
+    }
+    assert len(holders) == 1, holders
+    holder = grouping.incidents[holders.pop()]
+    assert holder.device == fuse
+    assert burst <= set(holder.members)
+    with engine.connect() as conn:
+        members = conn.execute(
+            select(incidents.c.members).where(incidents.c.id == holder.id)
+        ).scalar_one()
+        order_of = {
+            str(r.call_id): str(r.order_id)
+            for r in conn.execute(select(order_calls.c.call_id, order_calls.c.order_id))
+        }
+        orders = conn.execute(select(work_orders.c.order_id)).scalars().all()
+    stored = {m["call_id"] for m in (json.loads(members) if isinstance(members, str) else members)}
+    assert burst <= stored
+    assert len({order_of[c] for c in burst}) == 1  # one fault, one order for its calls
+    assert len(orders) == 2  # the anchor's incident and the burst's
+    engine.dispose()
+
+
 def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     db_url: str, tmp_path: Path
 ) -> None:
