@@ -61,7 +61,7 @@ class Member:
     transformer: str | None
     likelihood: float
     # handed over to the outage above after the repair of a fault nested in it (see
-    # GroupingEngine._hand_over)
+    # GroupingEngine._split)
     renewed: bool = False
     # what the likelihoods read of a member, computed once
     minute: float = field(init=False, repr=False)
@@ -1127,7 +1127,7 @@ class GroupingEngine:
         inc.checked = (now, len(inc.members))
         # Calls placed on no transformer (joined by the caller's phone) stay with the part
         # that keeps the incident's id, and so do the calls handed over from the area of an
-        # older fault nested in this one (see _hand_over): they came after that fault's
+        # older fault nested in this one (see _split): they came after that fault's
         # repair, and their late times say nothing of this fault's onset.
         members = [m for m in inc.members.values() if m.transformer and not m.renewed]
         if len(members) < 2:
@@ -1252,15 +1252,14 @@ class GroupingEngine:
             gain,
         )
 
-    def _hand_over(self, part: Incident, nested: Incident, holder: Incident, now: datetime) -> None:
-        """Gives the calls of ``part``, from the area of ``nested`` after its repair, to the
-        outage above it."""
-        self._absorb(holder, part, renewed=True)
-        why = (
-            f"{nested.id}'s fault was repaired and its customers, calling again, are "
-            f"still out under {holder.device}"
-        )
-        holder.evidence.append(f"{now:%H:%M} took over the calls of {part.id}: {why}")
+    def _give(
+        self, part: Incident, holder: Incident, why: str, now: datetime, *, renewed: bool = False
+    ) -> None:
+        """Gives the calls of a part just split off to the incident that holds its fault,
+        saying why in both; ``renewed``: they are customers of a repaired nested fault,
+        calling again under the outage above it (see :meth:`_repartition`)."""
+        self._absorb(holder, part, renewed=renewed)
+        holder.evidence.append(f"{now:%H:%M} took the calls of {part.id}: {why}")
         part.evidence.append(f"{now:%H:%M} merged into {holder.id}: {why}")
 
     def _outage_above(self, inc: Incident, since: datetime) -> Incident | None:
@@ -1485,14 +1484,14 @@ class GroupingEngine:
         late = inc.onset + timedelta(minutes=self.s.new_burst_minutes - BURST_LULL_MINUTES)
         for part in new_parts:
             if (sibling := self._split_sibling(inc, part, now)) is not None:
-                self._absorb(sibling, part)
-                sibling.evidence.append(
-                    f"{now:%H:%M} took the calls of {part.id}, split from {inc.id} as it was: "
-                    f"the same fault at {sibling.device}"
-                )
-                part.evidence.append(f"{now:%H:%M} merged into {sibling.id}")
+                why = f"split from {inc.id} as it was, the same fault at {sibling.device}"
+                self._give(part, sibling, why, now)
             elif part.onset >= late and (above := self._outage_above(inc, part.onset)):
-                self._hand_over(part, inc, above, now)
+                why = (
+                    f"{inc.id}'s fault was repaired and its customers, calling again, are "
+                    f"still out under {above.device}"
+                )
+                self._give(part, above, why, now, renewed=True)
         return new_ids
 
     def _split_sibling(self, inc: Incident, part: Incident, now: datetime) -> Incident | None:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.cli import main
-from gis.db import make_engine
+from gis.db import json_value, make_engine
 from layers.synthetic import synthetic_grid
 from outages.calls import CALL_COLUMNS
 
@@ -45,9 +45,10 @@ def _row(call_id: str, minutes: float, account: str | None = None, **kw: Any) ->
     }
 
 
-def _grouping_grid(db_url: str, tmp_path: Path) -> tuple[Any, Any, Any, Any]:
+def _grouping_grid(db_url: str, tmp_path: Path) -> tuple[dict[str, str], Any, Any, Any]:
     """The grouping tests' grid (feeders of 30 transformers), prepared and saved in the
-    database: the grid, its layers, its network model and the engine."""
+    database: its account numbers by service point, its layers, its network model and the
+    engine."""
     from test_grouping import GROUPING_GRID
 
     from gis.db import write_transaction
@@ -60,7 +61,18 @@ def _grouping_grid(db_url: str, tmp_path: Path) -> tuple[Any, Any, Any, Any]:
     engine = make_engine(db_url)
     with write_transaction(engine) as conn:
         save_grid(conn, data, source="test", snap_tolerance=1.0, warnings=[])
-    return grid, data, model, engine
+    account = {sp["id"]: sp["account_no"] for sp in grid.rows["service_points"]}
+    return account, data, model, engine
+
+
+def _stored_call_ids(conn: Any, incident_id: str) -> set[str]:
+    """The calls an incident's stored row holds."""
+    from outages.store import incidents
+
+    members = conn.execute(
+        select(incidents.c.members).where(incidents.c.id == incident_id)
+    ).scalar_one()
+    return {m["call_id"] for m in json_value(members)}
 
 
 def _write_calls(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -313,13 +325,10 @@ def test_customers_calling_again_after_a_nested_repair_join_the_outage_above(
                 )
             ).all()
         )
-        members = conn.execute(
-            select(incidents.c.members).where(incidents.c.id == breaker_incident)
-        ).scalar_one()
+        held = _stored_call_ids(conn, breaker_incident)
     # the two faults' incidents and no third; the breaker's still out, holding the calls
     assert set(rows) == {nested_incident, breaker_incident}
     assert rows[nested_incident] is not None and rows[breaker_incident] is None
-    held = {m["call_id"] for m in (json.loads(members) if isinstance(members, str) else members)}
     assert {a["call_id"] for a in again} <= held
     engine.dispose()
 
@@ -332,18 +341,13 @@ def test_calls_after_a_nested_repair_nobody_reported_go_to_the_outage_above_and_
     calls split off the lateral's incident go to the breaker's, stored, and onto its order."""
     import random
 
+    from test_grouping import _fuse_with_transformers
+
     from dispatch.intake import Intake, IntakeServices
     from dispatch.store import order_calls
-    from outages.store import incidents
 
-    grid, data, model, engine = _grouping_grid(db_url, tmp_path)
-    account = {sp["id"]: sp["account_no"] for sp in grid.rows["service_points"]}
-    fuse = next(
-        s
-        for s in model.switch_ids
-        if model.switch_kind[s] == "fuse" and len(model.downstream_transformers(s)) >= 2
-    )
-    lateral = model.downstream_transformers(fuse)
+    account, data, model, engine = _grouping_grid(db_url, tmp_path)
+    fuse, lateral = _fuse_with_transformers(model, 2)
     breaker = model.protective_chain(fuse)[-1]
     rng = random.Random(5)
     calls = [
@@ -375,9 +379,7 @@ def test_calls_after_a_nested_repair_nobody_reported_go_to_the_outage_above_and_
     assert len(held) >= 0.8 * len(again)
     assert any("still out under" in e for e in holder.evidence)
     with engine.connect() as conn:
-        members = conn.execute(
-            select(incidents.c.members).where(incidents.c.id == holder.id)
-        ).scalar_one()
+        stored = _stored_call_ids(conn, holder.id)
         on_order = set(
             conn.execute(
                 select(order_calls.c.call_id).where(
@@ -385,7 +387,6 @@ def test_calls_after_a_nested_repair_nobody_reported_go_to_the_outage_above_and_
                 )
             ).scalars()
         )
-    stored = {m["call_id"] for m in (json.loads(members) if isinstance(members, str) else members)}
     assert held <= stored
     assert held <= on_order
     engine.dispose()
@@ -397,18 +398,13 @@ def test_a_burst_cut_off_an_older_incident_piece_by_piece_is_one_incident_and_on
     """Two calls below a fuse, then half an hour later a burst below it, taken live: the
     burst's calls join the older incident and are cut off it again and again; they end in
     one incident, stored, with one work order that holds them all (article 24)."""
+    from test_grouping import _fuse_with_transformers
+
     from dispatch.intake import Intake, IntakeServices
     from dispatch.store import order_calls, work_orders
-    from outages.store import incidents
 
-    grid, data, model, engine = _grouping_grid(db_url, tmp_path)
-    account = {sp["id"]: sp["account_no"] for sp in grid.rows["service_points"]}
-    fuse = next(
-        s
-        for s in model.switch_ids
-        if model.switch_kind[s] == "fuse" and len(model.downstream_transformers(s)) >= 2
-    )
-    lateral = model.downstream_transformers(fuse)
+    account, data, model, engine = _grouping_grid(db_url, tmp_path)
+    fuse, lateral = _fuse_with_transformers(model, 2)
     customers = [model.downstream_service_points(t) for t in lateral]
     intake = Intake(engine, IntakeServices.build(data, model), taken_by="agent")
     intake.take(_row("anchor0", 0, account[customers[0][0]]))
@@ -425,15 +421,12 @@ def test_a_burst_cut_off_an_older_incident_piece_by_piece_is_one_incident_and_on
     assert holder.device == fuse
     assert burst <= set(holder.members)
     with engine.connect() as conn:
-        members = conn.execute(
-            select(incidents.c.members).where(incidents.c.id == holder.id)
-        ).scalar_one()
+        stored = _stored_call_ids(conn, holder.id)
         order_of = {
             str(r.call_id): str(r.order_id)
             for r in conn.execute(select(order_calls.c.call_id, order_calls.c.order_id))
         }
         orders = conn.execute(select(work_orders.c.order_id)).scalars().all()
-    stored = {m["call_id"] for m in (json.loads(members) if isinstance(members, str) else members)}
     assert burst <= stored
     assert len({order_of[c] for c in burst}) == 1  # one fault, one order for its calls
     assert len(orders) == 2  # the anchor's incident and the burst's
@@ -451,7 +444,7 @@ def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     from outages.store import incidents
     from outages.storm import simulate_storm
 
-    _grid, data, model, engine = _grouping_grid(db_url, tmp_path)
+    _account, data, model, engine = _grouping_grid(db_url, tmp_path)
     intake = Intake(engine, IntakeServices.build(data, model), taken_by="agent")
     calls_path, _truth = simulate_storm(data, model, faults=20, seed=5).write(tmp_path / "s")
     for number, row in read_calls(calls_path):
