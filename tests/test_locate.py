@@ -9,6 +9,7 @@ village named like its township, interleaved low-voltage networks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -627,6 +628,27 @@ def test_english_addresses_without_admin_layers(english: Grid) -> None:
     loc = english.locator.locate(call(address=str(sp["address"])))
     assert loc.method == Method.ADDRESS
     assert loc.service_point_id == sp["id"]
+
+
+def test_a_street_said_without_its_house_number(english: Grid) -> None:
+    # "Street T0002" alone: its one number names a group of houses (the street), which is
+    # likelier than house No. 2 of any of the streets that have one
+    sps = english.sps_of("T0002")
+    street = re.sub(r"\s*No\.\s*\d+$", "", str(sps.iloc[0]["address"]))
+    assert street == "Street T0002"
+    houses_numbered_2 = english.data.layer("service_points")["address"].str.endswith(" No. 2")
+    assert houses_numbered_2.sum() > 3  # the house reading is there, on many streets
+    loc = english.locator.locate(call(address=street))
+    assert loc.method == Method.ADDRESS
+    assert loc.transformer_id == "T0002"
+    assert any("(read as 2" in e for e in loc.evidence)
+    assert sum(c.likelihood for c in loc.candidates if c.transformer_id == "T0002") > 0.5
+    # a number that is no house number anywhere can only be the street
+    houses = english.data.layer("service_points")["address"].str.extract(r"No\. (\d+)$")[0]
+    assert houses.astype(int).max() < 11
+    eleventh = english.locator.locate(call(address="street T0011"))
+    assert eleventh.method == Method.ADDRESS
+    assert eleventh.transformer_id == "T0011"
 
 
 # -- several kinds of information --------------------------------------------------------------

@@ -18,6 +18,7 @@ several places instead of one confident wrong one.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -889,14 +890,15 @@ class AddressIndex:
                     )
                 ]
         if q.bare and q.group is None and q.house is None:
-            # one bare number: a house number more often than a group
+            # one bare number: a house number more often than a group, but a house number
+            # found in many groups says less than a group that is there
             num = q.bare[0]
+            out = []
             h2 = self._house_ids.get(num)
             if h2 is not None:
                 k = (li << _H_BITS) | h2
                 rows = _range(keys.house_keys, keys.house_rows, k, k + 1)
                 if len(rows):
-                    out = []
                     for g, grows in self._split_by_group(rows).items():
                         gname = self._group_names.get(g, "")
                         label = f"{where} {gname + word + ' ' if gname else ''}{num}号"
@@ -911,7 +913,27 @@ class AddressIndex:
                                 name_score,
                             )
                         )
-                    return out
+            g2 = self._group_ids.get(num)
+            if g2 is not None:
+                k0 = (li << (_G_BITS + _H_BITS)) | (g2 << _H_BITS)
+                rows = _range(keys.keys, keys.rows, k0, k0 + (1 << _H_BITS))
+                if len(rows):
+                    # each house reading weighs 1.5 times the group reading, over as many
+                    # groups as hold the house (hit weights go as exp(score / 4))
+                    score = rank + 3 + 4 * math.log(max(len(out), 1) / 1.5) if out else rank + 4
+                    out.append(
+                        self._hit(
+                            score,
+                            "group",
+                            rows,
+                            f"{where} {num}{word}",
+                            (f"{matched} {num} (read as {num}{word})",),
+                            loc.admin_id,
+                            name_score,
+                        )
+                    )
+            if out:
+                return out
         k0 = li << (_G_BITS + _H_BITS)
         rows = _range(keys.keys, keys.rows, k0, k0 + (1 << (_G_BITS + _H_BITS)))
         missing = [x for x in (said_group, f"{q.house}号" if q.house else "") if x]
