@@ -651,6 +651,25 @@ def test_a_street_said_without_its_house_number(english: Grid) -> None:
     assert eleventh.transformer_id == "T0011"
 
 
+def test_a_house_address_leads_a_pole_said_without_its_line(chinese: Grid) -> None:
+    # The caller gives their address and the number of a pole they see, 221 m away and
+    # nearer another transformer: the pole is found through the address, so the house
+    # names the caller's transformer and the pole is kept as what the caller saw.
+    home = chinese.sp("SP0001")
+    assert (home["address"], home["transformer_id"]) == ("城关镇张庄村1组1号", "T0001")
+    pole = chinese.pole("10kV城关Ⅰ线", "4")
+    alone = chinese.locator.locate(call(pole_no="4号杆", address="张庄村"))
+    assert alone.method == Method.POLE and alone.transformer_id == "T0002"
+    loc = chinese.locator.locate(call(address=home["address"], pole_no="4号杆"))
+    assert loc.method == Method.ADDRESS
+    assert (loc.transformer_id, loc.service_point_id) == ("T0001", "SP0001")
+    assert loc.pole_id == pole["id"]
+    assert any(e.startswith("pole agrees: pole 10kV城关Ⅰ线 4") for e in loc.evidence)
+    # with its line named, the pole is an answer of its own and leads
+    named = chinese.locator.locate(call(address=home["address"], pole_no="城关Ⅰ线4号杆"))
+    assert named.method == Method.POLE and named.pole_id == pole["id"]
+
+
 # -- several kinds of information --------------------------------------------------------------
 
 

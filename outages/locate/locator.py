@@ -106,6 +106,18 @@ class _Found:
     position_post: list[tuple[int, float, int, float]] = field(default_factory=list)
     position_scale: float = 0.0
     address_hits: list[tuple[AddressHit, float]] = field(default_factory=list)
+    # a pole said without its line, picked among the poles of that number by another
+    # method's place: it says no more of the caller's transformer than that place does
+    picked_by_place: bool = False
+
+
+def _trust_rank(found: _Found, address_confidence: float) -> float:
+    """Which method's answer leads: a pole that an address picked comes after it, unless
+    the pole is the surer (the address names the customer's own meter or street, the
+    pole only something near it)."""
+    if found.picked_by_place and address_confidence >= found.confidence:
+        return TRUST.index(Method.ADDRESS) + 0.5
+    return float(TRUST.index(found.method))
 
 
 def _point_coords(geoms: list[Any]) -> tuple[FloatArray, FloatArray]:
@@ -324,7 +336,8 @@ class Locator:
                 else ("no account number, pole number, position or address given")
             )
             return Location(None, None, Method.NONE, 0.0, reason=reason, evidence=tuple(failures))
-        found.sort(key=lambda f: TRUST.index(f.method))
+        address = max((f.confidence for f in found if f.method is Method.ADDRESS), default=-1.0)
+        found.sort(key=lambda f: _trust_rank(f, address))
         return self._combine(found[0], found[1:], failures)
 
     # -- combining --------------------------------------------------------------------------
@@ -349,6 +362,7 @@ class Locator:
         cands = list(primary.candidates)
         alternatives: list[Candidate] = []
         alt_mass = 0.0
+        pole_id = primary.pole_id  # or the pole the caller named, where it agrees
         for other in others:
             d = haversine_m(primary.lon, primary.lat, other.lon, other.lat)
             tolerance = primary.radius + other.radius + 300.0
@@ -365,6 +379,7 @@ class Locator:
                 for c in other.candidates:
                     alternatives.append(_scaled(c, share / total, "conflicting"))
                 continue
+            pole_id = pole_id or other.pole_id
             same_tr = (
                 other.transformer_id is not None and other.transformer_id == primary.transformer_id
             )
@@ -408,7 +423,7 @@ class Locator:
             transformer_id=top_tr,
             element_id=primary.element_id,
             admin_id=primary.admin_id,
-            pole_id=primary.pole_id,
+            pole_id=pole_id,
             candidates=tuple(cands),
             evidence=tuple(evidence),
             reason=None,
@@ -956,6 +971,7 @@ class Locator:
             section,
             None,
             self.pole_ids[best_row],
+            picked_by_place=not label.line and hint is not None,
         )
 
     def _poles_labelled(
