@@ -61,6 +61,14 @@ class GroupingSettings(BaseSettings):
     new_burst_minutes: float = Field(
         60.0, gt=0, description="below an older open incident, a call may start a new fault"
     )
+    renewed_share: float = Field(
+        2 / 3,
+        gt=0,
+        le=1,
+        description="a late burst is the customers of a repaired nested fault calling again "
+        "when this share of its calls is in that fault's area (a stray late call of the "
+        "outage itself must not hide it)",
+    )
     roll_up_margin: float = Field(
         2.0,
         ge=0,

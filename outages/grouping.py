@@ -1176,7 +1176,9 @@ class GroupingEngine:
         keep: list[np.ndarray[Any, Any]] = []
         out: list[tuple[str, np.ndarray[Any, Any]]] = []
         for device, idx in parts:
-            if float(sc.t[idx].min()) > first and self._renewed(inc, device, sc.at(idx)):
+            if float(sc.t[idx].min()) > first and self._renewed(
+                inc, device, sc.at(idx), [sc.chains[i] for i in idx.tolist()]
+            ):
                 keep.append(idx)
             else:
                 out.append((device, idx))
@@ -1229,7 +1231,9 @@ class GroupingEngine:
                 if len(late) < 2 or len(late) == n:
                     continue
                 sub = sc.device_of(late)
-                if sub is None or self._renewed(inc, sub, sc.at(late)):
+                if sub is None or self._renewed(
+                    inc, sub, sc.at(late), [sc.chains[i] for i in late.tolist()]
+                ):
                     continue
                 rest = np.setdiff1d(np.arange(n), late)
                 rest_device = sc.device_of(rest) or device
@@ -1282,11 +1286,22 @@ class GroupingEngine:
                     found = other
         return found
 
-    def _renewed(self, inc: Incident, device: str, since: datetime) -> bool:
-        """Whether a late burst comes from the area of an earlier incident nested in ``inc``:
-        that fault was repaired, its customers are still dark because of ``inc``, and they
-        call again about it (not about a new fault)."""
+    def _renewed(
+        self, inc: Incident, device: str, since: datetime, chains: Sequence[tuple[str, ...]]
+    ) -> bool:
+        """Whether a late burst (its deepest common device, when it began, and its calls'
+        chains) comes from the area of an earlier incident nested in ``inc``: that fault
+        was repaired, its customers are still dark because of ``inc``, and they call again
+        about it (not about a new fault).
+
+        Those customers call again once, after that repair: when their calls already came
+        back to ``inc`` and then stopped for a lull, a later burst there is a fault of its
+        own, found dark when ``inc``'s was repaired."""
         chain = set(self.tree.device_chain(device))
+        lull = timedelta(minutes=BURST_LULL_MINUTES)
+        by_chain: Counter[tuple[str, ...]] | None = None
+        renewed: list[tuple[datetime, tuple[str, ...]]] | None = None
+        before: list[tuple[datetime, tuple[str, ...]]] | None = None
         for other_id in self._below.get(str(inc.device), set()) | self._restored:
             other = self.incidents[other_id]
             if (
@@ -1297,11 +1312,33 @@ class GroupingEngine:
                 or other.onset >= since
             ):
                 continue
-            if (
-                other.device in chain
-                and other.device != inc.device
-                and inc.device in self.tree.device_chain(other.device)
-            ):
+            area = str(other.device)
+            if area == inc.device or inc.device not in self.tree.device_chain(area):
+                continue
+            if area not in chain:
+                # the burst's deepest device is above the area (a stray call): most of it
+                if by_chain is None:
+                    by_chain = Counter(chains)
+                inside = sum(n for c, n in by_chain.items() if area in c)
+                if inside < self.s.renewed_share * len(chains):
+                    continue
+            if renewed is None:
+                renewed = [
+                    (m.observation.at, self.tree.chain(m.transformer))
+                    for m in inc.members.values()
+                    if m.renewed and m.transformer and m.observation.at < since
+                ]
+            back = min((at for at, c in renewed if area in c), default=None)
+            if back is None:
+                return True
+            # the area's customers came back to ``inc`` at ``back``: still calling?
+            if before is None:
+                before = [
+                    (m.observation.at, self.tree.chain(m.transformer))
+                    for m in inc.members.values()
+                    if m.transformer and m.observation.at < since
+                ]
+            if max(at for at, c in before if at >= back and area in c) >= since - lull:
                 return True
         return False
 

@@ -228,12 +228,13 @@ def test_a_late_branch_takes_its_first_calls_from_before_the_hour(model: Network
     assert holder.device != breaker
 
 
-def test_a_repaired_nested_faults_customers_calling_again_join_the_outage_above(
+def _lateral_then_breaker(
     model: NetworkModel,
-) -> None:
-    """A lateral's fuse blows; ten minutes later the feeder's breaker trips. Once the
-    lateral is repaired its customers are still dark, because of the breaker: when they
-    call again, their calls go to the breaker's outage, not to a new fault."""
+) -> tuple[str, list[str], str, GroupingEngine, dict[str | None, Incident], list[str]]:
+    """A lateral's fuse blows; ten minutes later the feeder's breaker trips; a hundred
+    minutes on, the lateral is repaired and its customers, still dark, call again. Returns
+    the fuse, its transformers, the breaker, the engine that took all of it, the open
+    incidents by device before the calls again, and the ids of those calls."""
     fuse, transformers = _fuse_with_transformers(model, 2)
     breaker = model.protective_chain(fuse)[-1]
     rng = random.Random(5)
@@ -259,16 +260,90 @@ def test_a_repaired_nested_faults_customers_calling_again_join_the_outage_above(
     for n, (minute, t, sp) in enumerate(sorted(again)):
         engine.process(_obs(f"again{n}", minute, t, sp))
     engine.settle(T0 + timedelta(minutes=160), force=True)
+    return fuse, transformers, breaker, engine, by_device, [f"again{n}" for n in range(len(again))]
+
+
+def test_a_repaired_nested_faults_customers_calling_again_join_the_outage_above(
+    model: NetworkModel,
+) -> None:
+    """A lateral's fuse blows; ten minutes later the feeder's breaker trips. Once the
+    lateral is repaired its customers are still dark, because of the breaker: when they
+    call again, their calls go to the breaker's outage, not to a new fault."""
+    fuse, _transformers, breaker, engine, by_device, again = _lateral_then_breaker(model)
     outage = by_device[breaker]
     holders = Counter(
-        engine.survivor(engine.incidents[engine._member_incident[f"again{n}"]]).id
-        for n in range(len(again))
+        engine.survivor(engine.incidents[engine._member_incident[c]]).id for c in again
     )
     # a straggler or two may stay with the lateral's fault (too few to tell a burst)
     assert holders[outage.id] >= 0.8 * len(again), holders
     assert {i.id for i in engine.open_incidents()} == {outage.id, by_device[fuse].id}
     assert outage.device == breaker
     assert any("still out under" in e for e in outage.evidence)
+
+
+def test_a_nested_areas_customers_call_again_once(model: NetworkModel) -> None:
+    """After the lateral's customers called again (above), their calls stop: the breaker
+    was repaired too, which nobody told us. A burst there soon after is more of the same
+    calls; an hour after they stopped, it is a fault of its own that the breaker's repair
+    found dark (the same customers do not call again twice about one repair)."""
+    _fuse, transformers, breaker, engine, by_device, again = _lateral_then_breaker(model)
+    outage = by_device[breaker]
+    came_back = [outage.members[c] for c in again if c in outage.members]
+    assert any(m.renewed for m in came_back)
+    stopped = max(m.observation.at for m in came_back)
+    dark = transformers[0]
+    chains = [engine.tree.chain(dark)] * 4
+    assert engine._renewed(outage, dark, stopped + timedelta(minutes=5), chains)
+    assert not engine._renewed(outage, dark, stopped + timedelta(minutes=60), chains)
+    # an area that never called again keeps the rule as it was
+    others = [t for t in model.downstream_transformers(breaker) if t not in transformers]
+    assert not engine._renewed(outage, others[0], stopped, [engine.tree.chain(others[0])] * 4)
+
+
+def _transformer_then_fuse(
+    model: NetworkModel,
+) -> tuple[str, str, list[str], GroupingEngine, Incident, Incident]:
+    """A transformer fails; half an hour later the fuse above it and two more transformers
+    blows. Returns the fuse, the transformer, the fuse's other transformers, and an engine
+    that took the calls of both faults with their two incidents (transformer's, fuse's)."""
+    fuse, transformers = _fuse_with_transformers(model, 3)
+    first, others = transformers[0], transformers[1:]
+    rng = random.Random(11)
+    failed = [(rng.expovariate(1 / 6), first, sp) for sp in _customers(model, first)[::5]]
+    blown = [
+        (30 + rng.expovariate(1 / 6), t, sp) for t in others for sp in _customers(model, t)[::5]
+    ]
+    engine = GroupingEngine(model)
+    for n, (minute, t, sp) in enumerate(sorted(failed + blown)):
+        engine.process(_obs(f"f{n}", minute, t, sp))
+    engine.settle(T0 + timedelta(minutes=60), force=True)
+    by_device = {i.device: i for i in engine.open_incidents()}
+    assert set(by_device) == {first, fuse}, by_device
+    return fuse, first, others, engine, by_device[first], by_device[fuse]
+
+
+def test_calling_again_after_a_nested_repair_is_told_by_most_calls_not_all(
+    model: NetworkModel,
+) -> None:
+    """The transformer is repaired while the fuse is still out: its customers call again,
+    and a late caller of the fuse's outage elsewhere calls among them. The burst's deepest
+    common device is the fuse itself, yet most of its calls are the transformer's
+    customers calling again, still out under the fuse: not a second fault at the fuse."""
+    fuse, first, others, engine, _nested, outage = _transformer_then_fuse(model)
+    again = [(100 + 2 * k, first, sp) for k, sp in enumerate(_customers(model, first)[2::5])]
+    straggler = (103, others[0], _customers(model, others[0])[3])
+    calls = sorted([*again, straggler])
+    for n, (minute, t, sp) in enumerate(calls):
+        engine.process(_obs(f"again{n}", minute, t, sp))
+    engine.settle(T0 + timedelta(minutes=130), force=True)
+    holders = Counter(
+        engine.survivor(engine.incidents[engine._member_incident[f"again{n}"]]).id
+        for n in range(len(calls))
+    )
+    assert holders[outage.id] >= len(calls) - 1, holders
+    assert [i.id for i in engine.open_incidents() if i.device == fuse] == [outage.id]
+    # nothing was cut off the outage as a second fault at the fuse
+    assert not [i.id for i in engine.incidents.values() if i.split_from == outage.id]
 
 
 def test_an_answer_does_not_wait_for_the_re_examination_that_follows_it(
@@ -511,7 +586,7 @@ def test_a_split_that_no_longer_pays_once_renewed_calls_are_put_back_is_not_made
     monkeypatch.setattr(
         engine,
         "_renewed",
-        lambda _inc, device, _since: renewed in bushy_model.protective_chain(device),
+        lambda _inc, device, _since, _chains: renewed in bushy_model.protective_chain(device),
     )
     whole = engine._incident_loglik(incident, T0 + timedelta(minutes=60))
     assert engine.settle(T0 + timedelta(minutes=60), force=True) == []
