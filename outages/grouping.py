@@ -747,6 +747,13 @@ class GroupingEngine:
                 best = (log_p, transformer, None, likelihood, "")
         assert best is not None
         _score, transformer, join_id, likelihood, reason = best
+        if join_id is None and (again := self._phone_incident(obs)) is not None:
+            # A caller heard before about an open outage above them calls again (article
+            # 24's repeat call), however late: they are still out, not hit by a new fault.
+            held = self.incidents[again]
+            if held.device is not None and held.device in self.tree.chain(transformer):
+                join_id = again
+                reason = f"the same caller again, still below {held.id} ({held.device})"
         member = Member(obs, transformer, likelihood)
         if join_id is not None:
             inc = self.incidents[join_id]

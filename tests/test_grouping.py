@@ -434,6 +434,29 @@ def test_a_reloaded_engine_joins_a_phone_to_its_latest_incident(model: NetworkMo
     assert again.incident_id == late.incident_id
 
 
+def test_a_caller_calling_again_late_in_an_outage_joins_it(model: NetworkModel) -> None:
+    """Five hours into a feeder outage (nobody told us it was repaired), a customer who
+    called at its start calls again: the same caller, still out (a repeat call, article
+    24), not a new fault, though a call that late from a customer not heard before would
+    be one. A caller whose earlier incident is not above them starts one of their own."""
+    _fuse, _transformers, breaker, calls = _feeder_outage(model, 8)
+    engine = GroupingEngine(model)
+    for n, (minute, t, sp) in enumerate(sorted(calls)):
+        engine.process(_obs(f"f{n}", minute, t, sp, phone=f"phone{n}"))
+    (outage,) = engine.open_incidents()
+    assert outage.device == breaker
+    minute, t, sp = sorted(calls)[0]
+    again = engine.process(_obs("again", minute + 300, t, sp, phone="phone0"))
+    assert (again.status, again.incident_id) == (MERGED, outage.id)
+    assert "the same caller again" in again.reason
+    # the same phone from a transformer of another feeder: a call of its own
+    elsewhere = next(x for x in model.transformer_ids if breaker not in model.protective_chain(x))
+    other = engine.process(
+        _obs("elsewhere", minute + 301, elsewhere, _customers(model, elsewhere)[0], phone="phone1")
+    )
+    assert other.status == NEW and other.incident_id != outage.id
+
+
 def test_repeat_caller_counts_once(model: NetworkModel) -> None:
     t = _plain_transformers(model)[2]
     sp = _customers(model, t)[0]
