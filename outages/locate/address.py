@@ -872,8 +872,7 @@ class AddressIndex:
                     )
                 return out
         if q.group is not None and gid is not None:
-            k0 = (li << (_G_BITS + _H_BITS)) | (gid << _H_BITS)
-            rows = _range(keys.keys, keys.rows, k0, k0 + (1 << _H_BITS))
+            rows = self._group_rows(li, gid)
             if len(rows):
                 note = f"{matched} {said_group}"
                 if q.house is not None:
@@ -915,12 +914,11 @@ class AddressIndex:
                         )
             g2 = self._group_ids.get(num)
             if g2 is not None:
-                k0 = (li << (_G_BITS + _H_BITS)) | (g2 << _H_BITS)
-                rows = _range(keys.keys, keys.rows, k0, k0 + (1 << _H_BITS))
+                rows = self._group_rows(li, g2)
                 if len(rows):
                     # each house reading weighs 1.5 times the group reading, over as many
                     # groups as hold the house (hit weights go as exp(score / 4))
-                    score = rank + 3 + 4 * math.log(max(len(out), 1) / 1.5) if out else rank + 4
+                    score = rank + 3 + 4 * math.log(len(out) / 1.5) if out else rank + 4
                     out.append(
                         self._hit(
                             score,
@@ -958,6 +956,11 @@ class AddressIndex:
                 )
             ]
         return []
+
+    def _group_rows(self, li: int, gid: int) -> IntArray:
+        """The service points of one group (组, street) of a locality."""
+        k0 = (li << (_G_BITS + _H_BITS)) | (gid << _H_BITS)
+        return _range(self._keys.keys, self._keys.rows, k0, k0 + (1 << _H_BITS))
 
     def _split_by_group(self, rows: IntArray) -> dict[int, IntArray]:
         groups = self._group_of_row[rows]
