@@ -8,6 +8,7 @@ import argparse
 import json
 import statistics
 import tempfile
+from collections import Counter, defaultdict
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,7 @@ def quality(
     data, model = grid if grid is not None else _prepare(scale)
     services = IntakeServices.build(data, model)
     sums: dict[str, list[dict[str, Any]]] = {"gridcall": [], "same transformer": [], "DBSCAN": []}
+    misses: list[Counter[str]] = []
     for seed in seeds:
         storm = simulate_storm(data, model, faults=faults, hours=6, seed=seed)
         out = Path(tempfile.mkdtemp())
@@ -134,7 +136,9 @@ def quality(
         replay(intake, calls_path, buf)
         truth = _csv_rows(truth_path)
         calls_rows = _csv_rows(calls_path)
-        sums["gridcall"].append(_score_replay(buf.getvalue(), truth, calls_rows))
+        report = _score_replay(buf.getvalue(), truth, calls_rows)
+        sums["gridcall"].append(report)
+        misses.append(_device_misses(report, storm, model))
         located: list[LocatedCall] = []
         seen: set[str] = set()
         for row in calls_rows:
@@ -172,6 +176,7 @@ def quality(
                 goal,
             )
         )
+    rows += _device_miss_rows(misses, sums["gridcall"], label)
     for method in ("account", "pole", "gps", "address"):
         values = [r["locate_accuracy_by_method"].get(method) for r in sums["gridcall"]]
         values = [v for v in values if v is not None]
@@ -191,6 +196,58 @@ def quality(
             mean("gridcall", "unit_accuracy_by_fault"),
             "",
             goal="≥ 0.98 of incidents",
+        )
+    )
+    return rows
+
+
+def _device_misses(report: dict[str, Any], storm: Any, model: Any) -> Counter[str]:
+    """Why gridcall missed the devices it missed on one storm (see
+    :func:`outages.evaluate.classify_device_misses`)."""
+    from outages.evaluate import classify_device_misses
+
+    times: dict[str, list[Any]] = defaultdict(list)
+    seen: set[str] = set()
+    for call in storm.calls:
+        fault_id = call.truth.get("fault_id")
+        if fault_id and call.call_id not in seen:
+            seen.add(call.call_id)
+            times[fault_id].append(call.at)
+    reasons = classify_device_misses(report["device_by_fault"], storm.faults, model, times)
+    return Counter(reasons.values())
+
+
+def _device_miss_rows(
+    misses: list[Counter[str]], reports: list[dict[str, Any]], label: str
+) -> list[Row]:
+    """The device misses that no reading of the calls could avoid, and the device accuracy
+    over the faults that the calls could settle: how far the goal is reachable at all."""
+    from outages.evaluate import MISS_AFTER_REPAIR, MISS_NESTED, MISS_TIE
+
+    total = sum(int(r["faults_with_2_calls"] or 0) for r in reports)
+    if not total:
+        return []
+    hits = sum(
+        round(float(r["device_accuracy"] or 0) * int(r["faults_with_2_calls"] or 0))
+        for r in reports
+    )
+    unsettled = {k: sum(m[k] for m in misses) for k in (MISS_TIE, MISS_NESTED, MISS_AFTER_REPAIR)}
+    rows = [
+        Row(
+            "grouping",
+            f"device misses no call can settle, {k.split(':')[0]}: {k.split(': ')[1]} ({label})",
+            n / total,
+            "of faults",
+        )
+        for k, n in unsettled.items()
+    ]
+    settle = total - sum(unsettled.values())
+    rows.append(
+        Row(
+            "grouping",
+            f"device accuracy over the {settle} of {total} faults the calls can settle ({label})",
+            hits / settle if settle else 0.0,
+            "",
         )
     )
     return rows

@@ -40,10 +40,17 @@ import csv
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from layers.network import UnknownElementError
 from outages.calls import Rejection, parse_call
+
+if TYPE_CHECKING:
+    from layers.network import NetworkModel
+    from outages.storm import Fault
 
 CUSTOMER_WORDS = ("customer", "premises", "own wiring", "客户", "用户", "内部", "产权")
 
@@ -269,7 +276,12 @@ def score(
         calls_of[fault_label[cid]].append(cid)
     device_hits = device_total = single_hits = single_total = 0
     unit_fault_hits = unit_fault_total = split = 0
-    for members in calls_of.values():
+    faults_in: dict[str, set[str]] = defaultdict(set)
+    for cid in network:
+        if not predicted[cid].startswith("~single:"):
+            faults_in[predicted[cid]].add(fault_label[cid])
+    device_by_fault: dict[str, dict[str, Any]] = {}
+    for fault_id, members in calls_of.items():
         incidents = [predicted[c] for c in members if not predicted[c].startswith("~single:")]
         counts = Counter(incidents)
         if len(counts) > 1:
@@ -283,6 +295,13 @@ def score(
         if len(members) >= 2:
             device_total += 1
             device_hits += int(correct)
+            device_by_fault[fault_id] = {
+                "device_id": truth_row.get("device_id", ""),
+                "predicted_device_id": device_of(majority) if majority is not None else None,
+                "incident_id": majority,
+                "calls": len(members),
+                "with_faults": sorted(faults_in[majority] - {fault_id}) if majority else [],
+            }
         else:
             single_total += 1
             single_hits += int(correct)
@@ -291,6 +310,7 @@ def score(
             unit_fault_total += 1
             unit_fault_hits += int(majority is not None and unit_of(majority) == expected_unit)
     report["device_accuracy"] = _ratio(device_hits, device_total)
+    report["device_by_fault"] = device_by_fault
 
     # locating, by the method the answer names
     by_method: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -336,10 +356,6 @@ def score(
 
     # incidents and orders
     network_incidents = {p for p in predicted.values() if not p.startswith("~single:")}
-    faults_in: dict[str, set[str]] = defaultdict(set)
-    for cid in network:
-        if not predicted[cid].startswith("~single:"):
-            faults_in[predicted[cid]].add(fault_label[cid])
     all_incidents = set(final_incidents) | {
         _text(line.get("incident_id")) for line in results if line.get("incident_id")
     }
@@ -464,6 +480,69 @@ def score(
     return report
 
 
+# Why a fault's device was missed, when the calls alone could not have told (see
+# classify_device_misses); anything else is MISS_OTHER.
+MISS_TIE = "tie: another device feeds exactly the same customers"
+MISS_NESTED = "nested: began within minutes of the outage above it"
+MISS_AFTER_REPAIR = "nested: called about after the outage above it was repaired"
+MISS_OTHER = "other"
+
+
+def classify_device_misses(
+    device_by_fault: Mapping[str, Mapping[str, Any]],
+    faults: Sequence[Fault],
+    model: NetworkModel,
+    call_times: Mapping[str, Sequence[datetime]],
+    resolution_minutes: float = 10.0,
+) -> dict[str, str]:
+    """Why each fault whose device was missed was missed (``device_by_fault`` of a report,
+    the storm's faults, the times of each fault's scored calls): the share of misses that
+    no reading of the calls can avoid bounds the device accuracy any grouping can reach.
+
+    - A **tie**: the predicted device lies on the true one's chain and feeds exactly the
+      same customers, so that every call fits both equally; only the prior decides.
+    - **Nested**, its incident holding an outage above it: when the fault began less than
+      ``resolution_minutes`` (how precisely calls date an onset) before that outage, its
+      customers' calls look like the outage's own; when most of its calls came after that
+      outage was repaired, telling them apart takes the repair, which a calls file (and so
+      a replay) does not hold.
+    """
+    by_id = {f.fault_id: f for f in faults}
+    window = timedelta(minutes=resolution_minutes)
+    out: dict[str, str] = {}
+    for fault_id, judged in device_by_fault.items():
+        true, predicted = str(judged["device_id"]), judged["predicted_device_id"]
+        if predicted == true:
+            continue
+        reason = MISS_OTHER
+        chain = model.protective_chain(true)
+        try:
+            above_predicted = model.protective_chain(str(predicted)) if predicted else []
+        except UnknownElementError:
+            above_predicted = []
+        if (predicted in chain or true in above_predicted) and model.downstream_service_point_count(
+            str(predicted)
+        ) == model.downstream_service_point_count(true):
+            reason = MISS_TIE
+        else:
+            fault = by_id.get(fault_id)
+            above = [
+                by_id[g]
+                for g in judged.get("with_faults", ())
+                if g in by_id and by_id[g].device_id in chain[1:]
+            ]
+            if fault is not None and above:
+                outer = min(above, key=lambda g: g.start)
+                times = call_times.get(fault_id, ())
+                after = sum(1 for t in times if t >= outer.restore)
+                if times and after * 2 >= len(times):
+                    reason = MISS_AFTER_REPAIR
+                elif outer.start - fault.start < window:
+                    reason = MISS_NESTED
+        out[fault_id] = reason
+    return out
+
+
 def format_table(report: dict[str, Any]) -> str:
     """The report as a two-column text table, nested figures flattened with dots."""
     rows: list[tuple[str, str]] = []
@@ -477,7 +556,13 @@ def format_table(report: dict[str, Any]) -> str:
         else:
             rows.append((prefix, _show(value)))
 
-    add("", report)
+    compact = dict(report)
+    if isinstance(report.get("device_by_fault"), dict):
+        compact["device_by_fault"] = {
+            f: f"{d.get('device_id')} → {d.get('predicted_device_id') or '-'}"
+            for f, d in report["device_by_fault"].items()
+        }
+    add("", compact)
     width = max((len(k) for k, _v in rows), default=0)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,19 @@ import pytest
 from layers.importer import prepare
 from layers.synthetic import synthetic_grid
 from outages.calls import Rejection, parse_call
-from outages.evaluate import evaluate, evaluate_files, format_table, pairwise, score
-from outages.storm import Storm, StormMix, simulate_storm
+from outages.evaluate import (
+    MISS_AFTER_REPAIR,
+    MISS_NESTED,
+    MISS_OTHER,
+    MISS_TIE,
+    classify_device_misses,
+    evaluate,
+    evaluate_files,
+    format_table,
+    pairwise,
+    score,
+)
+from outages.storm import Fault, Storm, StormMix, simulate_storm
 
 TICKET = {"complaint", "report", "new_connection", "suggestion", "praise"}
 
@@ -394,3 +406,99 @@ def test_bcubed_weighs_calls_not_pairs() -> None:
     assert figures["recall"] == pytest.approx(45 / 46, abs=1e-4)  # one pair in 46 missed
     assert figures["bcubed_recall"] == pytest.approx((10 + 0.5 + 0.5) / 12, abs=1e-4)
     assert figures["bcubed_precision"] == 1.0
+
+
+def test_device_misses_no_call_can_settle_are_told_from_the_rest(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A transformer fault read as its own fuse (both feed the same customers) is a tie;
+    one merged into the outage of a switch above it is nested, when it began minutes
+    before that outage or was called about after its repair, and a miss of the grouping
+    when it began long before; a fault whose device was found is no miss."""
+    path = tmp_path_factory.mktemp("misses") / "grid.gpkg"
+    synthetic_grid(
+        7,
+        feeders_per_bus=2,
+        sections_per_feeder=30,
+        branch_probability=0.5,
+        transformers_per_feeder=12,
+        service_points_per_transformer=20,
+    ).write(path)
+    _data, model, _problems = prepare(path)
+    assert model is not None
+    count = model.downstream_service_point_count
+    tied = next(
+        t
+        for t in model.transformer_ids
+        if len(c := model.protective_chain(t)) > 1 and count(c[1]) == count(t)
+    )
+    nested = next(
+        t
+        for t in model.transformer_ids
+        if len(c := model.protective_chain(t)) > 1 and count(c[1]) > count(t)
+    )
+    switch = model.protective_chain(nested)[1]
+    t0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
+
+    def fault(fault_id: str, device: str, start: float, hours: float = 2.0) -> Fault:
+        return Fault(
+            fault_id=fault_id,
+            kind="transformer",
+            element_id=device,
+            device_id=device,
+            device_kind="transformer",
+            feeder=None,
+            start=t0 + timedelta(minutes=start),
+            restore=t0 + timedelta(minutes=start, hours=hours),
+            lon=0.0,
+            lat=0.0,
+            customers=count(device),
+        )
+
+    def judged(true: str, predicted: str, with_faults: list[str]) -> dict[str, Any]:
+        return {"device_id": true, "predicted_device_id": predicted, "with_faults": with_faults}
+
+    faults = [
+        fault("TIE", tied, 0),
+        fault("SOON", nested, 0),
+        fault("ABOVE-SOON", switch, 4),
+        fault("LATE", nested, 0),
+        fault("ABOVE-LATE", switch, 5, hours=1.0),
+        fault("EARLY", nested, 0),
+        fault("ABOVE-EARLY", switch, 40),
+        fault("RIGHT", nested, 0),
+    ]
+    device_by_fault = {
+        "TIE": judged(tied, model.protective_chain(tied)[1], []),
+        "SOON": judged(nested, switch, ["ABOVE-SOON"]),
+        "LATE": judged(nested, switch, ["ABOVE-LATE"]),
+        "EARLY": judged(nested, switch, ["ABOVE-EARLY"]),
+        "RIGHT": judged(nested, nested, []),
+    }
+    times = {
+        "SOON": [t0 + timedelta(minutes=m) for m in (10, 20)],
+        "LATE": [t0 + timedelta(minutes=m) for m in (70, 75, 30)],
+        "EARLY": [t0 + timedelta(minutes=m) for m in (10, 50)],
+    }
+    reasons = classify_device_misses(device_by_fault, faults, model, times)
+    assert reasons == {
+        "TIE": MISS_TIE,
+        "SOON": MISS_NESTED,
+        "LATE": MISS_AFTER_REPAIR,
+        "EARLY": MISS_OTHER,
+    }
+
+
+def test_each_fault_judged_for_its_device_is_listed_with_the_faults_beside_it(
+    storm: Storm, tmp_path: Path
+) -> None:
+    _calls, truth_path = storm.write(tmp_path)
+    lines, final = replay_from_truth(storm, lambda t: "ALL" if t["fault_id"] else None)
+    report = evaluate(write_replay(tmp_path / "result.jsonl", lines, final), truth_path)
+    listed = report["device_by_fault"]
+    assert len(listed) == report["faults_with_2_calls"] > 2
+    # one incident holds every fault: beside each are all the others (single-call ones too)
+    assert all(set(listed) - {f} <= set(d["with_faults"]) for f, d in listed.items())
+    assert all(f not in d["with_faults"] and d["calls"] >= 2 for f, d in listed.items())
+    hits = sum(d["predicted_device_id"] == d["device_id"] for d in listed.values())
+    assert round(hits / len(listed), 4) == report["device_accuracy"]
