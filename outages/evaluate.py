@@ -500,7 +500,8 @@ def classify_device_misses(
     no reading of the calls can avoid bounds the device accuracy any grouping can reach.
 
     - A **tie**: the predicted device lies on the true one's chain and feeds exactly the
-      same customers, so that every call fits both equally; only the prior decides.
+      same customers, so that every call fits both equally; only the prior and what
+      callers saw decide.
     - **Nested**, its incident holding an outage above it: when the fault began less than
       ``resolution_minutes`` (how precisely calls date an onset) before that outage, its
       customers' calls look like the outage's own; when most of its calls came after that

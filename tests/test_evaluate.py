@@ -502,3 +502,8 @@ def test_each_fault_judged_for_its_device_is_listed_with_the_faults_beside_it(
     assert all(f not in d["with_faults"] and d["calls"] >= 2 for f, d in listed.items())
     hits = sum(d["predicted_device_id"] == d["device_id"] for d in listed.values())
     assert round(hits / len(listed), 4) == report["device_accuracy"]
+    # the table shows each fault's devices on one line, not its call list
+    rows = dict(line.split(None, 1) for line in format_table(report).splitlines())
+    fault_id, judged = next(iter(listed.items()))
+    shown = f"{judged['device_id']} → {judged['predicted_device_id']}"
+    assert rows[f"device_by_fault.{fault_id}"] == shown
