@@ -728,6 +728,7 @@ class GroupingEngine:
         burst = timedelta(minutes=self.s.new_burst_minutes)
         for transformer, likelihood in candidates:
             log_p = math.log(max(likelihood, 1e-6))
+            alone: float | None = None  # the call as a fault of its own, once per candidate
             # Below a young open incident a caller is already out: the call joins it
             # (article 24). Below an older one it may be a new fault (the old one restored):
             # the likelihoods decide, as they decide between uncertain candidates.
@@ -740,7 +741,9 @@ class GroupingEngine:
                 if first is not None and inc_id != first and inc_id in young:
                     continue
                 inc = self.incidents[inc_id]
-                score = log_p + self._join_gain(inc, obs, transformer, now)
+                if alone is None:
+                    alone = self._alone_loglik(obs, transformer, now)
+                score = log_p + self._join_gain(inc, obs, transformer, now, alone)
                 if best is None or score > best[0]:
                     best = (score, transformer, inc_id, likelihood, reason)
             if first is None and (best is None or log_p > best[0]):
@@ -820,10 +823,21 @@ class GroupingEngine:
             out.append((hit, f"same caller phone as an earlier call of {hit}"))
         return out
 
-    def _join_gain(self, inc: Incident, obs: Observation, transformer: str, now: datetime) -> float:
+    def _alone_loglik(self, obs: Observation, transformer: str, now: datetime) -> float:
+        """The call as a fault of its own at its transformer's likeliest device."""
+        member = Member(obs, transformer, 1.0)
+        return self._stats_loglik(
+            self._best_device({transformer}, member.sightings) or transformer,
+            self._stats([member]),
+            now,
+        )
+
+    def _join_gain(
+        self, inc: Incident, obs: Observation, transformer: str, now: datetime, alone: float
+    ) -> float:
         """How much likelier the calls are with this call in ``inc`` than with the call as a
-        fault of its own. The older the incident, the likelier a crew has restored it, so
-        the likelier a late call is a new fault."""
+        fault of its own (``alone``, see :meth:`_alone_loglik`). The older the incident, the
+        likelier a crew has restored it, so the likelier a late call is a new fault."""
         if inc.device is None:
             # an unlocated incident reached through the caller's phone: the same caller
             # calling again is strong evidence by itself
@@ -832,19 +846,25 @@ class GroupingEngine:
         device = str(inc.device)
         t = _minutes(obs.at)
         lead = self.s.onset_lead_minutes
-        if t < st.first:
-            return self._join_gain_slow(inc, obs, transformer, now)
-        without = self._stats_loglik(device, st, now, {inc.id})
-        new_customer = obs.customer is None or obs.customer not in st.customers
-        callers = st.callers + (1 if new_customer else 0)
+        if t < st.first or st.n == 0:
+            return self._join_gain_slow(inc, obs, transformer, now, alone)
+        # the incident's terms as :meth:`_fault_loglik` sums them, with and without the
+        # call: who is below the device and already out is asked once for both
         since = _minutes(now) - st.first + lead
         customers = self.tree.customers(device) - self._already_out(device, {inc.id}, st.first)
+        prior = self._fault_log_prior(device)
+        without = st.sum_logf + st.sum_loglik + self._calls_loglik(st.callers, customers, since)
+        if 0 < st.partial < st.n:
+            without -= 2.0 * st.partial
+        without = without + self._sighting_loglik(device, st.sightings) + prior
+        new_customer = obs.customer is None or obs.customer not in st.customers
+        callers = st.callers + (1 if new_customer else 0)
         with_call = (
             st.sum_logf
             + self._delay_pdf_log(t - st.first + lead)
             + st.sum_loglik
             + self._calls_loglik(callers, customers, since)
-            + self._fault_log_prior(device)
+            + prior
         )
         partial = st.partial + obs.power_present
         if 0 < partial < st.n + 1:
@@ -853,26 +873,16 @@ class GroupingEngine:
         with_call += self._sighting_loglik(
             device, (st.saw_transformer + member.saw_transformer, st.saw_line + member.saw_line)
         )
-        alone = self._stats_loglik(
-            self._best_device({transformer}, member.sightings) or transformer,
-            self._stats([member]),
-            now,
-        )
         hazard = (t - st.first) / self.s.restore_minutes
         return with_call - without - alone - hazard
 
     def _join_gain_slow(
-        self, inc: Incident, obs: Observation, transformer: str, now: datetime
+        self, inc: Incident, obs: Observation, transformer: str, now: datetime, alone: float
     ) -> float:
         member = Member(obs, transformer, 1.0)
         device = str(inc.device)
         with_call = self._group_loglik(device, [*inc.members.values(), member], now)
         without = self._incident_loglik(inc, now)
-        alone = self._group_loglik(
-            self._best_device({transformer}, member.sightings) or transformer,
-            [member],
-            now,
-        )
         return with_call - without - alone
 
     def _open(self, obs: Observation, member: Member, transformer: str) -> Incident:
