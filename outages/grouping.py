@@ -962,7 +962,7 @@ class GroupingEngine:
         window = timedelta(minutes=self.s.merge_window_minutes)
         best: tuple[float, str, list[Incident]] | None = None
         chain = self.tree.device_chain(inc.device)
-        own = {inc.id: self._incident_loglik(inc, now)}
+        own: dict[str, float] = {}  # each incident's own log-likelihood, when first needed
         for ancestor in chain[1:]:
             others = [
                 self.incidents[i]
@@ -997,6 +997,8 @@ class GroupingEngine:
             together = Stats()
             self._stats_merge(together, inc.stats)
             ids = {inc.id}
+            if inc.id not in own:
+                own[inc.id] = self._incident_loglik(inc, now)
             separate = own[inc.id]
             for g in others:
                 if g.id not in own:
