@@ -224,21 +224,14 @@ def _device_miss_rows(
     over the faults that the calls could settle: how far the goal is reachable at all."""
     from outages.evaluate import MISS_AFTER_REPAIR, MISS_NESTED, MISS_TIE
 
-    total = sum(int(r["faults_with_2_calls"] or 0) for r in reports)
-    if not total:
+    judged = [d for r in reports for d in r["device_by_fault"].values()]
+    if not judged:
         return []
-    hits = sum(
-        round(float(r["device_accuracy"] or 0) * int(r["faults_with_2_calls"] or 0))
-        for r in reports
-    )
+    total = len(judged)
+    hits = sum(d["predicted_device_id"] == d["device_id"] for d in judged)
     unsettled = {k: sum(m[k] for m in misses) for k in (MISS_TIE, MISS_NESTED, MISS_AFTER_REPAIR)}
     rows = [
-        Row(
-            "grouping",
-            f"device misses no call can settle, {k.split(':')[0]}: {k.split(': ')[1]} ({label})",
-            n / total,
-            "of faults",
-        )
+        Row("grouping", f"device misses no call can settle, {k} ({label})", n / total, "of faults")
         for k, n in unsettled.items()
     ]
     settle = total - sum(unsettled.values())

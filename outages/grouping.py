@@ -618,9 +618,15 @@ class GroupingEngine:
         st.sum_logf = self._delay_log_sum(st.times, st.first)
 
     def _stats_loglik(
-        self, device: str, st: Stats, now: datetime, group: set[str] | None = None
+        self,
+        device: str,
+        st: Stats,
+        now: datetime,
+        group: set[str] | None = None,
+        customers: int | None = None,
     ) -> float:
-        """Log-likelihood of a group's calls as one fault at ``device``, with its prior."""
+        """Log-likelihood of a group's calls as one fault at ``device``, with its prior
+        (``customers``: see :meth:`_fault_loglik`)."""
         if st.n == 0:
             return 0.0
         return self._fault_loglik(
@@ -633,6 +639,7 @@ class GroupingEngine:
             now,
             group or set(),
             st.sightings,
+            customers,
         )
 
     def _fault_loglik(
@@ -646,13 +653,15 @@ class GroupingEngine:
         now: datetime,
         group: set[str],
         sightings: tuple[int, int] = (0, 0),
+        customers: int | None = None,
     ) -> float:
         """The calls' own terms (delays, locating) plus who called and who not yet below
         ``device``, the contradiction of callers with partial power (a full trip leaves
         nobody with some power, unless every call says so), what callers saw, and the
-        prior."""
+        prior. ``customers``: those below ``device`` who could call, when already known."""
         since = _minutes(now) - first + self.s.onset_lead_minutes
-        customers = self.tree.customers(device) - self._already_out(device, group, first)
+        if customers is None:
+            customers = self.tree.customers(device) - self._already_out(device, group, first)
         total = calls_terms + self._calls_loglik(callers, customers, since)
         if 0 < partial < n:
             total -= 2.0 * partial
@@ -848,15 +857,10 @@ class GroupingEngine:
         lead = self.s.onset_lead_minutes
         if t < st.first or st.n == 0:
             return self._join_gain_slow(inc, obs, transformer, now, alone)
-        # the incident's terms as :meth:`_fault_loglik` sums them, with and without the
-        # call: who is below the device and already out is asked once for both
+        # who is below the device and already out is asked once, for both sides
         since = _minutes(now) - st.first + lead
         customers = self.tree.customers(device) - self._already_out(device, {inc.id}, st.first)
-        prior = self._fault_log_prior(device)
-        without = st.sum_logf + st.sum_loglik + self._calls_loglik(st.callers, customers, since)
-        if 0 < st.partial < st.n:
-            without -= 2.0 * st.partial
-        without = without + self._sighting_loglik(device, st.sightings) + prior
+        without = self._stats_loglik(device, st, now, {inc.id}, customers)
         new_customer = obs.customer is None or obs.customer not in st.customers
         callers = st.callers + (1 if new_customer else 0)
         with_call = (
@@ -864,7 +868,7 @@ class GroupingEngine:
             + self._delay_pdf_log(t - st.first + lead)
             + st.sum_loglik
             + self._calls_loglik(callers, customers, since)
-            + prior
+            + self._fault_log_prior(device)
         )
         partial = st.partial + obs.power_present
         if 0 < partial < st.n + 1:

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from layers.grid import GridData
 from layers.importer import prepare
+from layers.network import NetworkModel
 from layers.synthetic import synthetic_grid
 from outages.calls import Rejection, parse_call
 from outages.evaluate import (
@@ -31,19 +33,27 @@ from outages.storm import Fault, Storm, StormMix, simulate_storm
 TICKET = {"complaint", "report", "new_connection", "suggestion", "praise"}
 
 
+def _grid(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, **shape: Any
+) -> tuple[GridData, NetworkModel]:
+    path = tmp_path_factory.mktemp("grid") / "grid.gpkg"
+    synthetic_grid(seed, **shape).write(path)
+    data, model, _problems = prepare(path)
+    assert data is not None and model is not None
+    return data, model
+
+
 @pytest.fixture(scope="module")
 def storm(tmp_path_factory: pytest.TempPathFactory) -> Storm:
-    path = tmp_path_factory.mktemp("grid") / "grid.gpkg"
-    synthetic_grid(
+    data, model = _grid(
+        tmp_path_factory,
         5,
         feeders_per_bus=3,
         sections_per_feeder=24,
         branch_probability=0.4,
         transformers_per_feeder=10,
         service_points_per_transformer=30,
-    ).write(path)
-    data, model, _problems = prepare(path)
-    assert data is not None and model is not None
+    )
     return simulate_storm(
         data,
         model,
@@ -415,17 +425,15 @@ def test_device_misses_no_call_can_settle_are_told_from_the_rest(
     one merged into the outage of a switch above it is nested, when it began minutes
     before that outage or was called about after its repair, and a miss of the grouping
     when it began long before; a fault whose device was found is no miss."""
-    path = tmp_path_factory.mktemp("misses") / "grid.gpkg"
-    synthetic_grid(
+    _data, model = _grid(
+        tmp_path_factory,
         7,
         feeders_per_bus=2,
         sections_per_feeder=30,
         branch_probability=0.5,
         transformers_per_feeder=12,
         service_points_per_transformer=20,
-    ).write(path)
-    _data, model, _problems = prepare(path)
-    assert model is not None
+    )
     count = model.downstream_service_point_count
     tied = next(
         t
