@@ -58,7 +58,7 @@ from dispatch.crews import Crew, CrewState, CrewStatus, Job
 from dispatch.orders import EventType, OrderEvent, OrderHead, OrderStatus, OrderType, WorkOrder
 from dispatch.routing import Route
 from dispatch.service import CrewChange, DispatchContext, DispatchService, DuplicateKeyError
-from gis.db import UTCDateTime, metadata
+from gis.db import UTCDateTime, metadata, sqlite_insert_many
 from gis.spatial_sql import INTERNAL_SRID, geometry_as_wkb
 from outages.store import insert_rows, pg_arrays, unnest_insert
 
@@ -761,7 +761,7 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self._probed: set[str] = set()  # orders asked has_call once (see there)
         self._held: list[tuple[str, OrderEvent, datetime]] = []
         self._held_orders: set[str] = set()
-        self._held_calls: set[str] = set()
+        self._held_calls: dict[str, set[str]] = {}  # call id -> orders it is held for
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -778,7 +778,7 @@ class BufferedDispatchRepository(SqlDispatchRepository):
                 self.flush()
         except BaseException:
             self._new_orders, self._new_keys = {}, set()
-            self._held, self._held_orders, self._held_calls = [], set(), set()
+            self._held, self._held_orders, self._held_calls = [], set(), {}
             self._heads, self._calls = heads, calls
             raise
 
@@ -793,7 +793,7 @@ class BufferedDispatchRepository(SqlDispatchRepository):
             return
         held, self._held = self._held, []
         self._held_orders = set()
-        self._held_calls = set()
+        self._held_calls = {}
         events = [
             {
                 "order_id": oid,
@@ -817,8 +817,11 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         if self.conn.dialect.name == "postgresql":
             _write_held_pg(self.conn, events, attached, list(last.values()))
             return
-        self.conn.execute(insert(order_events), events)
-        if attached:
+        if not sqlite_insert_many(self.conn, order_events, events):
+            self.conn.execute(insert(order_events), events)
+        if attached and not sqlite_insert_many(
+            self.conn, order_calls, attached, ignore_conflicts=True
+        ):
             self.conn.execute(_insert_ignoring_conflicts(self.conn, order_calls), attached)
         self.conn.execute(
             update(work_orders)
@@ -831,7 +834,7 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self._held.append((order_id, event, at))
         self._held_orders.add(order_id)
         if event.type is EventType.CALL_ATTACHED:
-            self._held_calls.add(str(event.data["call_id"]))
+            self._held_calls.setdefault(str(event.data["call_id"]), set()).add(order_id)
         return replace(event, recorded_at=at)
 
     def _flush_for(self, order_id: str) -> None:
@@ -855,7 +858,9 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         calls = self._calls.get(order_id)
         if calls is not None:
             return call_id in calls
-        self._flush_for(order_id)
+        # the calls held for it are asked here, the stored ones of the database: no flush
+        if order_id in self._held_calls.get(call_id, ()):
+            return True
         if order_id not in self._probed:
             # the first question about this order here (the live intake's only one, a call
             # per transaction): an indexed lookup, not the order's every call
@@ -863,6 +868,7 @@ class BufferedDispatchRepository(SqlDispatchRepository):
             return super().has_call(order_id, call_id)
         # asked again (a replay's batch): all its calls, known here from now on
         calls = {str(r[0]) for r in self.conn.execute(_order_calls(order_id))}
+        calls |= {c for c, orders in self._held_calls.items() if order_id in orders}
         self._calls[order_id] = calls
         return call_id in calls
 

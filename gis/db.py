@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Dialect,
     Engine,
     MetaData,
+    Table,
     TypeDecorator,
     create_engine,
     event,
@@ -110,6 +111,49 @@ class EncodedJSON(str):
 def json_text(value: Any) -> str:
     """How a JSON column's value is encoded (``json.dumps``; :class:`EncodedJSON` as is)."""
     return value if isinstance(value, EncodedJSON) else json.dumps(value)
+
+
+def sqlite_insert_many(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+) -> bool:
+    """Inserts ``rows`` on SQLite through the driver's ``executemany``, each column's values
+    bound by its type's own processor a column at a time: what ``conn.execute(table.insert(),
+    rows)`` stores, without SQLAlchemy building every row's parameters (most of the time a
+    replay spent writing a batch). ``ignore_conflicts``: ``ON CONFLICT DO NOTHING``.
+
+    Returns False, having written nothing, where the rows would not be stored the same:
+    another dialect, rows of different keys or a key the table has not, a column bound by
+    an SQL expression (a geometry), or one left out whose default Python computes."""
+    if conn.dialect.name != "sqlite":
+        return False
+    if not rows:
+        return True
+    names = list(rows[0])
+    keys = set(names)
+    if not keys <= set(table.c.keys()) or any(r.keys() != keys for r in rows):
+        return False
+    columns = [table.c[n] for n in names]
+    if any(getattr(c.type, "_has_bind_expression", True) for c in columns) or any(
+        c.default is not None for c in table.c if c.key not in keys
+    ):
+        return False
+    dialect = conn.dialect
+    values = []
+    for name, column in zip(names, columns, strict=True):
+        bind = column.type.dialect_impl(dialect).bind_processor(dialect)
+        values.append([bind(r[name]) for r in rows] if bind else [r[name] for r in rows])
+    quote = dialect.identifier_preparer.quote
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
+    )
+    conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
+    return True
 
 
 def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:

@@ -32,7 +32,14 @@ from sqlalchemy import (
     update,
 )
 
-from gis.db import EncodedJSON, UTCDateTime, json_text, json_value, metadata
+from gis.db import (
+    EncodedJSON,
+    UTCDateTime,
+    json_text,
+    json_value,
+    metadata,
+    sqlite_insert_many,
+)
 from outages.grouping import Incident, Member, Observation
 
 calls = Table(
@@ -343,7 +350,7 @@ def insert_rows(
     pipeline): the rows go as one array per column instead, one statement for them all,
     each value as its column's type would bind it. The arrays are sent in binary: in text
     form psycopg quotes every element, which costs more than the round trips it saves (a
-    batch of calls' JSON answers). SQLite's ``executemany`` runs in-process and stays.
+    batch of calls' JSON answers). On SQLite, :func:`gis.db.sqlite_insert_many`.
     ``ignore_conflicts`` adds ``ON CONFLICT DO NOTHING`` (PostgreSQL only); ``update_on``
     names the unique column on which a conflicting row updates the stored one instead
     (arrays on PostgreSQL only: without them nothing is written unless ``fallback``).
@@ -362,7 +369,7 @@ def insert_rows(
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             conn.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
-        else:
+        elif not sqlite_insert_many(conn, table, rows):
             conn.execute(table.insert(), list(rows))
         return True
     quote = conn.dialect.identifier_preparer.quote
