@@ -111,11 +111,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
             return EXIT_INPUT
         keep_network_out_of_gc()
         intake = Intake(engine, services, taken_by="replay")
+        workers = load_settings().replay_workers
         if args.out:
             with Path(args.out).open("w", encoding="utf-8") as out:
-                stats = replay(intake, args.calls, out, batch=args.batch)
+                stats = replay(intake, args.calls, out, batch=args.batch, workers=workers)
         else:
-            stats = replay(intake, args.calls, sys.stdout, batch=args.batch)
+            stats = replay(intake, args.calls, sys.stdout, batch=args.batch, workers=workers)
     print(
         f"replayed {stats.calls} calls ({stats.rejected} rejected) in {stats.seconds:.1f} s, "
         f"{stats.per_second:.0f} calls/s",

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         "silence grows (a roll-up undone, a lone call flagged as the customer's own wiring); "
         "after a call it happens anyway",
     )
+    replay_workers: int = Field(
+        1,
+        ge=0,
+        description="processes that parse and locate the calls of `gridcall replay` ahead "
+        "of the intake, which meanwhile groups the calls before (0: the intake locates each "
+        "call itself); locating asks the network alone, so the answers are the same",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)
 

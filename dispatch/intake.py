@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -88,6 +89,21 @@ def _answer(
         "location": location.contract_dict() if location is not None else None,
         "reason": reason,
     }
+
+
+@dataclass(frozen=True)
+class ReadyCall:
+    """A row parsed and located ahead of its turn. Locating asks the network alone, not
+    the calls before it, so a replay has it done in a second process (see
+    :mod:`dispatch.replay`) while the intake groups the calls before."""
+
+    parsed: Call | Rejection
+    location: Location | None  # None for a rejected row
+
+
+def ready_call(locator: Locator, row: dict[str, Any], row_number: int | None) -> ReadyCall:
+    parsed = parse_call(row, row_number)
+    return ReadyCall(parsed, None if isinstance(parsed, Rejection) else locator.locate(parsed))
 
 
 def observation(call: Call, location: Location, settings: GroupingSettings) -> Observation:
@@ -229,23 +245,31 @@ class Intake:
             raise
 
     def take_many(
-        self, rows: Iterable[tuple[int | None, dict[str, Any]]], *, batch: int = 500
+        self,
+        rows: Iterable[tuple[int | None, dict[str, Any]]],
+        *,
+        batch: int = 500,
+        ready: Iterable[ReadyCall] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """The replay: the same path, ``batch`` calls per transaction."""
-        buffer: list[tuple[int | None, dict[str, Any]]] = []
-        for item in rows:
-            buffer.append(item)
+        """The replay: the same path, ``batch`` calls per transaction. ``ready``: the rows
+        parsed and located already, one per row in the same order (see :func:`ready_call`)."""
+        ahead: Iterator[ReadyCall | None] = iter(ready) if ready is not None else repeat(None)
+        buffer: list[tuple[int | None, dict[str, Any], ReadyCall | None]] = []
+        for n, row in rows:
+            buffer.append((n, row, next(ahead)))
             if len(buffer) >= batch:
                 yield from self._take_batch(buffer)
                 buffer = []
         if buffer:
             yield from self._take_batch(buffer)
 
-    def _take_batch(self, items: list[tuple[int | None, dict[str, Any]]]) -> list[dict[str, Any]]:
+    def _take_batch(
+        self, items: list[tuple[int | None, dict[str, Any], ReadyCall | None]]
+    ) -> list[dict[str, Any]]:
         def work(conn: Connection, pending: _Pending) -> list[dict[str, Any]]:
             answers = []
-            for n, row in items:
-                answers.append(self._take(conn, row, n, None, pending))
+            for n, row, ready in items:
+                answers.append(self._take(conn, row, n, None, pending, ready))
                 self._sweep(pending)
             return answers
 
@@ -293,10 +317,11 @@ class Intake:
         row_number: int | None,
         key: str | None,
         pending: _Pending,
+        ready: ReadyCall | None = None,
     ) -> dict[str, Any]:
         started = time.perf_counter() if self.timings is not None else 0.0
         try:
-            return self._take_timed(conn, row, row_number, key, pending)
+            return self._take_timed(conn, row, row_number, key, pending, ready)
         finally:
             if self.timings is not None:
                 self.timings.setdefault("call", []).append((time.perf_counter() - started) * 1000)
@@ -308,8 +333,9 @@ class Intake:
         row_number: int | None,
         key: str | None,
         pending: _Pending,
+        ready: ReadyCall | None,
     ) -> dict[str, Any]:
-        parsed = parse_call(row, row_number)
+        parsed = ready.parsed if ready is not None else parse_call(row, row_number)
         call_id = parsed.call_id
         if key is not None and key in self._keys:
             return self._keys[key]
@@ -325,7 +351,11 @@ class Intake:
             self._remember(answer, key, pending, None, None, row)
             return answer
         call = parsed
-        location = self.services.locator.locate(call)
+        location = (
+            ready.location
+            if ready is not None and ready.location is not None
+            else self.services.locator.locate(call)
+        )
         if call.category in CONSULT_CATEGORIES:
             unit = self._unit_for(location, None)
             answer = _answer(

@@ -105,9 +105,19 @@ def spatialite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database of each backend."""
-    if request.param == "spatialite":
+    yield from _fresh_database(request, request.param, tmp_path / "gridcall.db")
+
+
+@pytest.fixture
+def other_db_url(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second fresh database of ``db_url``'s backend: the same work done two ways."""
+    backend = "spatialite" if not db_url.startswith("postgresql") else "postgis"
+    yield from _fresh_database(request, backend, tmp_path / "other.db")
+
+
+def _fresh_database(request: pytest.FixtureRequest, backend: str, path: Path) -> Iterator[str]:
+    if backend == "spatialite":
         template: Path = request.getfixturevalue("spatialite_template")
-        path = tmp_path / "gridcall.db"
         shutil.copy(template, path)
         yield str(path)
         return

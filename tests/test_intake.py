@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
+import os
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -468,6 +470,78 @@ def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     }
     assert {k: v for k, v in stored.items() if v} == held
     engine.dispose()
+
+
+def _replay_storm(
+    db_url: str, data: Any, model: Any, calls_path: Path, workers: int, die_after: int = 0
+) -> tuple[list[str], list[int]]:
+    """The replay's output lines, and the calls located in this process (by its id). With
+    ``die_after``, a worker dies when it has located that many calls."""
+    from dispatch.intake import Intake, IntakeServices
+    from dispatch.replay import replay
+    from gis.db import write_transaction
+    from layers.store import save_grid
+
+    engine = make_engine(db_url)
+    with write_transaction(engine) as conn:
+        save_grid(conn, data, source="test", snap_tolerance=1.0, warnings=[])
+    services = IntakeServices.build(data, model)
+    located_by: list[int] = []
+    locate = services.locator.locate
+    here = os.getpid()
+
+    def recording(call: Any) -> Any:
+        located_by.append(os.getpid())  # in a worker, its own copy of the list
+        if die_after and os.getpid() != here and len(located_by) > die_after:
+            os._exit(9)  # killed, out of memory...
+        return locate(call)
+
+    services.locator.locate = recording  # type: ignore[method-assign]
+    out = StringIO()
+    replay(Intake(engine, services, taken_by="replay"), calls_path, out, workers=workers, chunk=9)
+    engine.dispose()
+    return out.getvalue().splitlines(), located_by
+
+
+def test_calls_located_ahead_in_a_worker_are_answered_as_the_intake_alone_answers(
+    db_url: str, other_db_url: str, tmp_path: Path
+) -> None:
+    """The replay's worker parses and locates the calls while the intake groups the ones
+    before: the answers, incidents and orders are the same as when the intake locates
+    each call itself, and this process located none."""
+    from outages.storm import simulate_storm
+
+    _account, data, model, engine = _grouping_grid(db_url, tmp_path)
+    engine.dispose()
+    storm = simulate_storm(data, model, faults=6, hours=2, seed=3)
+    calls_path, _truth = storm.write(tmp_path / "s")
+    alone, located_alone = _replay_storm(db_url, data, model, calls_path, workers=0)
+    ahead, located_here = _replay_storm(other_db_url, data, model, calls_path, workers=1)
+    assert len(alone) > 40 and located_alone  # more calls than the chunks of 9
+    assert ahead == alone
+    assert located_here == []
+
+
+def test_a_dying_locating_worker_loses_no_call(
+    db_url: str, other_db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker that dies half-way (killed, out of memory): the calls it had not located
+    are located in the intake's process, and every call is answered as without it."""
+    from outages.storm import simulate_storm
+
+    _account, data, model, engine = _grouping_grid(db_url, tmp_path)
+    engine.dispose()
+    calls_path, _truth = simulate_storm(data, model, faults=6, hours=2, seed=3).write(
+        tmp_path / "s"
+    )
+    alone, _ = _replay_storm(db_url, data, model, calls_path, workers=0)
+    with caplog.at_level("WARNING"):
+        ahead, located_here = _replay_storm(
+            other_db_url, data, model, calls_path, workers=1, die_after=20
+        )
+    assert "locating worker died" in caplog.text
+    assert ahead == alone
+    assert 0 < len(located_here) < len(alone) - 1  # the worker located the first ones
 
 
 def test_a_failed_re_examination_loses_no_call(
