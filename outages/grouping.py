@@ -243,14 +243,24 @@ class _Scorer:
         self.cust = np.asarray(cust, dtype=np.int64)
         # no customer called twice: the callers of any subset are its calls
         self.distinct = len(set(cust)) == len(cust)
-        self.partial = np.asarray([m.partial for m in members], dtype=np.int64)
-        self.saw_transformer = np.asarray([m.saw_transformer for m in members], dtype=np.int64)
-        self.saw_line = np.asarray([m.saw_line for m in members], dtype=np.int64)
+        # partial power, transformer seen, line seen: one row each, summed in one call
+        self.counts = np.asarray(
+            [
+                [m.partial for m in members],
+                [m.saw_transformer for m in members],
+                [m.saw_line for m in members],
+            ],
+            dtype=np.int64,
+        ).reshape(3, len(members))
         self.t_list: list[float] = self.t.tolist()
         self.ll_list: list[float] = self.ll.tolist()
         self.cust_list: list[int] = self.cust.tolist()
-        self.partial_list: list[int] = self.partial.tolist()
-        self.any_sighting = bool(self.saw_transformer.any() or self.saw_line.any())
+        self.partial_list: list[int] = [m.partial for m in members]
+        self.seen_lists: tuple[list[int], list[int]] = (
+            [m.saw_transformer for m in members],
+            [m.saw_line for m in members],
+        )
+        self.any_sighting = bool(self.counts[1:].any())
         self.transformers = [str(m.transformer) for m in members]
         self.chains = [engine.tree.chain(t) for t in self.transformers]
         self._devices: dict[bytes, str | None] = {}
@@ -261,7 +271,12 @@ class _Scorer:
     def sightings(self, idx: np.ndarray[Any, Any]) -> tuple[int, int]:
         if not self.any_sighting:
             return (0, 0)
-        return int(self.saw_transformer[idx].sum()), int(self.saw_line[idx].sum())
+        if len(idx) < 24:
+            ids = idx.tolist()
+            saw_transformer, saw_line = self.seen_lists
+            return sum(saw_transformer[i] for i in ids), sum(saw_line[i] for i in ids)
+        seen = self.counts[1:, idx].sum(axis=1).tolist()
+        return seen[0], seen[1]
 
     def device_of(self, idx: np.ndarray[Any, Any]) -> str | None:
         key = np.sort(idx).tobytes()
@@ -286,22 +301,16 @@ class _Scorer:
             total += sum(self.ll_list[i] for i in ids)
             callers = len({self.cust_list[i] for i in ids})
             partial = sum(self.partial_list[i] for i in ids)
+            seen = self.sightings(idx)
         else:
             t = self.t[idx]
             first = float(t.min())
             total = e._delay_log_sum(t, first) + float(self.ll[idx].sum())
             callers = len(idx) if self.distinct else len(set(self.cust[idx].tolist()))
-            partial = int(self.partial[idx].sum())
+            partial, saw_transformer, saw_line = self.counts[:, idx].sum(axis=1).tolist()
+            seen = (saw_transformer, saw_line) if self.any_sighting else (0, 0)
         return e._fault_loglik(
-            device,
-            total,
-            first,
-            len(idx),
-            callers,
-            partial,
-            self.now,
-            self.group,
-            self.sightings(idx),
+            device, total, first, len(idx), callers, partial, self.now, self.group, seen
         )
 
 
