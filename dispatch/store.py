@@ -58,7 +58,7 @@ from dispatch.crews import Crew, CrewState, CrewStatus, Job
 from dispatch.orders import EventType, OrderEvent, OrderHead, OrderStatus, OrderType, WorkOrder
 from dispatch.routing import Route
 from dispatch.service import CrewChange, DispatchContext, DispatchService, DuplicateKeyError
-from gis.db import UTCDateTime, metadata, sqlite_insert_many
+from gis.db import UTCDateTime, metadata
 from gis.spatial_sql import INTERNAL_SRID, geometry_as_wkb
 from outages.store import insert_rows, pg_arrays, unnest_insert
 
@@ -817,12 +817,9 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         if self.conn.dialect.name == "postgresql":
             _write_held_pg(self.conn, events, attached, list(last.values()))
             return
-        if not sqlite_insert_many(self.conn, order_events, events):
-            self.conn.execute(insert(order_events), events)
-        if attached and not sqlite_insert_many(
-            self.conn, order_calls, attached, ignore_conflicts=True
-        ):
-            self.conn.execute(_insert_ignoring_conflicts(self.conn, order_calls), attached)
+        insert_rows(self.conn, order_events, events)
+        if attached:
+            insert_rows(self.conn, order_calls, attached, ignore_conflicts=True)
         self.conn.execute(
             update(work_orders)
             .where(work_orders.c.order_id == bindparam("oid"))

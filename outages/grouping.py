@@ -213,10 +213,8 @@ def _complement(
 ) -> np.ndarray[Any, Any]:
     """The sorted indices below ``n`` (or of ``within``) not in ``idx``: ``np.setdiff1d``
     without its sorting, which a repartition paid on every candidate split."""
-    keep = np.zeros(n, dtype=bool)
-    if within is None:
-        keep[:] = True
-    else:
+    keep = np.ones(n, dtype=bool) if within is None else np.zeros(n, dtype=bool)
+    if within is not None:
         keep[within] = True
     keep[idx] = False
     return np.flatnonzero(keep)
@@ -244,22 +242,16 @@ class _Scorer:
         # no customer called twice: the callers of any subset are its calls
         self.distinct = len(set(cust)) == len(cust)
         # partial power, transformer seen, line seen: one row each, summed in one call
-        self.counts = np.asarray(
-            [
-                [m.partial for m in members],
-                [m.saw_transformer for m in members],
-                [m.saw_line for m in members],
-            ],
-            dtype=np.int64,
-        ).reshape(3, len(members))
+        # (small subsets sum the lists in Python)
+        self.count_lists: list[list[int]] = [
+            [m.partial for m in members],
+            [m.saw_transformer for m in members],
+            [m.saw_line for m in members],
+        ]
+        self.counts = np.asarray(self.count_lists, dtype=np.int64).reshape(3, len(members))
         self.t_list: list[float] = self.t.tolist()
         self.ll_list: list[float] = self.ll.tolist()
         self.cust_list: list[int] = self.cust.tolist()
-        self.partial_list: list[int] = [m.partial for m in members]
-        self.seen_lists: tuple[list[int], list[int]] = (
-            [m.saw_transformer for m in members],
-            [m.saw_line for m in members],
-        )
         self.any_sighting = bool(self.counts[1:].any())
         self.transformers = [str(m.transformer) for m in members]
         self.chains = [engine.tree.chain(t) for t in self.transformers]
@@ -273,7 +265,7 @@ class _Scorer:
             return (0, 0)
         if len(idx) < 24:
             ids = idx.tolist()
-            saw_transformer, saw_line = self.seen_lists
+            _partial, saw_transformer, saw_line = self.count_lists
             return sum(saw_transformer[i] for i in ids), sum(saw_line[i] for i in ids)
         seen = self.counts[1:, idx].sum(axis=1).tolist()
         return seen[0], seen[1]
@@ -300,7 +292,7 @@ class _Scorer:
             total = e._delay_log_sum(times, first)
             total += sum(self.ll_list[i] for i in ids)
             callers = len({self.cust_list[i] for i in ids})
-            partial = sum(self.partial_list[i] for i in ids)
+            partial = sum(self.count_lists[0][i] for i in ids)
             seen = self.sightings(idx)
         else:
             t = self.t[idx]

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Column,
     Connection,
     CursorResult,
+    Executable,
     Float,
     Index,
     Integer,
@@ -351,7 +352,7 @@ def insert_rows(
     each value as its column's type would bind it. The arrays are sent in binary: in text
     form psycopg quotes every element, which costs more than the round trips it saves (a
     batch of calls' JSON answers). On SQLite, :func:`gis.db.sqlite_insert_many`.
-    ``ignore_conflicts`` adds ``ON CONFLICT DO NOTHING`` (PostgreSQL only); ``update_on``
+    ``ignore_conflicts`` adds ``ON CONFLICT DO NOTHING``; ``update_on``
     names the unique column on which a conflicting row updates the stored one instead
     (arrays on PostgreSQL only: without them nothing is written unless ``fallback``).
     Returns whether the rows were written."""
@@ -363,14 +364,15 @@ def insert_rows(
             return False
         if update_on is not None:
             raise ValueError("update_on needs PostgreSQL arrays")
+        if sqlite_insert_many(conn, table, rows, ignore_conflicts=ignore_conflicts):
+            return True
+        statement: Executable = table.insert()
         if ignore_conflicts:
-            if conn.dialect.name != "postgresql":
-                raise ValueError("ignore_conflicts is for PostgreSQL")
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
+            from sqlalchemy.dialects import postgresql, sqlite
 
-            conn.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
-        elif not sqlite_insert_many(conn, table, rows):
-            conn.execute(table.insert(), list(rows))
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(table).on_conflict_do_nothing()
+        conn.execute(statement, list(rows))
         return True
     quote = conn.dialect.identifier_preparer.quote
     suffix = ""
