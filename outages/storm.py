@@ -629,12 +629,51 @@ class _Simulation:
     def _delay(self) -> float:
         return float(self.rng.lognormal(math.log(self.mix.delay_median_min), self.mix.delay_sigma))
 
+    def _dark_spans(self) -> list[list[tuple[int, float, float, npt.NDArray[np.int64]]]]:
+        """The episodes grouped into what the customers lived through: an episode that
+        follows another of the same customers without a break, when the fault repaired was
+        below (or at) the one still holding them dark, changed nothing that they could see,
+        and so brings no new wave of first calls. (When the fault above is repaired first,
+        their neighbours' lights come back, and those still dark call anew.)"""
+        areas: dict[int, set[int]] = {}
+
+        def area(f: int) -> set[int]:
+            if f not in areas:
+                areas[f] = set(self.fault_rows[f].tolist())
+            return areas[f]
+
+        spans: list[list[tuple[int, float, float, npt.NDArray[np.int64]]]] = []
+        open_span: dict[tuple[int, float], int] = {}  # (first row, end) -> span
+        for episode in self.episodes:
+            f, a, b, rows = episode
+            key = (int(rows[0]), a)
+            k = open_span.pop(key, None)
+            if (
+                k is not None
+                and len(spans[k][-1][3]) == len(rows)
+                and area(spans[k][-1][0]) <= area(f)
+            ):
+                spans[k].append(episode)
+            else:
+                k = len(spans)
+                spans.append([episode])
+            open_span[(int(rows[0]), b)] = k
+        return spans
+
     def network_calls(self) -> None:
         rng, mix = self.rng, self.mix
         shares = rng.uniform(mix.call_share_min, mix.call_share_max, size=len(self.faults))
         self.episodes = self._episodes()
         calls_of = Counter[int]()
-        for f, a, b, rows in self.episodes:
+        spans = self._dark_spans()
+        dark_since = {(e[0], e[1], int(e[3][0])): span[0][1] for span in spans for e in span}
+        for span in spans:
+            f, a, _b, rows = span[0]
+            b = span[-1][2]
+
+            def cause(minute: float, span: list[tuple[int, float, float, Any]] = span) -> int:
+                return next(e[0] for e in span if minute < e[2])
+
             n = int(rng.binomial(len(rows), float(shares[f])))
             if n == 0:
                 continue
@@ -643,12 +682,12 @@ class _Simulation:
             for row, delay in zip(callers.tolist(), delays.tolist(), strict=True):
                 if a + delay >= b:
                     continue  # power came back before they got round to calling
-                self._fault_call(f, int(row), a + delay, FAULT_CALL, a)
-                calls_of[f] += 1
+                self._fault_call(cause(a + delay), int(row), a + delay, FAULT_CALL, a)
+                calls_of[cause(a + delay)] += 1
                 if rng.random() < mix.callback:
                     later = a + delay + float(rng.uniform(25, 150))
                     if later < b:
-                        self._fault_call(f, int(row), later, CALLBACK, a)
+                        self._fault_call(cause(later), int(row), later, CALLBACK, a)
         # A fault that darkened anyone is reported by someone (else no one would know of it).
         for f in range(len(self.faults)):
             if calls_of[f]:
@@ -658,7 +697,8 @@ class _Simulation:
                 continue
             _f, a, b, rows = max(mine, key=lambda e: (len(e[3]), e[2] - e[1]))
             row = int(rows[int(rng.integers(len(rows)))])
-            self._fault_call(f, row, a + min(self._delay(), 0.8 * (b - a)), FAULT_CALL, a)
+            since = dark_since[(f, a, int(rows[0]))]
+            self._fault_call(f, row, a + min(self._delay(), 0.8 * (b - a)), FAULT_CALL, since)
         for f, fault in enumerate(self.faults):
             self._passersby(f, fault)
 

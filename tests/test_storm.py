@@ -379,6 +379,39 @@ def test_below_a_repaired_fault_the_customers_still_dark_call_about_the_nested_o
     assert seen > 0
 
 
+def test_a_repair_the_customers_cannot_see_brings_no_new_wave_of_calls(
+    grids: dict[str, Grid],
+) -> None:
+    # Customers dark behind two faults, the one below them repaired first: the one above
+    # still holds them dark, nothing they can see has changed, so they do not call as if
+    # their outage had just begun (only a repair above them, their neighbours' lights
+    # coming back, does that).
+    data, model = grids["bushy"]
+    restarted = 0
+    for seed in range(4):
+        storm = simulate_storm(
+            data,
+            model,
+            faults=20,
+            hours=4,
+            seed=seed,
+            mix=StormMix(nested=0.3, same_feeder=0.3, call_share_min=0.3, call_share_max=0.3),
+        )
+        by_id = {f.fault_id: f for f in storm.faults}
+        for call in storm.calls:
+            if call.kind != "fault" or call.outage_start is None:
+                continue
+            fault = by_id[call.truth["fault_id"]]
+            if call.outage_start <= fault.start:
+                continue
+            restarted += 1
+            above = model.protective_chain(fault.device_id)[1:]
+            assert any(
+                g.restore == call.outage_start and g.device_id in above for g in storm.faults
+            ), (call.truth, call.outage_start)
+    assert restarted > 0
+
+
 def test_calls_are_front_loaded_after_the_fault(grids: dict[str, Grid]) -> None:
     data, model = grids["bushy"]
     storm = simulate_storm(data, model, faults=20, hours=6, seed=9)
@@ -389,7 +422,7 @@ def test_calls_are_front_loaded_after_the_fault(grids: dict[str, Grid]) -> None:
             if c.kind == "fault" and c.outage_start
         ]
     )
-    assert len(delays) > 50
+    assert len(delays) > 40
     assert delays.min() >= 0
     assert np.median(delays) < 15
     assert np.mean(delays <= 30) > 0.8
@@ -502,7 +535,8 @@ def test_symptoms_fit_the_fault(grids: dict[str, Grid]) -> None:
     by_kind: dict[str, Counter[str]] = {}
     for call in _network(storm):
         f = faults[call.truth["fault_id"]]
-        key = "single_phase" if f.single_phase else f.kind
+        # a passer-by sees the failed element, however many phases its customers lost
+        key = "single_phase" if f.single_phase and call.kind != "passerby" else f.kind
         by_kind.setdefault(key, Counter())[call.row["symptom"]] += 1
     assert by_kind["single_phase"]["partial_power"] > 0
     for kind, counts in by_kind.items():
