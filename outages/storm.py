@@ -15,7 +15,9 @@ rows and malformed rows. :meth:`Storm.write` gives ``calls.csv`` and ``truth.csv
 Who is out, and why, follows the physics: a customer is out while any fault above them is
 unrepaired, and the fault they report is the one that took their power first; when an
 upstream fault is repaired and a nested one below it is not, the customers still dark call
-again, about the nested fault.
+again, about the nested fault. A repair they cannot see (the fault below them repaired
+while one above still holds them dark) brings no new calls: calls after it are about the
+fault above.
 """
 
 from __future__ import annotations
