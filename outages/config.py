@@ -69,6 +69,13 @@ class GroupingSettings(BaseSettings):
         "when this share of its calls is in that fault's area (a stray late call of the "
         "outage itself must not hide it)",
     )
+    renewed_spread: float = Field(
+        3.0,
+        ge=0,
+        description="log-likelihood ratio beyond which a late burst confined to a part of a "
+        "repaired nested fault's area is a fault of its own: that area's customers, still "
+        "dark, call again from all over it",
+    )
     roll_up_margin: float = Field(
         2.0,
         ge=0,

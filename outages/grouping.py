@@ -1360,6 +1360,9 @@ class GroupingEngine:
                 inside = sum(n for c, n in by_chain.items() if area in c)
                 if inside < self.s.renewed_share * len(chains):
                     continue
+            burst = sum(1 for c in chains if area in c)
+            if self._confined(area, device, burst, self._late_in_area(inc, area, since)):
+                continue
             if renewed is None:
                 renewed = [
                     (m.observation.at, self.tree.chain(m.transformer))
@@ -1379,6 +1382,30 @@ class GroupingEngine:
             if max(at for at, c in before if at >= back and area in c) >= since - lull:
                 return True
         return False
+
+    def _confined(self, area: str, device: str, burst: int, wave: int) -> bool:
+        """Whether a late burst of ``burst`` calls below ``device`` keeps to too small a
+        part of ``area`` to be the wave of that area's customers calling again after its
+        repair (``wave`` calls of the area since the burst began, the burst's among them):
+        they are all still dark, and call from all over it. A binomial likelihood ratio
+        of the burst's share of the wave against its share of the area's customers."""
+        share = self.tree.customers(device) / max(self.tree.customers(area), 1)
+        if device == area or share >= 1.0 or burst <= 0:
+            return False
+        inside = burst / max(wave, burst)
+        ratio = burst * math.log(inside / share)
+        if inside < 1.0:
+            ratio += (max(wave, burst) - burst) * math.log((1 - inside) / (1 - share))
+        return ratio > self.s.renewed_spread
+
+    def _late_in_area(self, inc: Incident, area: str, since: datetime) -> int:
+        return sum(
+            1
+            for m in inc.members.values()
+            if m.transformer
+            and m.observation.at >= since
+            and area in self.tree.chain(m.transformer)
+        )
 
     def _episodes(self, sc: _Scorer, idx: np.ndarray[Any, Any]) -> list[np.ndarray[Any, Any]]:
         """Cuts the calls in time where a later burst is better explained as a new fault."""
@@ -1562,6 +1589,20 @@ class GroupingEngine:
                 why = f"split from {inc.id} as it was, the same fault at {sibling.device}"
                 self._give(part, sibling, why, now)
             elif part.onset >= late and (above := self._outage_above(inc, part.onset)):
+                area, calls = str(inc.device), len(part.members)
+                if self._confined(
+                    area,
+                    str(part.device),
+                    calls,
+                    calls + self._late_in_area(inc, area, part.onset),
+                ):
+                    part.evidence.append(
+                        f"{now:%H:%M} not {inc.id}'s customers calling again under "
+                        f"{above.device}: its {calls} calls keep to {part.device}, "
+                        f"{self.tree.customers(str(part.device))} of the "
+                        f"{self.tree.customers(area)} customers of {area}"
+                    )
+                    continue
                 why = (
                     f"{inc.id}'s fault was repaired and its customers, calling again, are "
                     f"still out under {above.device}"

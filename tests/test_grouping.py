@@ -286,18 +286,61 @@ def test_a_nested_areas_customers_call_again_once(model: NetworkModel) -> None:
     was repaired too, which nobody told us. A burst there soon after is more of the same
     calls; an hour after they stopped, it is a fault of its own that the breaker's repair
     found dark (the same customers do not call again twice about one repair)."""
-    _fuse, transformers, breaker, engine, by_device, again = _lateral_then_breaker(model)
+    fuse, transformers, breaker, engine, by_device, again = _lateral_then_breaker(model)
     outage = by_device[breaker]
     came_back = [outage.members[c] for c in again if c in outage.members]
     assert any(m.renewed for m in came_back)
     stopped = max(m.observation.at for m in came_back)
-    dark = transformers[0]
-    chains = [engine.tree.chain(dark)] * 4
-    assert engine._renewed(outage, dark, stopped + timedelta(minutes=5), chains)
-    assert not engine._renewed(outage, dark, stopped + timedelta(minutes=60), chains)
+    # a burst from all over the lateral, as its customers call again
+    chains = [engine.tree.chain(t) for t in transformers] * 2
+    assert engine._renewed(outage, fuse, stopped + timedelta(minutes=5), chains)
+    assert not engine._renewed(outage, fuse, stopped + timedelta(minutes=60), chains)
     # an area that never called again keeps the rule as it was
     others = [t for t in model.downstream_transformers(breaker) if t not in transformers]
     assert not engine._renewed(outage, others[0], stopped, [engine.tree.chain(others[0])] * 4)
+
+
+@pytest.mark.parametrize("spread", [GroupingSettings().renewed_spread, math.inf])
+def test_a_late_burst_in_one_corner_of_a_repaired_nested_area_is_a_fault_of_its_own(
+    model: NetworkModel, spread: float
+) -> None:
+    """A lateral's fuse blows, then the feeder's breaker trips; the crew repairs the
+    lateral. Its customers are still dark under the breaker, and those who call again call
+    from all over it; calls from one of its transformers alone are a fault of that
+    transformer, found dark by the lateral's repair (with no limit on the spread, they
+    stay with the breaker's outage)."""
+    fuse, transformers = _fuse_with_transformers(model, 3)
+    breaker = model.protective_chain(fuse)[-1]
+    rng = random.Random(5)
+    lateral = [
+        (rng.expovariate(1 / 6), t, sp) for t in transformers for sp in _customers(model, t)[::6]
+    ]
+    rest = [
+        (10 + rng.expovariate(1 / 8), t, sp)
+        for t in model.downstream_transformers(breaker)
+        if t not in transformers
+        for sp in _customers(model, t)[::10]
+    ]
+    corner = transformers[0]
+    late = [(100 + 2 * k, corner, sp) for k, sp in enumerate(_customers(model, corner)[1:7])]
+    engine = GroupingEngine(model, GroupingSettings(renewed_spread=spread))
+    for n, (minute, t, sp) in enumerate(sorted(lateral + rest)):
+        engine.process(_obs(f"f{n}", minute, t, sp))
+    by_device = {i.device: i for i in engine.open_incidents()}
+    outage = by_device[breaker]
+    engine.restore(by_device[fuse].id, T0 + timedelta(minutes=95))
+    for n, (minute, t, sp) in enumerate(late):
+        engine.process(_obs(f"late{n}", minute, t, sp))
+    engine.settle(T0 + timedelta(minutes=130), force=True)
+    holders = {
+        engine.survivor(engine.incidents[engine._member_incident[f"late{n}"]]).id
+        for n in range(len(late))
+    }
+    if math.isinf(spread):
+        assert outage.id in holders
+    else:
+        assert len(holders) == 1 and outage.id not in holders, holders
+        assert engine.incidents[holders.pop()].device == corner
 
 
 def _transformer_then_fuse(
