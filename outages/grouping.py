@@ -1390,7 +1390,7 @@ class GroupingEngine:
         they are all still dark, and call from all over it. A binomial likelihood ratio
         of the burst's share of the wave against its share of the area's customers."""
         share = self.tree.customers(device) / max(self.tree.customers(area), 1)
-        if device == area or share >= 1.0 or burst <= 0:
+        if device == area or not 0.0 < share < 1.0 or burst <= 0:
             return False
         inside = burst / max(wave, burst)
         ratio = burst * math.log(inside / share)
