@@ -1389,10 +1389,12 @@ class GroupingEngine:
         repair (``wave`` calls of the area since the burst began, the burst's among them):
         they are all still dark, and call from all over it. A binomial likelihood ratio
         of the burst's share of the wave against its share of the area's customers."""
-        share = self.tree.customers(device) / max(self.tree.customers(area), 1)
-        if device == area or not 0.0 < share < 1.0 or burst <= 0:
+        if device == area or burst <= 0 or area not in self.tree.device_chain(device):
             return False
+        share = self.tree.customers(device) / max(self.tree.customers(area), 1)
         inside = burst / max(wave, burst)
+        if not 0.0 < share < inside:
+            return False  # no more of the wave than of the customers: not confined
         ratio = burst * math.log(inside / share)
         if inside < 1.0:
             ratio += (max(wave, burst) - burst) * math.log((1 - inside) / (1 - share))
@@ -1589,13 +1591,12 @@ class GroupingEngine:
                 why = f"split from {inc.id} as it was, the same fault at {sibling.device}"
                 self._give(part, sibling, why, now)
             elif part.onset >= late and (above := self._outage_above(inc, part.onset)):
-                area, calls = str(inc.device), len(part.members)
-                if self._confined(
-                    area,
-                    str(part.device),
-                    calls,
-                    calls + self._late_in_area(inc, area, part.onset),
-                ):
+                # the wave of the area's calls since the part began, wherever they went:
+                # what is left of ``inc``, the other parts, and what the outage above took
+                area, calls = str(old), len(part.members)
+                holders = [inc, above, *(p for p in new_parts if p.merged_into is None)]
+                wave = sum(self._late_in_area(h, area, part.onset) for h in holders)
+                if self._confined(area, str(part.device), calls, wave):
                     part.evidence.append(
                         f"{now:%H:%M} not {inc.id}'s customers calling again under "
                         f"{above.device}: its {calls} calls keep to {part.device}, "

@@ -343,6 +343,63 @@ def test_a_late_burst_in_one_corner_of_a_repaired_nested_area_is_a_fault_of_its_
         assert engine.incidents[holders.pop()].device == corner
 
 
+@pytest.mark.parametrize("spread", [GroupingSettings().renewed_spread, math.inf])
+def test_a_corner_split_off_a_nested_incident_is_not_handed_to_the_outage_above(
+    model: NetworkModel, spread: float
+) -> None:
+    """As above, but nobody told us of the lateral's repair: the late calls join the
+    lateral's own incident, and its re-examination splits them off. Calls from one of its
+    transformers alone are not its customers calling again under the breaker: they are not
+    handed to the breaker's outage (with no limit on the spread, they are)."""
+    fuse, transformers = _fuse_with_transformers(model, 3)
+    breaker = model.protective_chain(fuse)[-1]
+    rng = random.Random(5)
+    lateral = [
+        (rng.expovariate(1 / 6), t, sp) for t in transformers for sp in _customers(model, t)[::6]
+    ]
+    rest = [
+        (10 + rng.expovariate(1 / 8), t, sp)
+        for t in model.downstream_transformers(breaker)
+        if t not in transformers
+        for sp in _customers(model, t)[::10]
+    ]
+    corner = transformers[0]
+    late = [(100 + 0.3 * k, corner, sp) for k, sp in enumerate(_customers(model, corner)[1:9])]
+    engine = GroupingEngine(model, GroupingSettings(renewed_spread=spread))
+    for n, (minute, t, sp) in enumerate(sorted(lateral + rest)):
+        engine.process(_obs(f"f{n}", minute, t, sp))
+    by_device = {i.device: i for i in engine.open_incidents()}
+    outage = by_device[breaker]
+    for n, (minute, t, sp) in enumerate(late):
+        engine.process(_obs(f"late{n}", minute, t, sp))
+    engine.settle(T0 + timedelta(minutes=130), force=True)
+    holders = {
+        engine.survivor(engine.incidents[engine._member_incident[f"late{n}"]]).id
+        for n in range(len(late))
+    }
+    if math.isinf(spread):
+        assert holders == {outage.id}
+    else:
+        assert len(holders) == 1 and outage.id not in holders, holders
+        holder = engine.incidents[holders.pop()]
+        assert holder.device == corner and holder.split_from == by_device[fuse].id
+        assert any("keep to" in e for e in holder.evidence)
+
+
+def test_a_burst_is_confined_only_by_more_of_the_wave_than_of_the_customers(
+    model: NetworkModel,
+) -> None:
+    fuse, transformers = _fuse_with_transformers(model, 3)
+    engine = GroupingEngine(model)
+    corner = transformers[0]
+    share = engine.tree.customers(corner) / engine.tree.customers(fuse)
+    assert share <= 0.5
+    assert engine._confined(fuse, corner, 6, 6)  # the whole wave from one transformer
+    assert not engine._confined(fuse, corner, 2, 20)  # less than its share: not confined
+    assert not engine._confined(fuse, fuse, 6, 6)  # the whole area
+    assert not engine._confined(corner, fuse, 6, 6)  # not below the area
+
+
 def _transformer_then_fuse(
     model: NetworkModel,
 ) -> tuple[str, str, list[str], GroupingEngine, Incident, Incident]:

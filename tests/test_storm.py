@@ -387,7 +387,7 @@ def test_a_repair_the_customers_cannot_see_brings_no_new_wave_of_calls(
     # their outage had just begun (only a repair above them, their neighbours' lights
     # coming back, does that).
     data, model = grids["bushy"]
-    restarted = 0
+    restarted = carried = 0
     for seed in range(4):
         storm = simulate_storm(
             data,
@@ -399,17 +399,21 @@ def test_a_repair_the_customers_cannot_see_brings_no_new_wave_of_calls(
         )
         by_id = {f.fault_id: f for f in storm.faults}
         for call in storm.calls:
-            if call.kind != "fault" or call.outage_start is None:
+            if call.kind not in ("fault", "callback") or call.outage_start is None:
                 continue
             fault = by_id[call.truth["fault_id"]]
-            if call.outage_start <= fault.start:
+            # a call is about the fault holding the caller dark at its moment
+            assert fault.start <= call.at < fault.restore, call.truth
+            if call.outage_start < fault.start:
+                carried += 1  # dark since a fault below, repaired unseen: about this one
+            if call.kind != "fault" or call.outage_start <= fault.start:
                 continue
             restarted += 1
             above = model.protective_chain(fault.device_id)[1:]
             assert any(
                 g.restore == call.outage_start and g.device_id in above for g in storm.faults
             ), (call.truth, call.outage_start)
-    assert restarted > 0
+    assert restarted > 0 and carried > 0
 
 
 def test_calls_are_front_loaded_after_the_fault(grids: dict[str, Grid]) -> None:
