@@ -27,6 +27,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -1361,7 +1362,8 @@ class GroupingEngine:
                 if inside < self.s.renewed_share * len(chains):
                     continue
             burst = sum(1 for c in chains if area in c)
-            if self._confined(area, device, burst, self._late_in_area(inc, area, since)):
+            wave = partial(self._late_in_area, [inc], area, since)
+            if self._confined(area, device, burst, wave):
                 continue
             if renewed is None:
                 renewed = [
@@ -1383,26 +1385,33 @@ class GroupingEngine:
                 return True
         return False
 
-    def _confined(self, area: str, device: str, burst: int, wave: int) -> bool:
+    def _confined(self, area: str, device: str, burst: int, wave: Callable[[], int]) -> bool:
         """Whether a late burst of ``burst`` calls below ``device`` keeps to too small a
         part of ``area`` to be the wave of that area's customers calling again after its
-        repair (``wave`` calls of the area since the burst began, the burst's among them):
-        they are all still dark, and call from all over it. A binomial likelihood ratio
-        of the burst's share of the wave against its share of the area's customers."""
+        repair (``wave()``: the calls of the area since the burst began, the burst's among
+        them, counted only when needed): they are all still dark, and call from all over
+        it. A binomial likelihood ratio of the burst's share of the wave against its share
+        of the area's customers."""
         if device == area or burst <= 0 or area not in self.tree.device_chain(device):
             return False
         share = self.tree.customers(device) / max(self.tree.customers(area), 1)
-        inside = burst / max(wave, burst)
-        if not 0.0 < share < inside:
+        # the ratio is largest when the burst is the whole wave
+        if not 0.0 < share < 1.0 or burst * math.log(1 / share) <= self.s.renewed_spread:
+            return False
+        total = max(wave(), burst)
+        inside = burst / total
+        if inside <= share:
             return False  # no more of the wave than of the customers: not confined
         ratio = burst * math.log(inside / share)
         if inside < 1.0:
-            ratio += (max(wave, burst) - burst) * math.log((1 - inside) / (1 - share))
+            ratio += (total - burst) * math.log((1 - inside) / (1 - share))
         return ratio > self.s.renewed_spread
 
-    def _late_in_area(self, inc: Incident, area: str, since: datetime) -> int:
+    def _late_in_area(self, incidents: Iterable[Incident], area: str, since: datetime) -> int:
+        """The calls of ``incidents`` from below ``area`` since ``since``."""
         return sum(
             1
+            for inc in incidents
             for m in inc.members.values()
             if m.transformer
             and m.observation.at >= since
@@ -1595,7 +1604,7 @@ class GroupingEngine:
                 # what is left of ``inc``, the other parts, and what the outage above took
                 area, calls = str(old), len(part.members)
                 holders = [inc, above, *(p for p in new_parts if p.merged_into is None)]
-                wave = sum(self._late_in_area(h, area, part.onset) for h in holders)
+                wave = partial(self._late_in_area, holders, area, part.onset)
                 if self._confined(area, str(part.device), calls, wave):
                     part.evidence.append(
                         f"{now:%H:%M} not {inc.id}'s customers calling again under "

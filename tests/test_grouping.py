@@ -394,10 +394,10 @@ def test_a_burst_is_confined_only_by_more_of_the_wave_than_of_the_customers(
     corner = transformers[0]
     share = engine.tree.customers(corner) / engine.tree.customers(fuse)
     assert share <= 0.5
-    assert engine._confined(fuse, corner, 6, 6)  # the whole wave from one transformer
-    assert not engine._confined(fuse, corner, 2, 20)  # less than its share: not confined
-    assert not engine._confined(fuse, fuse, 6, 6)  # the whole area
-    assert not engine._confined(corner, fuse, 6, 6)  # not below the area
+    assert engine._confined(fuse, corner, 6, lambda: 6)  # the whole wave from one transformer
+    assert not engine._confined(fuse, corner, 2, lambda: 20)  # less than its share: not confined
+    assert not engine._confined(fuse, fuse, 6, lambda: 6)  # the whole area
+    assert not engine._confined(corner, fuse, 6, lambda: 6)  # not below the area
 
 
 def _transformer_then_fuse(
