@@ -1361,9 +1361,9 @@ class GroupingEngine:
                 inside = sum(n for c, n in by_chain.items() if area in c)
                 if inside < self.s.renewed_share * len(chains):
                     continue
-            burst = sum(1 for c in chains if area in c)
+            # (below the area, every call of the burst is: _confined weighs no other)
             wave = partial(self._late_in_area, [inc], area, since)
-            if self._confined(area, device, burst, wave):
+            if self._confined(area, device, len(chains), wave):
                 continue
             if renewed is None:
                 renewed = [

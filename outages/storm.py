@@ -637,24 +637,14 @@ class _Simulation:
         below (or at) the one still holding them dark, changed nothing that they could see,
         and so brings no new wave of first calls. (When the fault above is repaired first,
         their neighbours' lights come back, and those still dark call anew.)"""
-        areas: dict[int, set[int]] = {}
-
-        def area(f: int) -> set[int]:
-            if f not in areas:
-                areas[f] = set(self.fault_rows[f].tolist())
-            return areas[f]
-
         spans: list[list[tuple[int, float, float, npt.NDArray[np.int64]]]] = []
         open_span: dict[tuple[int, float], int] = {}  # (first row, end) -> span
         for episode in self.episodes:
             f, a, b, rows = episode
-            key = (int(rows[0]), a)
-            k = open_span.pop(key, None)
-            if (
-                k is not None
-                and len(spans[k][-1][3]) == len(rows)
-                and area(spans[k][-1][0]) <= area(f)
-            ):
+            k = open_span.pop((int(rows[0]), a), None)
+            # both faults hold these customers, so one's area holds the other's (a radial
+            # network): the smaller area is the one below
+            if k is not None and len(self.fault_rows[spans[k][-1][0]]) <= len(self.fault_rows[f]):
                 spans[k].append(episode)
             else:
                 k = len(spans)
@@ -684,8 +674,9 @@ class _Simulation:
             for row, delay in zip(callers.tolist(), delays.tolist(), strict=True):
                 if a + delay >= b:
                     continue  # power came back before they got round to calling
-                self._fault_call(cause(a + delay), int(row), a + delay, FAULT_CALL, a)
-                calls_of[cause(a + delay)] += 1
+                about = cause(a + delay)
+                self._fault_call(about, int(row), a + delay, FAULT_CALL, a)
+                calls_of[about] += 1
                 if rng.random() < mix.callback:
                     later = a + delay + float(rng.uniform(25, 150))
                     if later < b:

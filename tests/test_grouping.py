@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -228,14 +229,13 @@ def test_a_late_branch_takes_its_first_calls_from_before_the_hour(model: Network
     assert holder.device != breaker
 
 
-def _lateral_then_breaker(
-    model: NetworkModel,
-) -> tuple[str, list[str], str, GroupingEngine, dict[str | None, Incident], list[str]]:
-    """A lateral's fuse blows; ten minutes later the feeder's breaker trips; a hundred
-    minutes on, the lateral is repaired and its customers, still dark, call again. Returns
-    the fuse, its transformers, the breaker, the engine that took all of it, the open
-    incidents by device before the calls again, and the ids of those calls."""
-    fuse, transformers = _fuse_with_transformers(model, 2)
+def _lateral_and_breaker_calls(
+    model: NetworkModel, transformers_at_least: int
+) -> tuple[str, list[str], str, random.Random, list[tuple[float, str, str]]]:
+    """A lateral's fuse blows; ten minutes later the feeder's breaker trips. Returns the
+    fuse, its transformers, the breaker, the random source (for the calls after), and the
+    calls of both outages (minute, transformer, customer)."""
+    fuse, transformers = _fuse_with_transformers(model, transformers_at_least)
     breaker = model.protective_chain(fuse)[-1]
     rng = random.Random(5)
     lateral = [
@@ -247,13 +247,29 @@ def _lateral_then_breaker(
         if t not in transformers
         for sp in _customers(model, t)[::10]
     ]
+    return fuse, transformers, breaker, rng, lateral + rest
+
+
+def _holder_ids(engine: GroupingEngine, call_ids: Iterable[str]) -> set[str]:
+    """The incidents that now hold these calls."""
+    return {engine.survivor(engine.incidents[engine._member_incident[c]]).id for c in call_ids}
+
+
+def _lateral_then_breaker(
+    model: NetworkModel,
+) -> tuple[str, list[str], str, GroupingEngine, dict[str | None, Incident], list[str]]:
+    """A lateral's fuse blows; ten minutes later the feeder's breaker trips; a hundred
+    minutes on, the lateral is repaired and its customers, still dark, call again. Returns
+    the fuse, its transformers, the breaker, the engine that took all of it, the open
+    incidents by device before the calls again, and the ids of those calls."""
+    fuse, transformers, breaker, rng, calls = _lateral_and_breaker_calls(model, 2)
     again = [
         (100 + rng.expovariate(1 / 6), t, sp)
         for t in transformers
         for sp in _customers(model, t)[3::6]
     ]
     engine = GroupingEngine(model)
-    for n, (minute, t, sp) in enumerate(sorted(lateral + rest)):
+    for n, (minute, t, sp) in enumerate(sorted(calls)):
         engine.process(_obs(f"f{n}", minute, t, sp))
     by_device = {i.device: i for i in engine.open_incidents()}
     assert set(by_device) == {fuse, breaker}
@@ -309,22 +325,11 @@ def test_a_late_burst_in_one_corner_of_a_repaired_nested_area_is_a_fault_of_its_
     from all over it; calls from one of its transformers alone are a fault of that
     transformer, found dark by the lateral's repair (with no limit on the spread, they
     stay with the breaker's outage)."""
-    fuse, transformers = _fuse_with_transformers(model, 3)
-    breaker = model.protective_chain(fuse)[-1]
-    rng = random.Random(5)
-    lateral = [
-        (rng.expovariate(1 / 6), t, sp) for t in transformers for sp in _customers(model, t)[::6]
-    ]
-    rest = [
-        (10 + rng.expovariate(1 / 8), t, sp)
-        for t in model.downstream_transformers(breaker)
-        if t not in transformers
-        for sp in _customers(model, t)[::10]
-    ]
+    fuse, transformers, breaker, _rng, calls = _lateral_and_breaker_calls(model, 3)
     corner = transformers[0]
     late = [(100 + 2 * k, corner, sp) for k, sp in enumerate(_customers(model, corner)[1:7])]
     engine = GroupingEngine(model, GroupingSettings(renewed_spread=spread))
-    for n, (minute, t, sp) in enumerate(sorted(lateral + rest)):
+    for n, (minute, t, sp) in enumerate(sorted(calls)):
         engine.process(_obs(f"f{n}", minute, t, sp))
     by_device = {i.device: i for i in engine.open_incidents()}
     outage = by_device[breaker]
@@ -332,10 +337,7 @@ def test_a_late_burst_in_one_corner_of_a_repaired_nested_area_is_a_fault_of_its_
     for n, (minute, t, sp) in enumerate(late):
         engine.process(_obs(f"late{n}", minute, t, sp))
     engine.settle(T0 + timedelta(minutes=130), force=True)
-    holders = {
-        engine.survivor(engine.incidents[engine._member_incident[f"late{n}"]]).id
-        for n in range(len(late))
-    }
+    holders = _holder_ids(engine, (f"late{n}" for n in range(len(late))))
     if math.isinf(spread):
         assert outage.id in holders
     else:
@@ -351,32 +353,18 @@ def test_a_corner_split_off_a_nested_incident_is_not_handed_to_the_outage_above(
     lateral's own incident, and its re-examination splits them off. Calls from one of its
     transformers alone are not its customers calling again under the breaker: they are not
     handed to the breaker's outage (with no limit on the spread, they are)."""
-    fuse, transformers = _fuse_with_transformers(model, 3)
-    breaker = model.protective_chain(fuse)[-1]
-    rng = random.Random(5)
-    lateral = [
-        (rng.expovariate(1 / 6), t, sp) for t in transformers for sp in _customers(model, t)[::6]
-    ]
-    rest = [
-        (10 + rng.expovariate(1 / 8), t, sp)
-        for t in model.downstream_transformers(breaker)
-        if t not in transformers
-        for sp in _customers(model, t)[::10]
-    ]
+    fuse, transformers, breaker, _rng, calls = _lateral_and_breaker_calls(model, 3)
     corner = transformers[0]
     late = [(100 + 0.3 * k, corner, sp) for k, sp in enumerate(_customers(model, corner)[1:9])]
     engine = GroupingEngine(model, GroupingSettings(renewed_spread=spread))
-    for n, (minute, t, sp) in enumerate(sorted(lateral + rest)):
+    for n, (minute, t, sp) in enumerate(sorted(calls)):
         engine.process(_obs(f"f{n}", minute, t, sp))
     by_device = {i.device: i for i in engine.open_incidents()}
     outage = by_device[breaker]
     for n, (minute, t, sp) in enumerate(late):
         engine.process(_obs(f"late{n}", minute, t, sp))
     engine.settle(T0 + timedelta(minutes=130), force=True)
-    holders = {
-        engine.survivor(engine.incidents[engine._member_incident[f"late{n}"]]).id
-        for n in range(len(late))
-    }
+    holders = _holder_ids(engine, (f"late{n}" for n in range(len(late))))
     if math.isinf(spread):
         assert holders == {outage.id}
     else:
