@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if "grouping" in want:
         rows += bench_grouping.quality(1.0, [0, 1, 2], 20)
         rows += bench_grouping.quality_unseen([0, 1, 2])
+        rows += bench_grouping.quality_unseen([0, 1, 2], grids=bench_grouping.OTHER_SIZES)
     if "replay" in want:
         rows += bench_grouping.throughput(1.0, 20, a.postgres)
         if a.large:

@@ -69,6 +69,44 @@ UNSEEN: tuple[tuple[str, dict[str, Any], str, str, bool], ...] = (
     ),
 )
 
+# Grids whose transformers serve far fewer or far more customers than the ones above (all
+# of about 40): a village's pole-top transformers of a dozen households on long feeders,
+# and a town's of 150. A call is then a larger or a smaller share of its
+# transformer's customers, which the roll-up weighs.
+OTHER_SIZES: tuple[tuple[str, dict[str, Any], str, str, bool], ...] = (
+    (
+        "rural, transformers of 12 customers, CGCS2000 GK EPSG:4547, GeoPackage",
+        {
+            "substations": 2,
+            "feeders_per_bus": 4,
+            "branch_probability": 0.35,
+            "units": 2,
+            "sections_per_feeder": 120,
+            "transformers_per_feeder": 100,
+            "service_points_per_transformer": 12,
+        },
+        "gpkg",
+        "EPSG:4547",
+        True,
+    ),
+    (
+        "town, transformers of 150 customers, UTM 49N EPSG:32649, GeoJSON",
+        {
+            "substations": 2,
+            "feeders_per_bus": 4,
+            "branch_probability": 0.2,
+            "units": 2,
+            "sections_per_feeder": 40,
+            "section_m": 150.0,
+            "transformers_per_feeder": 15,
+            "service_points_per_transformer": 150,
+        },
+        "geojson",
+        "EPSG:32649",
+        False,
+    ),
+)
+
 
 def unseen_grid(
     seed: int, shape: dict[str, Any], fmt: str, crs: str, explicit: bool
@@ -78,13 +116,8 @@ def unseen_grid(
 
     # feeders of about the demo county's size (some 40 transformers of 40 customers); the
     # storm's faults are then scaled to the feeder count (see quality_unseen)
-    g = synthetic_grid(
-        seed,
-        sections_per_feeder=60,
-        transformers_per_feeder=40,
-        service_points_per_transformer=40,
-        **shape,
-    )
+    sizes = {"sections_per_feeder": 60, "transformers_per_feeder": 40}
+    g = synthetic_grid(seed, **{**sizes, "service_points_per_transformer": 40, **shape})
     out = Path(tempfile.mkdtemp(prefix="bench_unseen_"))
     path = g.write(
         out / ("grid.gpkg" if fmt == "gpkg" else "grid"), fmt=fmt, crs=crs, explicit_nodes=explicit
@@ -95,11 +128,16 @@ def unseen_grid(
     return data, model
 
 
-def quality_unseen(seeds: list[int], faults_per_feeder: float = 2 / 3) -> list[Row]:
-    """Grouping, device and unit accuracy on the grids above, each beside the baselines;
-    storms as dense as the demo county's (20 faults on its 30 feeders)."""
+def quality_unseen(
+    seeds: list[int],
+    faults_per_feeder: float = 2 / 3,
+    grids: tuple[tuple[str, dict[str, Any], str, str, bool], ...] = UNSEEN,
+) -> list[Row]:
+    """Grouping, device and unit accuracy on the grids above (``UNSEEN``, or
+    ``OTHER_SIZES``), each beside the baselines; storms as dense as the demo county's (20
+    faults on its 30 feeders)."""
     rows = []
-    for i, (name, shape, fmt, crs, explicit) in enumerate(UNSEEN):
+    for i, (name, shape, fmt, crs, explicit) in enumerate(grids):
         grid = unseen_grid(100 + i, shape, fmt, crs, explicit)
         feeders = int(grid[0].layer("mv_lines")["feeder"].nunique())
         faults = max(2, round(feeders * faults_per_feeder))
