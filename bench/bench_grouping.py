@@ -108,6 +108,13 @@ OTHER_SIZES: tuple[tuple[str, dict[str, Any], str, str, bool], ...] = (
 )
 
 
+UNSEEN_SIZES = {
+    "sections_per_feeder": 60,
+    "transformers_per_feeder": 40,
+    "service_points_per_transformer": 40,
+}
+
+
 def unseen_grid(
     seed: int, shape: dict[str, Any], fmt: str, crs: str, explicit: bool
 ) -> tuple[Any, Any]:
@@ -116,8 +123,7 @@ def unseen_grid(
 
     # feeders of about the demo county's size (some 40 transformers of 40 customers); the
     # storm's faults are then scaled to the feeder count (see quality_unseen)
-    sizes = {"sections_per_feeder": 60, "transformers_per_feeder": 40}
-    g = synthetic_grid(seed, **{**sizes, "service_points_per_transformer": 40, **shape})
+    g = synthetic_grid(seed, **{**UNSEEN_SIZES, **shape})
     out = Path(tempfile.mkdtemp(prefix="bench_unseen_"))
     path = g.write(
         out / ("grid.gpkg" if fmt == "gpkg" else "grid"), fmt=fmt, crs=crs, explicit_nodes=explicit

@@ -316,6 +316,32 @@ def test_a_nested_areas_customers_call_again_once(model: NetworkModel) -> None:
     assert not engine._renewed(outage, others[0], stopped, [engine.tree.chain(others[0])] * 4)
 
 
+def _corner_burst(
+    model: NetworkModel, spread: float, every: float, count: int, restore: float | None = None
+) -> tuple[str, GroupingEngine, Incident, Incident, set[str]]:
+    """The lateral's and the breaker's calls, then (after the lateral's repair at minute
+    ``restore``, when told) ``count`` late calls from one of the lateral's transformers
+    from minute 100, ``every`` minutes apart. Returns that transformer, the engine, the
+    breaker's and the lateral's incidents, and the incidents that hold the late calls."""
+    fuse, transformers, breaker, _rng, calls = _lateral_and_breaker_calls(model, 3)
+    corner = transformers[0]
+    late = [
+        (100 + every * k, corner, sp)
+        for k, sp in enumerate(_customers(model, corner)[1 : count + 1])
+    ]
+    engine = GroupingEngine(model, GroupingSettings(renewed_spread=spread))
+    for n, (minute, t, sp) in enumerate(sorted(calls)):
+        engine.process(_obs(f"f{n}", minute, t, sp))
+    by_device = {i.device: i for i in engine.open_incidents()}
+    if restore is not None:
+        engine.restore(by_device[fuse].id, T0 + timedelta(minutes=restore))
+    for n, (minute, t, sp) in enumerate(late):
+        engine.process(_obs(f"late{n}", minute, t, sp))
+    engine.settle(T0 + timedelta(minutes=130), force=True)
+    holders = _holder_ids(engine, (f"late{n}" for n in range(len(late))))
+    return corner, engine, by_device[breaker], by_device[fuse], holders
+
+
 @pytest.mark.parametrize("spread", [GroupingSettings().renewed_spread, math.inf])
 def test_a_late_burst_in_one_corner_of_a_repaired_nested_area_is_a_fault_of_its_own(
     model: NetworkModel, spread: float
@@ -325,19 +351,7 @@ def test_a_late_burst_in_one_corner_of_a_repaired_nested_area_is_a_fault_of_its_
     from all over it; calls from one of its transformers alone are a fault of that
     transformer, found dark by the lateral's repair (with no limit on the spread, they
     stay with the breaker's outage)."""
-    fuse, transformers, breaker, _rng, calls = _lateral_and_breaker_calls(model, 3)
-    corner = transformers[0]
-    late = [(100 + 2 * k, corner, sp) for k, sp in enumerate(_customers(model, corner)[1:7])]
-    engine = GroupingEngine(model, GroupingSettings(renewed_spread=spread))
-    for n, (minute, t, sp) in enumerate(sorted(calls)):
-        engine.process(_obs(f"f{n}", minute, t, sp))
-    by_device = {i.device: i for i in engine.open_incidents()}
-    outage = by_device[breaker]
-    engine.restore(by_device[fuse].id, T0 + timedelta(minutes=95))
-    for n, (minute, t, sp) in enumerate(late):
-        engine.process(_obs(f"late{n}", minute, t, sp))
-    engine.settle(T0 + timedelta(minutes=130), force=True)
-    holders = _holder_ids(engine, (f"late{n}" for n in range(len(late))))
+    corner, engine, outage, _lateral, holders = _corner_burst(model, spread, 2.0, 6, restore=95)
     if math.isinf(spread):
         assert outage.id in holders
     else:
@@ -353,24 +367,13 @@ def test_a_corner_split_off_a_nested_incident_is_not_handed_to_the_outage_above(
     lateral's own incident, and its re-examination splits them off. Calls from one of its
     transformers alone are not its customers calling again under the breaker: they are not
     handed to the breaker's outage (with no limit on the spread, they are)."""
-    fuse, transformers, breaker, _rng, calls = _lateral_and_breaker_calls(model, 3)
-    corner = transformers[0]
-    late = [(100 + 0.3 * k, corner, sp) for k, sp in enumerate(_customers(model, corner)[1:9])]
-    engine = GroupingEngine(model, GroupingSettings(renewed_spread=spread))
-    for n, (minute, t, sp) in enumerate(sorted(calls)):
-        engine.process(_obs(f"f{n}", minute, t, sp))
-    by_device = {i.device: i for i in engine.open_incidents()}
-    outage = by_device[breaker]
-    for n, (minute, t, sp) in enumerate(late):
-        engine.process(_obs(f"late{n}", minute, t, sp))
-    engine.settle(T0 + timedelta(minutes=130), force=True)
-    holders = _holder_ids(engine, (f"late{n}" for n in range(len(late))))
+    corner, engine, outage, lateral, holders = _corner_burst(model, spread, 0.3, 8)
     if math.isinf(spread):
         assert holders == {outage.id}
     else:
         assert len(holders) == 1 and outage.id not in holders, holders
         holder = engine.incidents[holders.pop()]
-        assert holder.device == corner and holder.split_from == by_device[fuse].id
+        assert holder.device == corner and holder.split_from == lateral.id
         assert any("keep to" in e for e in holder.evidence)
 
 
