@@ -793,9 +793,8 @@ class GroupingEngine:
             inc = self._open(obs, member, transformer)
             status = NEW
         self._remember_phone(obs, inc)
-        absorbed = self._roll_up(inc, now)
-        split: list[str] = []
-        if not absorbed and self._due(inc, now, 2.0):
+        absorbed, split = self._roll_up(inc, now)
+        if not absorbed and not split and self._due(inc, now, 2.0):
             if sweep:
                 split = self._repartition(inc, now)
             elif len(inc.members) < LARGE_INCIDENT:
@@ -807,7 +806,8 @@ class GroupingEngine:
             split += self.settle(now)
         elif self._sweep_at is None or now > self._sweep_at:
             self._sweep_at = now
-        survivor = self.survivor(inc)
+        # (a roll-up may have moved the call out of ``inc``: see _merge_without_stray)
+        survivor = self.survivor(self.incidents[self._member_incident[obs.call_id]])
         decision = Decision(
             call_id=obs.call_id,
             incident_id=survivor.id,
@@ -851,11 +851,7 @@ class GroupingEngine:
     def _alone_loglik(self, obs: Observation, transformer: str, now: datetime) -> float:
         """The call as a fault of its own at its transformer's likeliest device."""
         member = Member(obs, transformer, 1.0)
-        return self._stats_loglik(
-            self._best_device({transformer}, member.sightings) or transformer,
-            self._stats([member]),
-            now,
-        )
+        return self._stats_loglik(self._device_alone(member), self._stats([member]), now)
 
     def _join_gain(
         self, inc: Incident, obs: Observation, transformer: str, now: datetime, alone: float
@@ -916,7 +912,7 @@ class GroupingEngine:
         )
         self._add(inc, member)
         self.incidents[inc.id] = inc
-        self._set_device(inc, self._best_device({transformer}, member.sightings) or transformer)
+        self._set_device(inc, self._device_alone(member))
         if inc.device is None:
             self._register(inc)
         inc.evidence.append(
@@ -932,6 +928,11 @@ class GroupingEngine:
         and the likelier one (more line exposed to the storm) decide."""
         device = self.tree.lca(transformers)
         return None if device is None else self._best_at(device, sightings)
+
+    def _device_alone(self, member: Member) -> str:
+        """The device of a call's fault when it is the only call of that fault."""
+        transformer = str(member.transformer)
+        return self._best_device({transformer}, member.sightings) or transformer
 
     def _best_at(self, device: str, sightings: tuple[int, int]) -> str:
         """:meth:`_best_device` of calls whose deepest common device is ``device`` (cached:
@@ -969,18 +970,19 @@ class GroupingEngine:
 
     # -- roll-up and split ---------------------------------------------------------------
 
-    def _roll_up(self, inc: Incident, now: datetime) -> list[str]:
+    def _roll_up(self, inc: Incident, now: datetime) -> tuple[list[str], list[str]]:
         """Merges incidents below an ancestor of ``inc`` into one when one fault there
-        explains their calls better; returns the ids absorbed.
+        explains their calls better; returns the ids absorbed, and those of the incidents
+        split off (a stray first call's, see :meth:`_merge_without_stray`).
 
         At each ancestor the candidates are the open incidents below it, taken in order of
         how close their onsets are to this one's: the best such prefix is the group (faults
         far apart in time are not one fault, however close on the network)."""
         if inc.device is None:
-            return []
+            return [], []
         onset = inc.onset
         window = timedelta(minutes=self.s.merge_window_minutes)
-        best: tuple[float, str, list[Incident]] | None = None
+        best: tuple[float, str, list[Incident], Member | None] | None = None
         chain = self.tree.device_chain(inc.device)
         own: dict[str, float] = {}  # each incident's own log-likelihood, when first needed
         for ancestor in chain[1:]:
@@ -1027,13 +1029,93 @@ class GroupingEngine:
                 ids.add(g.id)
                 separate += own[g.id]
                 gain = self._stats_loglik(ancestor, together, now, ids) - separate
+                group = [inc, *others[: others.index(g) + 1]]
+                stray = None
+                if gain <= self.s.roll_up_margin:
+                    # one early call of another fault may hold the whole group's onset
+                    stray = self._stray_first(group, together, gain)
+                    if stray is None:
+                        continue
+                    gain = self._without_stray_loglik(ancestor, group, stray, now) - separate
                 if gain > self.s.roll_up_margin and (best is None or gain > best[0]):
-                    prefix = others[: others.index(g) + 1]
-                    best = (gain, ancestor, [inc, *prefix])
+                    best = (gain, ancestor, group, stray)
         if best is None:
-            return []
-        gain, ancestor, group = best
-        return self._merge(group, ancestor, now, gain)
+            return [], []
+        gain, ancestor, group, stray = best
+        if stray is None:
+            return self._merge(group, ancestor, now, gain), []
+        return self._merge_without_stray(group, stray, ancestor, now, gain)
+
+    def _stray_first(self, group: list[Incident], together: Stats, gain: float) -> Member | None:
+        """The group's first call, when it alone sets the onset of one fault for all of the
+        group's calls, early enough that without it the roll-up might be worth it: a call
+        about a small fault (or a customer's own wiring) a minute before a large outage
+        above it. Measuring a thousand calls' delays from it costs more than a fault.
+        None otherwise, which bounds decide cheaply for most groups (``gain``: the roll-up
+        with the call)."""
+        holder = next((g for g in group if g.stats.first == together.first), None)
+        if holder is None or len(holder.members) < 2:
+            return None
+        # The delay density falls at most 1/delay_fast_minutes (log) per minute: measured
+        # from a later first call, each other call gains at most that much per minute.
+        fall = (together.n - 1) / self.s.delay_fast_minutes
+        own = -self._delay_pdf_log(self.s.onset_lead_minutes)  # the call's own delay term
+        reach = self.s.roll_up_margin - gain - own
+        later = min((g.stats.first for g in group if g is not holder), default=math.inf)
+        if (later - together.first) * fall <= reach:
+            return None
+        stray = min(holder.members.values(), key=lambda m: m.minute)
+        if not stray.transformer or stray.renewed:
+            return None
+        second = min([later, *(m.minute for m in holder.members.values() if m is not stray)])
+        if (second - together.first) * fall - stray.log_likelihood <= reach:
+            return None
+        return stray
+
+    def _without_stray_loglik(
+        self, ancestor: str, group: list[Incident], stray: Member, now: datetime
+    ) -> float:
+        """Log-likelihood of the group's calls as one fault at ``ancestor`` and the stray
+        first call as a fault of its own (none when other calls of the group come from
+        that fault's area: they would be about it too, a fault nested in the outage)."""
+        members = [m for g in group for m in g.members.values() if m is not stray]
+        device = self._device_alone(stray)
+        if any(m.transformer and device in self.tree.chain(m.transformer) for m in members):
+            return -math.inf
+        rest = self._stats(members)
+        ids = {g.id for g in group}
+        # the stray's fault, older, holds its area's customers: they cannot call about the rest
+        customers = (
+            self.tree.customers(ancestor)
+            - self._already_out(ancestor, ids, rest.first)
+            - self.tree.customers(device)
+        )
+        alone = self._stats_loglik(device, self._stats([stray]), now)
+        return self._stats_loglik(ancestor, rest, now, ids, max(customers, 0)) + alone
+
+    def _merge_without_stray(
+        self, group: list[Incident], stray: Member, device: str, now: datetime, gain: float
+    ) -> tuple[list[str], list[str]]:
+        """The group merged at ``device`` but for its stray first call, which keeps its
+        incident (the rest of that incident's calls are split off it and merged)."""
+        holder = next(g for g in group if stray.observation.call_id in g.members)
+        rest = [m for m in holder.members.values() if m is not stray]
+        stray_device = self._device_alone(stray)
+        rest_device = self._best_device({m.transformer for m in rest if m.transformer}) or str(
+            holder.device
+        )
+        split = self._split(holder, [(stray_device, [stray]), (rest_device, rest)], now, gain)
+        part = self.incidents[split[0]]
+        holder.evidence.append(
+            f"{now:%H:%M} its first call {stray.observation.call_id} is a fault of its own, "
+            f"just before the outage at {device} that took its other calls"
+        )
+        if part.merged_into is not None:
+            return [], split
+        others = [g for g in group if g is not holder]
+        # an incident of before keeps the calls: the part, new, has no order to take them
+        keep = min(others, key=lambda g: (g.opened_at, g.id))
+        return self._merge([part, *others], device, now, gain, keep), split
 
     def _absorb(self, keep: Incident, g: Incident, *, renewed: bool = False) -> None:
         """``g``'s calls into ``keep``, and ``g`` merged into it."""
@@ -1042,8 +1124,15 @@ class GroupingEngine:
         for m in g.members.values():
             self._add(keep, replace(m, renewed=True) if renewed else m)
 
-    def _merge(self, group: list[Incident], device: str, now: datetime, gain: float) -> list[str]:
-        keep = min(group, key=lambda g: (g.opened_at, g.id))
+    def _merge(
+        self,
+        group: list[Incident],
+        device: str,
+        now: datetime,
+        gain: float,
+        keep: Incident | None = None,
+    ) -> list[str]:
+        keep = keep or min(group, key=lambda g: (g.opened_at, g.id))
         absorbed = []
         n_tr = len({t for g in group for t in g.transformers()})
         total_tr = self.tree.transformer_count(device)

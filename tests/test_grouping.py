@@ -931,3 +931,68 @@ def test_a_burst_cut_off_an_older_incident_piece_by_piece_stays_one_fault(
     (holder,) = holders
     assert engine.incidents[holder].device == fuse
     assert any("took the calls of" in e for e in engine.incidents[holder].evidence)
+
+
+@pytest.fixture(scope="module")
+def hundred_per_transformer(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
+    """One bushy feeder of 25 transformers of 100 customers below its breaker."""
+    return _grid_model(
+        tmp_path_factory,
+        "hundred",
+        4,
+        feeders_per_bus=1,
+        sections_per_feeder=80,
+        branch_probability=0.5,
+        transformers_per_feeder=80,
+        service_points_per_transformer=100,
+        ties=0,
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 4, 6])
+def test_a_call_just_before_a_large_outage_does_not_keep_its_branch_apart(
+    hundred_per_transformer: NetworkModel, seed: int
+) -> None:
+    """A customer calls about a fault at their own transformer; half a minute later the
+    feeder breaker trips. The first two calls from the lone caller's branch (a recloser's)
+    roll up with the lone call, before the outage elsewhere has many calls. Then one fault
+    at the breaker for all of them would date the outage from the lone call: 250 calls'
+    delays measured from it cost more than a second fault, and the branch stayed an
+    incident of its own (as it did in these three storms). The lone call is taken out as a
+    fault of its own, and the branch's calls join the breaker's outage."""
+    grid = hundred_per_transformer
+    breaker = _largest_feeder_breaker(grid)
+    transformers = grid.downstream_transformers(breaker)
+    branches = Counter(grid.protective_chain(t)[1] for t in transformers)
+    branch = max((b for b in branches if b != breaker), key=lambda b: branches[b])
+    lone, first, second = [t for t in transformers if grid.protective_chain(t)[1] == branch][:3]
+    rng = random.Random(seed)
+    calls = [
+        (0.0, lone, _customers(grid, lone)[0], "lone"),
+        (1.5, first, _customers(grid, first)[0], "out"),
+        (1.6, second, _customers(grid, second)[0], "out"),
+    ]
+    for t in transformers:
+        if t == lone:
+            continue  # out since their own transformer's fault: nobody else there calls
+        calls += [
+            (0.5 + rng.lognormvariate(math.log(8.0), 0.9), t, sp, "out")
+            for sp in _customers(grid, t)[1:]
+            if rng.random() < 0.1
+        ]
+    calls.sort()
+    engine = GroupingEngine(grid)
+    for n, (minute, t, sp, kind) in enumerate(calls):
+        engine.process(_obs(f"{kind}{n}", minute, t, sp))
+    engine.settle(T0 + timedelta(minutes=120), force=True)
+
+    def holder(n: int, kind: str) -> Incident:
+        return engine.survivor(engine.incidents[engine._member_incident[f"{kind}{n}"]])
+
+    holders = Counter(holder(n, kind).id for n, (*_c, kind) in enumerate(calls) if kind == "out")
+    (outage, count), *_rest = holders.most_common()
+    assert count >= len(calls) - 2, holders  # a call placed apart at most
+    assert engine.incidents[outage].device == breaker
+    apart = holder(0, "lone")
+    assert apart.id != outage and apart.device == lone
+    assert any("a fault of its own" in e for e in apart.evidence)
