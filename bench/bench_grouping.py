@@ -141,7 +141,8 @@ def quality_unseen(
 ) -> list[Row]:
     """Grouping, device and unit accuracy on the grids above (``UNSEEN``, or
     ``OTHER_SIZES``), each beside the baselines; storms as dense as the demo county's (20
-    faults on its 30 feeders)."""
+    faults on its 30 feeders). A grid is drawn with the seed 100 + its place in ``grids``:
+    a grid run alone (``grids=OTHER_SIZES[1:]``) is another draw of its shape."""
     rows = []
     for i, (name, shape, fmt, crs, explicit) in enumerate(grids):
         grid = unseen_grid(100 + i, shape, fmt, crs, explicit)
