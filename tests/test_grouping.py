@@ -933,34 +933,31 @@ def test_a_burst_cut_off_an_older_incident_piece_by_piece_stays_one_fault(
     assert any("took the calls of" in e for e in engine.incidents[holder].evidence)
 
 
+# one bushy feeder of 25 transformers of 100 customers below its breaker (seed 4)
+HUNDRED_GRID: dict[str, object] = {
+    "feeders_per_bus": 1,
+    "sections_per_feeder": 80,
+    "branch_probability": 0.5,
+    "transformers_per_feeder": 80,
+    "service_points_per_transformer": 100,
+    "ties": 0,
+}
+
+
 @pytest.fixture(scope="module")
 def hundred_per_transformer(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
-    """One bushy feeder of 25 transformers of 100 customers below its breaker."""
-    return _grid_model(
-        tmp_path_factory,
-        "hundred",
-        4,
-        feeders_per_bus=1,
-        sections_per_feeder=80,
-        branch_probability=0.5,
-        transformers_per_feeder=80,
-        service_points_per_transformer=100,
-        ties=0,
-    )
+    return _grid_model(tmp_path_factory, "hundred", 4, **HUNDRED_GRID)
 
 
-@pytest.mark.parametrize("seed", [0, 4, 6])
-def test_a_call_just_before_a_large_outage_does_not_keep_its_branch_apart(
-    hundred_per_transformer: NetworkModel, seed: int
-) -> None:
+def lone_call_then_breaker(
+    grid: NetworkModel, seed: int
+) -> tuple[str, str, list[tuple[float, str, str, str]]]:
     """A customer calls about a fault at their own transformer; half a minute later the
-    feeder breaker trips. The first two calls from the lone caller's branch (a recloser's)
-    roll up with the lone call, before the outage elsewhere has many calls. Then one fault
-    at the breaker for all of them would date the outage from the lone call: 250 calls'
-    delays measured from it cost more than a second fault, and the branch stayed an
-    incident of its own (as it did in these three storms). The lone call is taken out as a
-    fault of its own, and the branch's calls join the breaker's outage."""
-    grid = hundred_per_transformer
+    feeder breaker trips and a tenth of its customers call (none of the lone caller's
+    transformer: they are out since its fault). The first two calls from the lone caller's
+    branch (a recloser's) come before the outage elsewhere has many calls. Returns the
+    breaker, the lone caller's transformer and the calls (minute, transformer, service
+    point, ``lone`` or ``out``), in time order."""
     breaker = _largest_feeder_breaker(grid)
     transformers = grid.downstream_transformers(breaker)
     branches = Counter(grid.protective_chain(t)[1] for t in transformers)
@@ -973,14 +970,26 @@ def test_a_call_just_before_a_large_outage_does_not_keep_its_branch_apart(
         (1.6, second, _customers(grid, second)[0], "out"),
     ]
     for t in transformers:
-        if t == lone:
-            continue  # out since their own transformer's fault: nobody else there calls
-        calls += [
-            (0.5 + rng.lognormvariate(math.log(8.0), 0.9), t, sp, "out")
-            for sp in _customers(grid, t)[1:]
-            if rng.random() < 0.1
-        ]
-    calls.sort()
+        if t != lone:
+            calls += [
+                (0.5 + rng.lognormvariate(math.log(8.0), 0.9), t, sp, "out")
+                for sp in _customers(grid, t)[1:]
+                if rng.random() < 0.1
+            ]
+    return breaker, lone, sorted(calls)
+
+
+@pytest.mark.parametrize("seed", [0, 4, 6])
+def test_a_call_just_before_a_large_outage_does_not_keep_its_branch_apart(
+    hundred_per_transformer: NetworkModel, seed: int
+) -> None:
+    """See :func:`lone_call_then_breaker`. The branch's first calls roll up with the lone
+    call; then one fault at the breaker for all of them would date the outage from the
+    lone call: 250 calls' delays measured from it cost more than a second fault, and the
+    branch stayed an incident of its own (as it did in these three storms). The lone call
+    is taken out as a fault of its own, and the branch's calls join the breaker's outage."""
+    grid = hundred_per_transformer
+    breaker, lone, calls = lone_call_then_breaker(grid, seed)
     engine = GroupingEngine(grid)
     for n, (minute, t, sp, kind) in enumerate(calls):
         engine.process(_obs(f"{kind}{n}", minute, t, sp))

@@ -47,17 +47,19 @@ def _row(call_id: str, minutes: float, account: str | None = None, **kw: Any) ->
     }
 
 
-def _grouping_grid(db_url: str, tmp_path: Path) -> tuple[dict[str, str], Any, Any, Any]:
-    """The grouping tests' grid (feeders of 30 transformers), prepared and saved in the
-    database: its account numbers by service point, its layers, its network model and the
-    engine."""
+def _grouping_grid(
+    db_url: str, tmp_path: Path, shape: dict[str, object] | None = None
+) -> tuple[dict[str, str], Any, Any, Any]:
+    """A grouping tests' grid (by default feeders of 30 transformers), prepared and saved
+    in the database: its account numbers by service point, its layers, its network model
+    and the engine."""
     from test_grouping import GROUPING_GRID
 
     from gis.db import write_transaction
     from layers.importer import prepare
     from layers.store import save_grid
 
-    grid = synthetic_grid(4, substations=1, **GROUPING_GRID)  # type: ignore[arg-type]
+    grid = synthetic_grid(4, substations=1, **(shape or GROUPING_GRID))  # type: ignore[arg-type]
     data, model, _problems = prepare(grid.write(tmp_path / "grid.gpkg"))
     assert data is not None and model is not None
     engine = make_engine(db_url)
@@ -432,6 +434,48 @@ def test_a_burst_cut_off_an_older_incident_piece_by_piece_is_one_incident_and_on
     assert burst <= stored
     assert len({order_of[c] for c in burst}) == 1  # one fault, one order for its calls
     assert len(orders) == 2  # the anchor's incident and the burst's
+    engine.dispose()
+
+
+def test_a_call_just_before_a_large_outage_keeps_its_incident_and_the_outage_takes_the_rest(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The lone call just before a breaker's outage (see the grouping test of that name),
+    taken live: the lone call ends alone in its incident; the calls of its branch, which
+    rolled up with it at first, are stored with the breaker's outage, and that outage's
+    work order holds every call the outage holds (no call lost between the two)."""
+    from test_grouping import HUNDRED_GRID, lone_call_then_breaker
+
+    from dispatch.intake import Intake, IntakeServices
+    from dispatch.store import order_calls
+
+    account, data, model, engine = _grouping_grid(db_url, tmp_path, HUNDRED_GRID)
+    breaker, lone, calls = lone_call_then_breaker(model, 4)
+    intake = Intake(engine, IntakeServices.build(data, model), taken_by="agent")
+    for n, (minute, _t, sp, kind) in enumerate(calls):
+        intake.take(_row(f"{kind}{n}", minute, account[sp]))
+    grouping = intake.grouping
+
+    def holder(call_id: str) -> Any:
+        return grouping.survivor(grouping.incidents[grouping._member_incident[call_id]])
+
+    out = [f"{kind}{n}" for n, (*_c, kind) in enumerate(calls) if kind == "out"]
+    outage = max({holder(c).id for c in out}, key=lambda i: len(grouping.incidents[i].members))
+    members = set(grouping.incidents[outage].members)
+    assert len(members) >= len(out) - 1 and grouping.incidents[outage].device == breaker
+    apart = holder("lone0")
+    assert apart.id != outage and apart.device == lone and set(apart.members) == {"lone0"}
+    with engine.connect() as conn:
+        assert _stored_call_ids(conn, outage) == members
+        assert _stored_call_ids(conn, apart.id) == {"lone0"}
+        in_order = set(
+            conn.execute(
+                select(order_calls.c.call_id).where(
+                    order_calls.c.order_id == intake._orders[outage]
+                )
+            ).scalars()
+        )
+    assert members <= in_order
     engine.dispose()
 
 
