@@ -65,6 +65,7 @@ class IntakeServices:
     @classmethod
     def build(cls, data: GridData, model: NetworkModel, **kwargs: Any) -> IntakeServices:
         kwargs.setdefault("dispatch", DispatchContext.from_grid(data))
+        data.index_elements()
         return cls(data, model, Locator(data, model), ResponsibleUnits(data, model), **kwargs)
 
 

@@ -68,6 +68,11 @@ class GridData:
                         out.setdefault(str(eid), (name, row))
         return out
 
+    def index_elements(self) -> None:
+        """Builds the index of element ids now: a server or a replay builds it at start-up,
+        not on its first call that needs a device's place (0.27 s at 504k service points)."""
+        _ = self._element_rows
+
     def element_row(self, element_id: str) -> tuple[str, int] | None:
         """(layer, row) of a feature id of the network, units or crews."""
         return self._element_rows.get(element_id)
