@@ -7,12 +7,61 @@ in another field is dropped and named in ``notes``; the call goes on with what i
 
 from __future__ import annotations
 
+import codecs
+import logging
 import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def read_csv_text(path: str | Path) -> str:
+    """The text of a CSV file of calls or truth (CONTRACT: UTF-8, a BOM allowed).
+
+    Not every file that reaches a county's call centre is UTF-8: Excel on a Chinese Windows
+    saves a CSV in GBK, and a copied file may hold a broken byte. A file none of whose
+    non-ASCII lines is UTF-8 is read as GB18030 (GBK's superset) when it decodes so;
+    otherwise bytes that are not UTF-8 are read as U+FFFD, and every row still goes through
+    (a garbled address must not lose the call). A warning names what was done."""
+    data = Path(path).read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    broken = [n for n, line in enumerate(lines, 1) if not _is_utf8(line)]
+    if not any(not line.isascii() and _is_utf8(line) for line in lines):
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            pass
+        else:
+            logger.warning("%s is not UTF-8: read as GB18030 (GBK)", path)
+            return text
+    shown = ", ".join(map(str, broken[:10])) + (", ..." if len(broken) > 10 else "")
+    logger.warning(
+        "%s: line%s %s not UTF-8 text; the broken bytes are read as U+FFFD",
+        path,
+        "s" if len(broken) > 1 else "",
+        shown + (" are" if len(broken) > 1 else " is"),
+    )
+    return data.decode("utf-8", errors="replace")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
 
 CALL_COLUMNS = (
     "call_id",

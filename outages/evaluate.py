@@ -37,6 +37,7 @@ What is counted, and how (the choices a reader of the figures needs):
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections import Counter, defaultdict
@@ -46,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layers.network import UnknownElementError
-from outages.calls import Rejection, parse_call
+from outages.calls import Rejection, parse_call, read_csv_text
 
 if TYPE_CHECKING:
     from layers.network import NetworkModel
@@ -103,10 +104,8 @@ def read_results(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return [
-            {k: (v or "") for k, v in row.items() if k is not None} for row in csv.DictReader(fh)
-        ]
+    text = io.StringIO(read_csv_text(path), newline="")
+    return [{k: (v or "") for k, v in row.items() if k is not None} for row in csv.DictReader(text)]
 
 
 def _text(value: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import multiprocessing
 import os
 from datetime import UTC, datetime, timedelta
@@ -79,9 +80,9 @@ def _stored_call_ids(conn: Any, incident_id: str) -> set[str]:
     return {m["call_id"] for m in json_value(members)}
 
 
-def _write_calls(path: Path, rows: list[dict[str, Any]]) -> Path:
+def _write_calls(path: Path, rows: list[dict[str, Any]], encoding: str = "utf-8") -> Path:
     columns = list(CALL_COLUMNS)
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with path.open("w", newline="", encoding=encoding) as f:
         w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
         for r in rows:
@@ -152,6 +153,43 @@ def test_replay_answers_every_call_once(
     assert kind == "array"
     assert {m["call_id"] for m in stored} == {"c1", "c2", "c5"}
     engine.dispose()
+
+
+def test_a_calls_file_in_gbk_or_with_a_broken_byte_is_replayed_whole(
+    imported: Any, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Excel on a Chinese Windows saves a CSV in GBK, and a copied file may hold a broken
+    byte (the contract asks for UTF-8). Neither stops a replay or loses a call: a GBK file
+    is read as such, its Chinese text intact; in a UTF-8 file, a line's broken bytes are
+    read as U+FFFD and its call goes through. A warning says which."""
+    from outages.store import calls as calls_table
+
+    sps = imported.rows["service_points"]
+    text = "停电了，家里全黑"
+    rows = [_row(f"g{k}", k, sps[k]["account_no"], description=text) for k in range(3)]
+    gbk = _write_calls(tmp_path / "gbk.csv", rows, encoding="gbk")
+    utf8 = _write_calls(tmp_path / "utf8.csv", [{**r, "call_id": "u" + r["call_id"]} for r in rows])
+    lines = utf8.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace("停".encode(), b"\xff")  # the second call's line
+    utf8.write_bytes(b"\n".join(lines))
+    caplog.set_level(logging.WARNING)
+    for path in (gbk, utf8):
+        out = tmp_path / f"{path.stem}.jsonl"
+        assert main(["replay", str(path), "--out", str(out)]) == 0
+        answers = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()[:-1]]
+        assert len(answers) == 3 and all(a["incident_id"] for a in answers), answers
+    assert "gbk.csv is not UTF-8: read as GB18030" in caplog.text
+    assert "utf8.csv: line 3 is not UTF-8 text" in caplog.text
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        stored = {
+            str(r.call_id): r.description
+            for r in conn.execute(select(calls_table.c.call_id, calls_table.c.description))
+        }
+    engine.dispose()
+    assert {stored[f"g{k}"] for k in range(3)} == {text}
+    assert stored["ug0"] == stored["ug2"] == text
+    assert stored["ug1"] == text.replace("停", "\ufffd")
 
 
 def _agent(db_url: str, rows: list[dict[str, Any]], start: Any, out: Any) -> None:
