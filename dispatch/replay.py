@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import multiprocessing as mp
@@ -19,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dispatch.intake import Intake, ReadyCall, ready_call
-from outages.calls import parse_datetime, read_csv_text
+from outages.calls import csv_rows, parse_datetime
 from outages.locate.locator import Locator
 
 logger = logging.getLogger(__name__)
@@ -41,8 +39,7 @@ class ReplayStats:
 def read_calls(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     """Rows with their row numbers (the header is row 1), in ``received_at`` order; rows
     whose time cannot be read keep their place at the front, to be rejected with a reason."""
-    text = io.StringIO(read_csv_text(path), newline="")
-    rows = [(i + 2, dict(r)) for i, r in enumerate(csv.DictReader(text))]
+    rows = [(i + 2, dict(r)) for i, r in enumerate(csv_rows(path))]
 
     def key(item: tuple[int, dict[str, Any]]) -> tuple[int, datetime | float, int]:
         n, row = item

@@ -8,6 +8,8 @@ in another field is dropped and named in ``notes``; the call goes on with what i
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import logging
 import math
 import re
@@ -53,6 +55,16 @@ def read_csv_text(path: str | Path) -> str:
         shown + (" are" if len(broken) > 1 else " is"),
     )
     return data.decode("utf-8", errors="replace")
+
+
+def csv_rows(path: str | Path) -> csv.DictReader[str]:
+    """The rows of a CSV file of calls or truth (see :func:`read_csv_text`), by column
+    name; header names stripped and lower-cased, as a header typed by hand may have them
+    ("Call_ID, received_at")."""
+    reader = csv.DictReader(io.StringIO(read_csv_text(path), newline=""))
+    if reader.fieldnames is not None:
+        reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
+    return reader
 
 
 def _is_utf8(data: bytes) -> bool:

@@ -36,8 +36,6 @@ What is counted, and how (the choices a reader of the figures needs):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections import Counter, defaultdict
@@ -47,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layers.network import UnknownElementError
-from outages.calls import Rejection, parse_call, read_csv_text
+from outages.calls import Rejection, csv_rows, parse_call
 
 if TYPE_CHECKING:
     from layers.network import NetworkModel
@@ -104,8 +102,7 @@ def read_results(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
-    text = io.StringIO(read_csv_text(path), newline="")
-    return [{k: (v or "") for k, v in row.items() if k is not None} for row in csv.DictReader(text)]
+    return [{k: (v or "") for k, v in row.items() if k is not None} for row in csv_rows(path)]
 
 
 def _text(value: Any) -> str:

@@ -159,9 +159,10 @@ def test_a_calls_file_in_gbk_or_with_a_broken_byte_is_replayed_whole(
     imported: Any, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Excel on a Chinese Windows saves a CSV in GBK, and a copied file may hold a broken
-    byte (the contract asks for UTF-8). Neither stops a replay or loses a call: a GBK file
-    is read as such, its Chinese text intact; in a UTF-8 file, a line's broken bytes are
-    read as U+FFFD and its call goes through. A warning says which."""
+    byte (the contract asks for UTF-8), and a header typed by hand may have spaces and
+    capitals. None of it stops a replay or loses a call: a GBK file is read as such, its
+    Chinese text intact; in a UTF-8 file, a line's broken bytes are read as U+FFFD and its
+    call goes through. A warning says which."""
     from outages.store import calls as calls_table
 
     sps = imported.rows["service_points"]
@@ -171,6 +172,8 @@ def test_a_calls_file_in_gbk_or_with_a_broken_byte_is_replayed_whole(
     utf8 = _write_calls(tmp_path / "utf8.csv", [{**r, "call_id": "u" + r["call_id"]} for r in rows])
     lines = utf8.read_bytes().split(b"\n")
     lines[2] = lines[2].replace("停".encode(), b"\xff")  # the second call's line
+    # a header typed by hand: spaces after the commas, a name in capitals
+    lines[0] = lines[0].replace(b",", b", ").replace(b"call_id", b"Call_ID")
     utf8.write_bytes(b"\n".join(lines))
     caplog.set_level(logging.WARNING)
     for path in (gbk, utf8):
