@@ -96,12 +96,25 @@ def cmd_network_trace(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _unreadable(*paths: str) -> int | None:
+    """EXIT_INPUT with a message for the first of the files a command reads that is not
+    there (before it loads a network for nothing), else None."""
+    for path in paths:
+        if not Path(path).is_file():
+            why = "is not a file" if Path(path).exists() else "no such file"
+            print(f"error: {path}: {why}", file=sys.stderr)
+            return EXIT_INPUT
+    return None
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from api.bootstrap import NoNetworkError, intake_services, keep_network_out_of_gc
     from api.dbadmin import upgrade
     from dispatch.intake import Intake
     from dispatch.replay import replay
 
+    if (missing := _unreadable(args.calls)) is not None:
+        return missing
     with _engine() as engine:
         upgrade(engine)
         try:
@@ -152,6 +165,8 @@ def cmd_simulate_storm(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from outages.evaluate import evaluate, format_table
 
+    if (missing := _unreadable(args.result, args.truth)) is not None:
+        return missing
     report = evaluate(args.result, args.truth)
     print(json.dumps(report, ensure_ascii=False, default=str))
     if args.table:

@@ -1,4 +1,5 @@
-"""``gridcall users add`` (password from standard input) and ``gridcall serve``."""
+"""``gridcall users add`` (password from standard input), ``gridcall serve``, and the
+messages of ``replay`` and ``evaluate`` for a file that is not there."""
 
 from __future__ import annotations
 
@@ -111,3 +112,14 @@ def test_serve_runs_the_app_with_uvicorn(
     assert run(monkeypatch, ["serve"]) == 2
     assert "GRIDCALL_SECRET_KEY" in capsys.readouterr().err
     assert len(calls) == 2
+
+
+def test_replay_and_evaluate_name_a_file_that_is_not_there(
+    cli_env: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped path gets one line saying so and exit status 2, not a traceback (and a
+    replay does not load the network first)."""
+    assert main(["replay", str(tmp_path / "calls.csv")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'calls.csv'}: no such file\n"
+    assert main(["evaluate", str(tmp_path), str(tmp_path / "truth.csv")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}: is not a file\n"
