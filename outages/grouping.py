@@ -793,7 +793,7 @@ class GroupingEngine:
             inc = self._open(obs, member, transformer)
             status = NEW
         self._remember_phone(obs, inc)
-        absorbed, split = self._roll_up(inc, now)
+        absorbed, split = self._roll_up(inc, now, obs.call_id)
         if not absorbed and not split and self._due(inc, now, 2.0):
             if sweep:
                 split = self._repartition(inc, now)
@@ -970,7 +970,9 @@ class GroupingEngine:
 
     # -- roll-up and split ---------------------------------------------------------------
 
-    def _roll_up(self, inc: Incident, now: datetime) -> tuple[list[str], list[str]]:
+    def _roll_up(
+        self, inc: Incident, now: datetime, call_id: str | None = None
+    ) -> tuple[list[str], list[str]]:
         """Merges incidents below an ancestor of ``inc`` into one when one fault there
         explains their calls better; returns the ids absorbed, and those of the incidents
         split off (a stray first call's, see :meth:`_merge_without_stray`).
@@ -1033,7 +1035,7 @@ class GroupingEngine:
                 stray = None
                 if gain <= self.s.roll_up_margin:
                     # one early call of another fault may hold the whole group's onset
-                    stray = self._stray_first(group, together, gain)
+                    stray = self._stray_first(group, together, gain, call_id)
                     if stray is None:
                         continue
                     gain = self._without_stray_loglik(ancestor, group, stray, now) - separate
@@ -1046,13 +1048,15 @@ class GroupingEngine:
             return self._merge(group, ancestor, now, gain), []
         return self._merge_without_stray(group, stray, ancestor, now, gain)
 
-    def _stray_first(self, group: list[Incident], together: Stats, gain: float) -> Member | None:
+    def _stray_first(
+        self, group: list[Incident], together: Stats, gain: float, call_id: str | None
+    ) -> Member | None:
         """The group's first call, when it alone sets the onset of one fault for all of the
         group's calls, early enough that without it the roll-up might be worth it: a call
         about a small fault (or a customer's own wiring) a minute before a large outage
         above it. Measuring a thousand calls' delays from it costs more than a fault.
         None otherwise, which bounds decide cheaply for most groups (``gain``: the roll-up
-        with the call)."""
+        with that call; ``call_id``: the call being taken)."""
         holder = next((g for g in group if g.stats.first == together.first), None)
         if holder is None or len(holder.members) < 2:
             return None
@@ -1065,7 +1069,9 @@ class GroupingEngine:
         if (later - together.first) * fall <= reach:
             return None
         stray = min(holder.members.values(), key=lambda m: m.minute)
-        if not stray.transformer or stray.renewed:
+        # (not the call being taken, typed in late: its answer is the incident it keeps,
+        # and the incidents merged would be reported as merged into that one)
+        if not stray.transformer or stray.renewed or stray.observation.call_id == call_id:
             return None
         second = min([later, *(m.minute for m in holder.members.values() if m is not stray)])
         if (second - together.first) * fall - stray.log_likelihood <= reach:
