@@ -446,7 +446,7 @@ class GroupingEngine:
         self.incidents: dict[str, Incident] = {}
         self._at_device: dict[str, set[str]] = defaultdict(set)  # device -> open incidents there
         self._below: dict[str, set[str]] = defaultdict(set)  # device -> open incidents below it
-        self._by_phone: dict[str, tuple[str, datetime]] = {}
+        self._by_phone: dict[str, tuple[str, datetime]] = {}  # phone -> latest call, time
         self._member_incident: dict[str, str] = {}  # call id -> incident now holding it
         self._settled: datetime | None = None
         self._sweep_at: datetime | None = None  # the latest call whose sweep is still to run
@@ -792,7 +792,7 @@ class GroupingEngine:
         else:
             inc = self._open(obs, member, transformer)
             status = NEW
-        self._remember_phone(obs, inc)
+        self._remember_phone(obs)
         absorbed, split = self._roll_up(inc, now, obs.call_id)
         if not absorbed and not split and self._due(inc, now, 2.0):
             if sweep:
@@ -1737,15 +1737,20 @@ class GroupingEngine:
 
     # -- calls that are not on the network -----------------------------------------------
 
-    def _remember_phone(self, obs: Observation, inc: Incident) -> None:
+    def _remember_phone(self, obs: Observation) -> None:
         if obs.phone:
-            self._by_phone[obs.phone] = (inc.id, obs.at)
+            self._by_phone[obs.phone] = (obs.call_id, obs.at)
 
     def _phone_incident(self, obs: Observation) -> str | None:
+        """The open incident that now holds the latest call from the same phone (followed
+        through splits and merges: a call moved to another incident takes its phone along)."""
         if not obs.phone or obs.phone not in self._by_phone:
             return None
-        inc_id, at = self._by_phone[obs.phone]
+        call_id, at = self._by_phone[obs.phone]
         if obs.at - at > timedelta(hours=self.s.same_caller_hours):
+            return None
+        inc_id = self._member_incident.get(call_id)
+        if inc_id is None:
             return None
         inc = self.survivor(self.incidents[inc_id])
         return inc.id if inc.is_open else None
@@ -1762,7 +1767,7 @@ class GroupingEngine:
             inc = self.incidents[join]
             self._add(inc, Member(obs, None, 1.0))
             inc.evidence.append(f"{obs.at:%H:%M} call {obs.call_id}: {reason}")
-            self._remember_phone(obs, inc)
+            self._remember_phone(obs)
             return Decision(obs.call_id, inc.id, MERGED, inc.device, None, reason)
         inc = Incident(
             id=self._new_id(), device=None, feeder=None, opened_at=obs.at, lon=obs.lon, lat=obs.lat
@@ -1770,7 +1775,7 @@ class GroupingEngine:
         self._add(inc, Member(obs, None, 1.0))
         self.incidents[inc.id] = inc
         self._register(inc)
-        self._remember_phone(obs, inc)
+        self._remember_phone(obs)
         why = "not located on the network: a new incident to place by hand"
         inc.evidence.append(f"{obs.at:%H:%M} call {obs.call_id}: {why}")
         return Decision(obs.call_id, inc.id, NEW, None, None, why)
@@ -1888,7 +1893,7 @@ class GroupingEngine:
             self._member_incident[obs.call_id] = inc.id
             latest = self._by_phone.get(obs.phone) if obs.phone else None
             if obs.phone and (latest is None or latest[1] <= obs.at):
-                self._by_phone[obs.phone] = (inc.id, obs.at)  # the phone's latest call
+                self._by_phone[obs.phone] = (obs.call_id, obs.at)  # the phone's latest call
         if inc.is_open:
             self._register(inc)
         elif inc.restored_at is not None and inc.merged_into is None and inc.device is not None:

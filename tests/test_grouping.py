@@ -933,7 +933,7 @@ def test_a_burst_cut_off_an_older_incident_piece_by_piece_stays_one_fault(
     assert any("took the calls of" in e for e in engine.incidents[holder].evidence)
 
 
-# one bushy feeder of 25 transformers of 100 customers below its breaker (seed 4)
+# one bushy feeder of 27 transformers of 100 customers below its breaker (seed 4)
 HUNDRED_GRID: dict[str, object] = {
     "feeders_per_bus": 1,
     "sections_per_feeder": 80,
@@ -985,7 +985,7 @@ def test_a_call_just_before_a_large_outage_does_not_keep_its_branch_apart(
 ) -> None:
     """See :func:`lone_call_then_breaker`. The branch's first calls roll up with the lone
     call; then one fault at the breaker for all of them would date the outage from the
-    lone call: 250 calls' delays measured from it cost more than a second fault, and the
+    lone call: some 250 calls' delays measured from it cost more than a second fault, and the
     branch stayed an incident of its own (as it did in these three storms). The lone call
     is taken out as a fault of its own, and the branch's calls join the breaker's outage."""
     grid = hundred_per_transformer
@@ -1005,3 +1005,26 @@ def test_a_call_just_before_a_large_outage_does_not_keep_its_branch_apart(
     apart = holder(0, "lone")
     assert apart.id != outage and apart.device == lone
     assert any("a fault of its own" in e for e in apart.evidence)
+
+
+def test_a_callers_repeat_call_follows_their_first_call_to_the_outage_it_was_moved_to(
+    hundred_per_transformer: NetworkModel,
+) -> None:
+    """The lone call before the breaker's outage (see :func:`lone_call_then_breaker`): the
+    first caller of the branch is heard first in the lone call's incident, and their call
+    is then moved to the outage. When they call again from the same phone, with nothing to
+    place them by, they join the outage their call is now in, not the lone call's."""
+    grid = hundred_per_transformer
+    breaker, lone, calls = lone_call_then_breaker(grid, 4)
+    branch_first = next(n for n, call in enumerate(calls) if call[0] == 1.5)
+    engine = GroupingEngine(grid)
+    for n, (minute, t, sp, kind) in enumerate(calls):
+        engine.process(_obs(f"{kind}{n}", minute, t, sp, phone=f"phone-{n}"))
+    apart = engine.survivor(engine.incidents[engine._member_incident["lone0"]])
+    assert apart.device == lone and any("a fault of its own" in e for e in apart.evidence)
+    outage = engine.survivor(engine.incidents[engine._member_incident[f"out{branch_first}"]])
+    assert outage.device == breaker
+    later = T0 + timedelta(minutes=30)
+    again = engine.process(Observation("again", later, (), phone=f"phone-{branch_first}"))
+    assert again.incident_id == outage.id
+    assert "same caller phone" in again.reason
