@@ -26,10 +26,15 @@ def read_csv_text(path: str | Path) -> str:
     """The text of a CSV file of calls or truth (CONTRACT: UTF-8, a BOM allowed).
 
     Not every file that reaches a county's call centre is UTF-8: Excel on a Chinese Windows
-    saves a CSV in GBK, and a copied file may hold a broken byte. A file none of whose
-    non-ASCII lines is UTF-8 is read as GB18030 (GBK's superset) when it decodes so;
-    otherwise bytes that are not UTF-8 are read as U+FFFD, and every row still goes through
-    (a garbled address must not lose the call). A warning names what was done."""
+    saves a CSV in GBK, and a copied file may hold a broken byte. The lines with non-ASCII
+    bytes decide: a line of UTF-8 Chinese decodes to characters from U+0800 up; a line of
+    GBK Chinese decodes as GB2312 (both bytes of a common character from 0xA1 up), which
+    UTF-8 Chinese almost never does, and when it passes for UTF-8 at all, it is as
+    characters below U+0800 (a line read both ways so counts for neither). When more
+    lines read only as GBK than as UTF-8, the file is read as
+    GB18030 (GBK's superset); otherwise bytes that are not UTF-8 are read as U+FFFD, and
+    every row still goes through (a garbled address must not lose the call). A warning
+    names what was done."""
     data = Path(path).read_bytes()
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
@@ -38,15 +43,22 @@ def read_csv_text(path: str | Path) -> str:
     except UnicodeDecodeError:
         pass
     lines = data.split(b"\n")
-    broken = [n for n, line in enumerate(lines, 1) if not _is_utf8(line)]
-    if not any(not line.isascii() and _is_utf8(line) for line in lines):
-        try:
-            text = data.decode("gb18030")
-        except UnicodeDecodeError:
-            pass
-        else:
-            logger.warning("%s is not UTF-8: read as GB18030 (GBK)", path)
-            return text
+    utf8 = gbk = 0
+    broken = []
+    for n, line in enumerate(lines, 1):
+        if line.isascii():
+            continue
+        text = _decoded(line, "utf-8")
+        as_gbk = _decoded(line, "gb2312") is not None
+        if text is None:
+            broken.append(n)
+            gbk += as_gbk
+        elif not as_gbk or any(ord(c) >= 0x800 for c in text):
+            utf8 += 1
+        # else both, as two-byte characters (an accented letter, or GBK by chance): neither
+    if gbk > utf8 and (text := _decoded(data, "gb18030")) is not None:
+        logger.warning("%s is not UTF-8: read as GB18030 (GBK)", path)
+        return text
     shown = ", ".join(map(str, broken[:10])) + (", ..." if len(broken) > 10 else "")
     logger.warning(
         "%s: line%s %s not UTF-8 text; the broken bytes are read as U+FFFD",
@@ -67,12 +79,11 @@ def csv_rows(path: str | Path) -> csv.DictReader[str]:
     return reader
 
 
-def _is_utf8(data: bytes) -> bool:
+def _decoded(data: bytes, encoding: str) -> str | None:
     try:
-        data.decode("utf-8")
+        return data.decode(encoding)
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 CALL_COLUMNS = (

@@ -195,6 +195,27 @@ def test_a_calls_file_in_gbk_or_with_a_broken_byte_is_replayed_whole(
     assert stored["ug1"] == text.replace("停", "\ufffd")
 
 
+@pytest.mark.parametrize(
+    ("raw", "read"),
+    [
+        # GBK, one line of which is valid UTF-8 by chance (全停 reads as two Latin letters)
+        ("h\n停电了，家里全黑\n全停\n".encode("gbk"), "h\n停电了，家里全黑\n全停\n"),
+        ("call_id,address\nC1,城关镇东街\n".encode("gbk"), "call_id,address\nC1,城关镇东街\n"),
+        # not GBK: a Windows-1252 letter in ASCII, a cut-off character, a broken byte
+        (b"h\nRen\xe9e Street\n", "h\nRen\ufffde Street\n"),
+        (b"h\n" + "停电".encode()[:-1] + b"\n", "h\n停\ufffd\n"),
+        ("h\n停电了\n家里\n".encode().replace("家".encode(), b"\xff"), "h\n停电了\n\ufffd里\n"),
+        ("h\nRenée\n".encode() + b"bad \xff\n", "h\nRenée\nbad \ufffd\n"),
+    ],
+)
+def test_a_calls_files_encoding_is_told_by_its_lines(tmp_path: Path, raw: bytes, read: str) -> None:
+    from outages.calls import read_csv_text
+
+    path = tmp_path / "calls.csv"
+    path.write_bytes(raw)
+    assert read_csv_text(path) == read
+
+
 def _agent(db_url: str, rows: list[dict[str, Any]], start: Any, out: Any) -> None:
     import gis  # noqa: F401
     from api.bootstrap import intake_services
