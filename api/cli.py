@@ -98,10 +98,11 @@ def cmd_network_trace(args: argparse.Namespace) -> int:
 
 def _unreadable(*paths: str) -> int | None:
     """EXIT_INPUT with a message for the first of the files a command reads that is not
-    there (before it loads a network for nothing), else None."""
+    there or is a directory (before it loads a network for nothing), else None. A pipe
+    (``<(zcat calls.csv.gz)``) is read."""
     for path in paths:
-        if not Path(path).is_file():
-            why = "is not a file" if Path(path).exists() else "no such file"
+        if not Path(path).exists() or Path(path).is_dir():
+            why = "is a directory" if Path(path).is_dir() else "no such file"
             print(f"error: {path}: {why}", file=sys.stderr)
             return EXIT_INPUT
     return None

@@ -122,4 +122,4 @@ def test_replay_and_evaluate_name_a_file_that_is_not_there(
     assert main(["replay", str(tmp_path / "calls.csv")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'calls.csv'}: no such file\n"
     assert main(["evaluate", str(tmp_path), str(tmp_path / "truth.csv")]) == 2
-    assert capsys.readouterr().err == f"error: {tmp_path}: is not a file\n"
+    assert capsys.readouterr().err == f"error: {tmp_path}: is a directory\n"
