@@ -100,9 +100,9 @@ def _unreadable(*paths: str) -> int | None:
     """EXIT_INPUT with a message for the first of the files a command reads that is not
     there or is a directory (before it loads a network for nothing), else None. A pipe
     (``<(zcat calls.csv.gz)``) is read."""
-    for path in paths:
-        if not Path(path).exists() or Path(path).is_dir():
-            why = "is a directory" if Path(path).is_dir() else "no such file"
+    for path in map(Path, paths):
+        if path.is_dir() or not path.exists():
+            why = "is a directory" if path.is_dir() else "no such file"
             print(f"error: {path}: {why}", file=sys.stderr)
             return EXIT_INPUT
     return None

@@ -38,22 +38,20 @@ def read_csv_text(path: str | Path) -> str:
     data = Path(path).read_bytes()
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    if (text := _decoded(data, "utf-8")) is not None:
+        return text
     lines = data.split(b"\n")
     utf8 = gbk = 0
     broken = []
     for n, line in enumerate(lines, 1):
         if line.isascii():
             continue
-        text = _decoded(line, "utf-8")
+        as_utf8 = _decoded(line, "utf-8")
         as_gbk = _decoded(line, "gb2312") is not None
-        if text is None:
+        if as_utf8 is None:
             broken.append(n)
             gbk += as_gbk
-        elif not as_gbk or any(ord(c) >= 0x800 for c in text):
+        elif not as_gbk or any(ord(c) >= 0x800 for c in as_utf8):
             utf8 += 1
         # else both, as two-byte characters (an accented letter, or GBK by chance): neither
     if gbk > utf8 and (text := _decoded(data, "gb18030")) is not None:

@@ -1024,23 +1024,31 @@ class GroupingEngine:
             if inc.id not in own:
                 own[inc.id] = self._incident_loglik(inc, now)
             separate = own[inc.id]
-            for g in others:
+            # the incident holding the group's first call, and the others' earliest first
+            holder, later = inc, math.inf
+            for size, g in enumerate(others, 2):
                 if g.id not in own:
                     own[g.id] = self._incident_loglik(g, now)
                 self._stats_merge(together, g.stats)
                 ids.add(g.id)
                 separate += own[g.id]
+                if g.stats.first < holder.stats.first:
+                    holder, later = g, min(later, holder.stats.first)
+                else:
+                    later = min(later, g.stats.first)
                 gain = self._stats_loglik(ancestor, together, now, ids) - separate
-                group = [inc, *others[: others.index(g) + 1]]
                 stray = None
                 if gain <= self.s.roll_up_margin:
                     # one early call of another fault may hold the whole group's onset
-                    stray = self._stray_first(group, together, gain, call_id)
+                    stray = self._stray_first(holder, later, together, gain, call_id)
                     if stray is None:
                         continue
-                    gain = self._without_stray_loglik(ancestor, group, stray, now) - separate
+                    gain = (
+                        self._without_stray_loglik(ancestor, group_all[:size], stray, now)
+                        - separate
+                    )
                 if gain > self.s.roll_up_margin and (best is None or gain > best[0]):
-                    best = (gain, ancestor, group, stray)
+                    best = (gain, ancestor, group_all[:size], stray)
         if best is None:
             return [], []
         gain, ancestor, group, stray = best
@@ -1049,23 +1057,27 @@ class GroupingEngine:
         return self._merge_without_stray(group, stray, ancestor, now, gain)
 
     def _stray_first(
-        self, group: list[Incident], together: Stats, gain: float, call_id: str | None
+        self,
+        holder: Incident,
+        later: float,
+        together: Stats,
+        gain: float,
+        call_id: str | None,
     ) -> Member | None:
         """The group's first call, when it alone sets the onset of one fault for all of the
         group's calls, early enough that without it the roll-up might be worth it: a call
         about a small fault (or a customer's own wiring) a minute before a large outage
         above it. Measuring a thousand calls' delays from it costs more than a fault.
-        None otherwise, which bounds decide cheaply for most groups (``gain``: the roll-up
-        with that call; ``call_id``: the call being taken)."""
-        holder = next((g for g in group if g.stats.first == together.first), None)
-        if holder is None or len(holder.members) < 2:
+        None otherwise, which bounds decide cheaply for most groups (``holder``: the
+        incident holding that call; ``later``: the other incidents' earliest first call;
+        ``gain``: the roll-up with that call; ``call_id``: the call being taken)."""
+        if len(holder.members) < 2:
             return None
         # The delay density falls at most 1/delay_fast_minutes (log) per minute: measured
         # from a later first call, each other call gains at most that much per minute.
         fall = (together.n - 1) / self.s.delay_fast_minutes
         own = -self._delay_pdf_log(self.s.onset_lead_minutes)  # the call's own delay term
         reach = self.s.roll_up_margin - gain - own
-        later = min((g.stats.first for g in group if g is not holder), default=math.inf)
         if (later - together.first) * fall <= reach:
             return None
         stray = min(holder.members.values(), key=lambda m: m.minute)
