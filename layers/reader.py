@@ -143,6 +143,31 @@ class _Unreadable:
         self.message = message
 
 
+def _dbf_code_page_unknown(shp: Path) -> bool:
+    """No ``.cpg`` beside the Shapefile and no language driver byte in the DBF header.
+
+    GDAL then reads the text as ISO-8859-1, which turns the GBK text of a Chinese tool's
+    export (feeder and village names) into mojibake that no pole or address matches.
+    """
+    if any(shp.with_suffix(s).exists() for s in (".cpg", ".CPG")):
+        return False
+    dbf = next((shp.with_suffix(s) for s in (".dbf", ".DBF") if shp.with_suffix(s).exists()), None)
+    if dbf is None:
+        return False
+    with dbf.open("rb") as handle:
+        header = handle.read(32)
+    return len(header) == 32 and header[29] == 0
+
+
+def _guess_dbf_encoding(shp: Path) -> str:
+    """UTF-8 when every text value decodes as UTF-8, else GB18030 (a superset of GBK)."""
+    try:
+        pyogrio.raw.read(shp, encoding="utf-8", read_geometry=False)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
 def _read_ogr(path: Path, name: str, layer: str | None, crs_override: CRS | None) -> RawLayer:
     spec = LAYERS.get(name)
     problems: list[Problem] = []
@@ -170,7 +195,21 @@ def _read_ogr(path: Path, name: str, layer: str | None, crs_override: CRS | None
         if path.suffix.lower() in (".geojson", ".json")
         else {}
     )
-    meta, _fids, geometry_wkb, field_data = pyogrio.raw.read(path, layer=layer, **options)
+    encoding = None
+    if path.suffix.lower() == ".shp" and _dbf_code_page_unknown(path):
+        encoding = _guess_dbf_encoding(path)
+        problems.append(
+            Problem(
+                name,
+                None,
+                f"{path.stem}.dbf declares no code page (no .cpg): its text read as"
+                f" {encoding}; add a .cpg file to say otherwise",
+                severity="warning",
+            )
+        )
+    meta, _fids, geometry_wkb, field_data = pyogrio.raw.read(
+        path, layer=layer, encoding=encoding, **options
+    )
     columns = list(meta["fields"])
     frame = pd.DataFrame({col: field_data[i] for i, col in enumerate(columns)})
     frame = _normalise_columns(frame, spec)

@@ -64,8 +64,11 @@ class SyntheticGrid:
         fmt: str = "gpkg",
         crs: str = "EPSG:4326",
         explicit_nodes: bool = True,
+        shp_encoding: str = "UTF-8",
     ) -> Path:
-        """Writes a package: ``gpkg`` (one file) or a folder of ``geojson``/``shp``/``csv``."""
+        """Writes a package: ``gpkg`` (one file) or a folder of ``geojson``/``shp``/``csv``.
+
+        ``shp_encoding`` is the DBF's code page, written to a ``.cpg`` beside it."""
         target = parse_crs(crs)
         frames = self.frames(explicit_nodes)
         if fmt == "gpkg":
@@ -85,7 +88,7 @@ class SyntheticGrid:
                     path / f"{layer}.shp",
                     driver="ESRI Shapefile",
                     engine="pyogrio",
-                    encoding="UTF-8",
+                    encoding=shp_encoding,
                 )
             elif fmt == "csv":
                 table = pd.DataFrame(g.drop(columns="geometry"))

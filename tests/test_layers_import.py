@@ -89,6 +89,25 @@ def test_formats_and_crss(tmp_path: Path, fmt: str, crs: str, override: str | No
     assert abs(sub.x - want_lon) < 1e-6 and abs(sub.y - want_lat) < 1e-6
 
 
+def test_a_shapefile_of_gbk_text_without_a_code_page_keeps_its_chinese_names(
+    tmp_path: Path,
+) -> None:
+    """Chinese tools export GBK DBFs without a .cpg; GDAL alone reads them as Latin-1."""
+    grid = synthetic_grid(5, sections_per_feeder=6, prefix="城关Ⅰ")
+    folder = grid.write(tmp_path / "grid", fmt="shp", crs="EPSG:4547", shp_encoding="GBK")
+    for cpg in folder.glob("*.cpg"):
+        cpg.unlink()
+    data, model, problems = prepare(folder)
+    assert [str(p) for p in problems if p.severity == "error"] == []
+    assert model is not None and data is not None
+    assert _compare(model, grid) == []
+    want = sorted({row["feeder"] for row in grid.rows["mv_lines"]})
+    assert want[0].startswith("城关Ⅰ")
+    assert sorted(set(data.layer("mv_lines")["feeder"])) == want
+    warnings = [str(p) for p in problems if p.severity == "warning"]
+    assert any("mv_lines.dbf" in w and "gb18030" in w for w in warnings)
+
+
 def test_csv_with_wkt_and_no_crs_is_refused(tmp_path: Path) -> None:
     grid = synthetic_grid(3, sections_per_feeder=6)
     path = grid.write(tmp_path / "grid", fmt="csv", crs="EPSG:4326")
