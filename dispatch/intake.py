@@ -613,8 +613,7 @@ class Intake:
             if holder is not part:
                 order_id = self._orders.get(holder.id)
                 if order_id is not None:
-                    for cid in part.members:
-                        service.attach_call(order_id, cid, part_at, by=by)
+                    self._move_calls(service, part, order_id, part_at, by)
                 continue
             unit, area = self._unit_for(None, part.device)
             order = service.open_repair_order(
@@ -629,8 +628,19 @@ class Intake:
             )
             self._orders[part.id] = order.order_id
             self._set_unit(part.id, (unit, area))
-            for cid in part.members:
-                service.attach_call(order.order_id, cid, part_at, by=by)
+            self._move_calls(service, part, order.order_id, part_at, by)
+
+    def _move_calls(
+        self, service: DispatchService, part: Incident, order_id: str, at: datetime, by: str
+    ) -> None:
+        """The calls of a part split off an incident go to ``order_id`` and leave the order
+        of the incident they were cut from: that order's crew and callback answer for its
+        own fault's calls only."""
+        source = self._orders.get(part.split_from) if part.split_from is not None else None
+        for cid in part.members:
+            if source is not None and source != order_id:
+                service.detach_call(source, cid, at, by=by, moved_to=order_id)
+            service.attach_call(order_id, cid, at, by=by)
 
     # -- writing -----------------------------------------------------------------------------
 

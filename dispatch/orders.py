@@ -55,6 +55,7 @@ __all__ = [
     "TransitionError",
     "WorkOrder",
     "call_attachment",
+    "call_detachment",
     "department_for",
     "order_type_for",
     "repair_order_id",
@@ -100,6 +101,7 @@ class EventType(StrEnum):
     REASSIGNED = "reassigned"  # 改派: another crew (repairs) or department (tickets)
     TRANSFERRED = "transferred"  # 转派: another responsible unit (repairs)
     CALL_ATTACHED = "call_attached"  # 合并报修 (第二十四条)
+    CALL_DETACHED = "call_detached"  # the call turned out to be about another fault
     ESCALATED = "escalated"  # 督办 / 升级
     NOTE = "note"
 
@@ -487,6 +489,12 @@ class WorkOrder:
                 raise TransitionError(f"{self.order_id}: call_attached names no call")
             if call_id in s.call_ids:
                 raise TransitionError(f"{self.order_id}: call {call_id} is already attached")
+        elif kind is EventType.CALL_DETACHED:
+            call_id = event.data.get("call_id")
+            if call_id not in s.call_ids:
+                raise TransitionError(f"{self.order_id}: call {call_id} is not attached")
+            if call_id == self.call_id:
+                raise TransitionError(f"{self.order_id}: its own call {call_id} stays with it")
         elif kind is EventType.ESCALATED and not event.data.get("clock"):
             raise TransitionError(f"{self.order_id}: an escalation names its clock")
 
@@ -564,6 +572,26 @@ def call_attachment(
     )
 
 
+def call_detachment(
+    head: OrderHead, call_id: str, at: datetime, by: str, *, moved_to: str | None = None
+) -> OrderEvent:
+    """The event that takes a call off an order: a re-examination found it to be about
+    another fault (``moved_to`` names that fault's order), so this order's crew and its
+    callback no longer answer for it. Checked as far as the head allows (the caller has
+    made sure the call is attached)."""
+    if head.status is OrderStatus.CLOSED:
+        raise TransitionError(f"{head.order_id}: closed; only notes may be added")
+    if not call_id:
+        raise TransitionError(f"{head.order_id}: call_detached names no call")
+    if at < head.first_call_at:
+        raise TransitionError(
+            f"{head.order_id}: call_detached at {at.isoformat()} is before the first call "
+            f"({head.first_call_at.isoformat()})"
+        )
+    data = {"call_id": call_id} | ({"moved_to": moved_to} if moved_to else {})
+    return OrderEvent(EventType.CALL_DETACHED, at, by, data=data, seq=head.last_seq + 1)
+
+
 def _callback_attempt(event: OrderEvent) -> CallbackAttempt:
     data = event.data
     try:
@@ -634,6 +662,10 @@ def _fold(order: WorkOrder) -> OrderState:
             call_id = event.data.get("call_id")
             if call_id and call_id not in calls:
                 calls.append(str(call_id))
+        elif kind is EventType.CALL_DETACHED:
+            call_id = event.data.get("call_id")
+            if call_id in calls:
+                calls.remove(str(call_id))
         elif kind is EventType.ESCALATED:
             escalations.add((str(event.data.get("clock")), int(event.data.get("level", 0))))
     return OrderState(

@@ -37,6 +37,7 @@ from dispatch.orders import (
     TransitionError,
     WorkOrder,
     call_attachment,
+    call_detachment,
     department_for,
     order_type_for,
 )
@@ -94,7 +95,8 @@ class DispatchRepository(Protocol):
     def has_call(self, order_id: str, call_id: str) -> bool: ...
 
     def append_call(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
-        """Stores a ``call_attached`` event (its ``seq`` set) without reading the log."""
+        """Stores a ``call_attached`` or ``call_detached`` event (its ``seq`` set) without
+        reading the log."""
         ...
 
     def order_for_call(self, call_id: str) -> WorkOrder | None:
@@ -281,6 +283,27 @@ class DispatchService:
         if self.repo.has_call(order_id, call_id):
             return None
         return self.repo.append_call(order_id, call_attachment(head, call_id, at, by, key=key), at)
+
+    def detach_call(
+        self,
+        order_id: str,
+        call_id: str,
+        at: datetime,
+        *,
+        by: str = "intake",
+        moved_to: str | None = None,
+    ) -> OrderEvent | None:
+        """Takes a call off an order: a re-examination split it off as another fault's, and
+        the order of that fault (``moved_to``) takes it. Returns the stored event, or
+        ``None`` when the call is not on the order or the order is closed (its log keeps
+        what it held when it was closed)."""
+        head = self.repo.order_head(order_id, lock=True)
+        if head is None:
+            raise UnknownOrderError(order_id)
+        if head.status is OrderStatus.CLOSED or not self.repo.has_call(order_id, call_id):
+            return None
+        event = call_detachment(head, call_id, at, by, moved_to=moved_to)
+        return self.repo.append_call(order_id, event, at)
 
     def open_ticket(
         self, call: Call, now: datetime, *, unit_id: str | None = None, by: str = "intake"

@@ -42,6 +42,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    delete,
     insert,
     select,
     text,
@@ -472,6 +473,13 @@ class SqlDispatchRepository:
                     attached_at=event.at,
                 )
             )
+        elif event.type is EventType.CALL_DETACHED:
+            self.conn.execute(
+                delete(order_calls).where(
+                    order_calls.c.order_id == order_id,
+                    order_calls.c.call_id == str(event.data["call_id"]),
+                )
+            )
         return replace(event, recorded_at=at)
 
     # -- crews -----------------------------------------------------------------------------
@@ -872,6 +880,11 @@ class BufferedDispatchRepository(SqlDispatchRepository):
     def append_call(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
         if event.key is not None:  # a client key must be checked now: write through
             self.flush()
+            self._forget(order_id)
+            return super().append_call(order_id, event, at)
+        if event.type is EventType.CALL_DETACHED:
+            # rare (a split): written through, after the held attachment it undoes
+            self._flush_for(order_id)
             self._forget(order_id)
             return super().append_call(order_id, event, at)
         stored = self._hold(order_id, event, at)

@@ -575,7 +575,26 @@ def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
         for r in rows
     }
     assert {k: v for k, v in stored.items() if v} == held
+    with engine.connect() as conn:
+        assert _open_orders_calls(conn, intake) == {
+            intake._orders[k]: set(v) for k, v in held.items()
+        }
     engine.dispose()
+
+
+def _open_orders_calls(conn: Any, intake: Any) -> dict[str, set[str]]:
+    """The calls stored on each open repair order of the intake's open incidents."""
+    from dispatch.store import order_calls, work_orders
+
+    rows = conn.execute(
+        select(order_calls.c.order_id, order_calls.c.call_id)
+        .join(work_orders, work_orders.c.order_id == order_calls.c.order_id)
+        .where(work_orders.c.status != "closed", work_orders.c.incident_id.is_not(None))
+    ).all()
+    found: dict[str, set[str]] = {}
+    for order_id, call_id in rows:
+        found.setdefault(order_id, set()).add(call_id)
+    return found
 
 
 def _replay_storm(

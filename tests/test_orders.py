@@ -373,6 +373,27 @@ def test_one_order_per_incident_and_merged_calls_attach(service: DispatchService
         service.attach_call(_open(service, "INC9").order_id, "C-4", T0 - MIN)
 
 
+def test_a_call_split_off_to_another_fault_leaves_its_first_order(
+    service: DispatchService,
+) -> None:
+    first = _open(service)
+    service.attach_call(first.order_id, "C-2", T0 + 2 * MIN)
+    other = _open(service, "INC2")
+    event = service.detach_call(first.order_id, "C-2", T0 + 3 * MIN, moved_to=other.order_id)
+    assert event is not None and event.type is EventType.CALL_DETACHED
+    assert event.data["moved_to"] == other.order_id
+    service.attach_call(other.order_id, "C-2", T0 + 3 * MIN)
+    repo = service.repo
+    stored = repo.get_order(first.order_id)
+    assert stored is not None and stored.state.call_ids == ("C-1",)
+    assert repo.order_for_call("C-2") == repo.get_order(other.order_id)
+    assert service.detach_call(first.order_id, "C-2", T0 + 4 * MIN) is None  # not on it
+    with pytest.raises(TransitionError, match="not attached"):
+        stored.record(ev(EventType.CALL_DETACHED, 5, call_id="C-2"))
+    service.close(first.order_id, T0 + 5 * MIN, "agent", reason="merged")
+    assert service.detach_call(first.order_id, "C-1", T0 + 6 * MIN) is None  # closed: kept
+
+
 def test_tickets_from_calls(service: DispatchService) -> None:
     consult = Call("Q1", T0, category=Category.CONSULT)
     assert service.open_ticket(consult, T0) is None
