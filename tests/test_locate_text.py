@@ -161,6 +161,17 @@ def test_line_index_matches_homophones_but_not_other_ordinals() -> None:
     assert index.match("人民路") == []
 
 
+def test_a_branch_line_said_without_its_feeder_matches_every_feeder_that_has_it() -> None:
+    """Callers read the branch's own name off the pole (钱家支线13号杆); the line name of
+    the pole layer starts with the feeder's. A long part scored under the threshold as a
+    fuzzy match of the whole name."""
+    names = ("10kV桥头Ⅲ线钱家支线", "10kV桥头Ⅱ线钱家支线", "10kV杨柳Ⅲ线钱家支线", "10kV桥头Ⅲ线")
+    index = LineIndex([line_key(n) for n in names])
+    got = {m.key for m in index.match("钱家支线")}
+    assert got == {("桥头钱家支", "3"), ("桥头钱家支", "2"), ("杨柳钱家支", "3")}
+    assert {m.key for m in index.match("桥头3线钱家支线")} == {("桥头钱家支", "3")}
+
+
 # -- addresses --------------------------------------------------------------------------------
 
 

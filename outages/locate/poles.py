@@ -231,7 +231,9 @@ def _stem_score(f: Spelled, q: Spelled) -> tuple[float, str]:
         how = "pinyin" if sound >= 100 else "fuzzy"
     else:
         score, how = sound, "pinyin"
-    if score < 70 and min(len(f), len(q)) >= 2 and fuzz.partial_ratio(f.codes, q.codes) >= 100:
-        # the caller said part of the name (小秦分支线 for 考城Ⅱ线小秦分支线), or more
+    if score < 85 and min(len(f), len(q)) >= 2 and fuzz.partial_ratio(f.codes, q.codes) >= 100:
+        # the caller said part of the name (小秦分支线 for 考城Ⅱ线小秦分支线), or more: a
+        # whole part, which a fuzzy score of the whole name rates low when the part is long
+        # (钱家支线 for 10kV桥头Ⅲ线钱家支线 scored 75, and with no ordinal said, 67)
         score, how = 85.0, "partial"
     return score, how
