@@ -99,6 +99,64 @@ class SyntheticGrid:
         return path
 
 
+_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高郭何林罗郑梁谢宋唐许韩冯邓曹彭"
+_GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "华",
+    "建国",
+    "志强",
+    "桂英",
+    "玉兰",
+    "建华",
+    "国强",
+    "海燕",
+    "红梅",
+    "文",
+    "斌",
+    "平",
+    "刚",
+    "桂芳",
+    "金凤",
+    "建军",
+    "春梅",
+    "德明",
+    "永红",
+    "小红",
+    "秀兰",
+    "玉梅",
+]
+
+
+class _HolderNames:
+    """Account holders' names as a county's are: a few thousand names for many more
+    customers, so that a name often fits several accounts. Drawn from a generator of their
+    own: the grid is the same with or without them."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = np.random.default_rng([seed, 2718])
+
+    def next(self) -> str:
+        surname = _SURNAMES[int(self._rng.integers(len(_SURNAMES)))]
+        return surname + _GIVEN[int(self._rng.integers(len(_GIVEN)))]
+
+
 def synthetic_grid(
     seed: int = 0,
     *,
@@ -214,6 +272,9 @@ def synthetic_grid(
         node_xy[tie_node] = xa
         _add_mv_line(g, new_id("line", "L"), fb, nb, tie_node, f"{fb} tie", f"{p}U1", [xb, xa])
         _add_switch(g, new_id("sw", "TIE"), "load_break_switch", na, tie_node, fa, xa, state="open")
+    names = _HolderNames(seed)
+    for row in g.rows["service_points"]:
+        row["name"] = names.next()
     return g
 
 
@@ -453,7 +514,7 @@ def _grow_feeder(
                     "transformer_id": tid,
                     "node": sp_node,
                     "address": f"Street {tid} No. {_j + 1}",
-                    "name": f"Customer {spid}",
+                    "name": None,  # the holder's: drawn at the end
                     "phone": f"139{len(g.rows['service_points']):08d}",
                     "category": "residential",
                     "geometry": shapely.Point(sx, sy),

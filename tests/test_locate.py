@@ -304,6 +304,27 @@ def test_unknown_account_falls_back_on_the_callers_registered_phone(chinese: Gri
     assert lost.method == Method.NONE
 
 
+def test_a_call_with_nothing_but_the_holders_name_is_placed_at_their_accounts(
+    chinese: Grid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sps = chinese.locator.data.layer("service_points")
+    names = sps["name"].tolist()
+    counts = {n: names.count(n) for n in names if n}
+    rare = next(n for n, k in counts.items() if k == 1)
+    row = names.index(rare)
+    loc = chinese.locator.locate(call(caller_name=f" {rare} "))
+    assert loc.method == Method.ACCOUNT and loc.service_point_id == sps["id"].iat[row]
+    assert loc.confidence < 0.85  # below a caller id: the caller may not be the holder
+    # a name on more accounts than NAME_MAX_ACCOUNTS is too common to say where one is
+    monkeypatch.setitem(chinese.locator._names, "王伟", list(range(9)))
+    common = chinese.locator.locate(call(caller_name="王伟"))
+    assert common.method == Method.NONE and "9 accounts" in str(common.reason)
+    monkeypatch.setitem(chinese.locator._names, "王伟", [row, row + 1])
+    two = chinese.locator.locate(call(caller_name="王伟"))
+    assert two.method == Method.ACCOUNT and len(two.candidates) == 2
+    assert chinese.locator.locate(call(caller_name="欧阳不存在")).method == Method.NONE
+
+
 @pytest.fixture(scope="module")
 def zero_led(chinese: Grid) -> Grid:
     """Account numbers with leading zeros, as many billing systems write them, and one
@@ -615,6 +636,22 @@ def test_admin_fallback_is_the_centre_of_the_smallest_area(chinese: Grid) -> Non
     assert town.method == Method.ADMIN
     assert town.confidence < village.confidence
     assert town.admin_id == "T02"
+
+
+def test_the_holders_name_picks_their_meter_in_the_village_said(
+    chinese: Grid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """王寨村 alone is two transformers; the caller's name, on an account there, says which.
+    A namesake's account elsewhere says nothing of this caller."""
+    sps = chinese.locator.data.layer("service_points")
+    here = int(sps.index[sps["transformer_id"] == "T0006"][1])
+    elsewhere = int(sps.index[sps["transformer_id"] == "T0001"][0])
+    monkeypatch.setitem(chinese.locator._names, "李秀英", [here, elsewhere])
+    loc = chinese.locator.locate(call(address="王寨村", caller_name="李秀英"))
+    assert loc.service_point_id == sps["id"].iat[here] and loc.transformer_id == "T0006"
+    assert {c.transformer_id for c in loc.candidates} <= {"T0005", "T0006"}
+    plain = chinese.locator.locate(call(address="王寨村", caller_name="无此人"))
+    assert plain.method == Method.ADMIN and plain.service_point_id is None
 
 
 def test_address_that_matches_nothing(chinese: Grid) -> None:

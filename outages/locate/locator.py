@@ -68,6 +68,10 @@ LEVEL_RADIUS_M = {
 ADDRESS_WRONG = 0.1
 MAX_FUSED_ROWS = 5_000
 DISAGREE_DROP = 0.25
+# A caller's name matched to the holders of accounts: trusted below a caller id (0.85),
+# and not at all when more holders than this bear it.
+NAME_CONFIDENCE = 0.6
+NAME_MAX_ACCOUNTS = 8
 
 _ACCOUNT_LABEL = re.compile(
     r"^(?:户号|用户编号|用户号|客户编号|账号|account(?:\s*no\.?)?)\s*[:：]?\s*", re.IGNORECASE
@@ -248,6 +252,15 @@ class Locator:
                     if len(key) >= 7:
                         phones.setdefault(key, []).append(row)
         self._phones = phones
+        # The account holder's registered name (户主姓名): what an agent searches by when
+        # the caller knows no number and cannot say where they are.
+        names: dict[str, list[int]] = {}
+        if "name" in sps.columns:
+            for row, name in enumerate(sps["name"].tolist()):
+                key = _name_key(name) if name else ""
+                if len(key) >= 2:
+                    names.setdefault(key, []).append(row)
+        self._names = names
 
     def _build_poles(self, poles: pd.DataFrame) -> None:
         model = self.model
@@ -329,6 +342,10 @@ class Locator:
         fused = self._fuse_found(found)
         if fused is not None:
             found = fused
+        if call.caller_name and not any(
+            f.method in (Method.ACCOUNT, Method.POLE, Method.GPS) for f in found
+        ):
+            self._add_by_name(call.caller_name, found, failures)
         if not found:
             reason = (
                 "; ".join(failures)
@@ -671,6 +688,85 @@ class Locator:
             f"caller number {key}",
             first.service_point_id,
             first.transformer_id,
+        )
+
+    def by_name(self, text: str) -> _Found | str:
+        """The accounts whose holder bears the caller's name. Weaker than a caller id: the
+        caller may be of the household but not its holder, or share a common name with
+        another customer (then too many accounts bear it to place the call)."""
+        rows = self._names.get(_name_key(text))
+        if not rows:
+            return "the caller's name is on no account"
+        if len(rows) > NAME_MAX_ACCOUNTS:
+            return f"the caller's name is on {len(rows)} accounts: too common to place the call"
+        share = NAME_CONFIDENCE / len(rows)
+        cands = []
+        shares: dict[str, float] = {}
+        for r in rows:
+            tr = self._sp_tr_list[r]
+            ev = (
+                f"户主姓名 (the caller's name) on 户号 {self._sp_account_list[r]} → "
+                f"{self.tr_names[tr] if tr >= 0 else 'no transformer'}"
+            )
+            cand = self._meter_candidate(r, share, Method.ACCOUNT, ev)
+            cands.append(cand)
+            if cand.transformer_id:
+                shares[cand.transformer_id] = shares.get(cand.transformer_id, 0.0) + share
+        first = cands[0]
+        evidence = [first.evidence[0]]
+        if len(rows) > 1:
+            evidence.append(f"the caller's name is on {len(rows)} accounts")
+        return _Found(
+            Method.ACCOUNT,
+            first.lon,
+            first.lat,
+            share,
+            80.0,
+            cands,
+            evidence,
+            "the caller's name",
+            first.service_point_id,
+            first.transformer_id,
+            transformer_shares=shares,
+        )
+
+    def _add_by_name(self, name: str, found: list[_Found], failures: list[str]) -> None:
+        """The caller's name places a call that nothing else placed, or narrows an address
+        or admin area down to the holder's meter when it lies there (a homonym elsewhere
+        says nothing of this caller)."""
+        by_name = self.by_name(name)
+        if isinstance(by_name, str):
+            if not found:
+                failures.append(by_name)
+            return
+        if not found:
+            found.append(by_name)
+            return
+        near = {t for f in found for t in f.transformer_shares} or {
+            c.transformer_id for f in found for c in f.candidates if c.transformer_id
+        }
+        inside = [c for c in by_name.candidates if c.transformer_id in near]
+        if not inside:
+            return
+        share = NAME_CONFIDENCE / len(inside)
+        cands = [_scaled(c, share / c.likelihood, None) for c in inside]
+        first = cands[0]
+        found.append(
+            _Found(
+                Method.ACCOUNT,
+                first.lon,
+                first.lat,
+                share,
+                80.0,
+                cands,
+                [*first.evidence, f"in the place said ({found[0].summary})"],
+                "the caller's name, in the place said",
+                first.service_point_id,
+                first.transformer_id,
+                transformer_shares={
+                    str(c.transformer_id): share for c in cands if c.transformer_id
+                },
+            )
         )
 
     # -- phone position ---------------------------------------------------------------------
@@ -1051,6 +1147,12 @@ class Locator:
         d = self._pole_tr_d[row]
         out = [(int(idx[k]), float(shares[k]), float(d[k])) for k in order]
         return [e for e in out if e[1] >= 0.05] or out[:1]
+
+
+def _name_key(name: str) -> str:
+    """A person's name as compared: width, spaces and the middle dot of minority and
+    foreign names do not count."""
+    return re.sub(r"[\s·•.]", "", nfkc(str(name))).lower()
 
 
 def _collect(result: _Found | str, found: list[_Found], failures: list[str]) -> None:
