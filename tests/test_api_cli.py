@@ -123,3 +123,37 @@ def test_replay_and_evaluate_name_a_file_that_is_not_there(
     assert capsys.readouterr().err == f"error: {tmp_path / 'calls.csv'}: no such file\n"
     assert main(["evaluate", str(tmp_path), str(tmp_path / "truth.csv")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path}: is a directory\n"
+
+
+def test_a_replay_whose_reader_goes_away_stops_without_a_traceback(tmp_path: Any) -> None:
+    """``gridcall replay calls.csv | head -n 1``: the replay stops when ``head`` has read
+    its line, with the status a shell gives a tool whose pipe closed, and no traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from layers.synthetic import synthetic_grid
+
+    gridcall = str(Path(sys.executable).with_name("gridcall"))
+    env = {**os.environ, "GRIDCALL_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}"}
+    package = synthetic_grid(3, sections_per_feeder=8).write(tmp_path / "grid.gpkg")
+    subprocess.run([gridcall, "layers", "import", str(package)], env=env, check=True)
+    # more answers than a pipe holds (64 KiB), so that the replay writes after head left
+    calls = tmp_path / "calls.csv"
+    rows = [f"Q{i},2026-07-15T21:{i // 60:02d}:{i % 60:02d}+08:00,consult" for i in range(2000)]
+    calls.write_text("call_id,received_at,category\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    done = subprocess.run(
+        f"'{gridcall}' replay '{calls}' | head -n 1; echo \"status ${{PIPESTATUS[0]}}\"",
+        check=False,
+        shell=True,
+        executable="/bin/bash",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith('{"call_id"'), done.stdout
+    assert lines[1] == "status 141"
+    assert "Traceback" not in done.stderr, done.stderr
