@@ -732,8 +732,8 @@ class Locator:
 
     def _add_by_name(self, name: str, found: list[_Found], failures: list[str]) -> None:
         """The caller's name places a call that nothing else placed, or narrows an address
-        or admin area down to the holder's meter when it lies there (a homonym elsewhere
-        says nothing of this caller)."""
+        or admin area of several transformers down to the holder's meter when it lies
+        there (a homonym elsewhere says nothing of this caller)."""
         by_name = self.by_name(name)
         if isinstance(by_name, str):
             if not found:
@@ -745,6 +745,8 @@ class Locator:
         near = {t for f in found for t in f.transformer_shares} or {
             c.transformer_id for f in found for c in f.candidates if c.transformer_id
         }
+        if len(near) < 2:  # the place said names one transformer: the name adds nothing
+            return
         inside = [c for c in by_name.candidates if c.transformer_id in near]
         if not inside:
             return
