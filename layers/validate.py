@@ -131,9 +131,15 @@ def _check_geometry(
 
 
 def _check_coordinates(
-    spec: LayerSpec, ids: list[str], geoms: np.ndarray[Any, Any], problems: list[Problem]
+    spec: LayerSpec,
+    ids: list[str],
+    geoms: np.ndarray[Any, Any],
+    problems: list[Problem],
+    *,
+    on_earth: bool = True,
 ) -> None:
-    """Flags coordinates that are not finite or not on Earth after the transformation."""
+    """Flags coordinates that are not finite, or (``on_earth``) not on Earth after the
+    transformation."""
     idx = np.flatnonzero([g is not None for g in geoms])
     if len(idx) == 0:
         return
@@ -142,7 +148,7 @@ def _check_coordinates(
     coords, index = shapely.get_coordinates(arr, return_index=True)
     bad = ~np.isfinite(coords).all(axis=1)
     outside = np.zeros(len(coords), dtype=bool)
-    if spec.has_crs:
+    if spec.has_crs and on_earth:
         with np.errstate(invalid="ignore"):
             outside = (np.abs(coords[:, 0]) > 180) | (np.abs(coords[:, 1]) > 90)
     for j in np.unique(index[bad]):
@@ -220,7 +226,8 @@ def validate(
         geoms = _check_geometry(spec, labels, raw.geometry, problems)
         if spec.has_crs and raw.crs is not None:
             geoms = _transform(geoms, raw.crs)
-        _check_coordinates(spec, labels, geoms, problems)
+        # a layer of no known CRS is one problem, listed already, not one per feature
+        _check_coordinates(spec, labels, geoms, problems, on_earth=raw.crs is not None)
 
         extra = [c for c in frame.columns if c not in spec.columns and c not in ("fid", "ogc_fid")]
         attrs: list[dict[str, Any]] = (
