@@ -111,4 +111,7 @@ class ResponsibleUnits:
             unit = self.nearest_unit(lon, lat)
             if unit is not None:
                 return Responsibility(unit, self._unit_class.get(unit, "rural"), "nearest unit")
+        if len(self._unit_ids) == 1:  # a call placed nowhere still has a unit to go to
+            only = self._unit_ids[0]
+            return Responsibility(only, self._unit_class.get(only, "rural"), "the only unit")
         return Responsibility(None, "rural", "no unit known")

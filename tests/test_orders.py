@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import shapely
@@ -650,6 +651,21 @@ def test_territory_then_line_owner_then_nearest(grid: GridData) -> None:
     device = finder.for_device(east_tr)
     assert device is not None and device.unit_id == "U3" and device.basis == "device"
     assert finder.for_device("NO-SUCH-DEVICE") is None
+
+
+def test_a_call_placed_nowhere_goes_to_the_only_unit_if_there_is_one(
+    grid: GridData, tmp_path: Path
+) -> None:
+    from layers.units import ResponsibleUnits
+
+    several = ResponsibleUnits(grid).responsible(None, None, None)
+    assert (several.unit_id, several.reason) == (None, "no unit known")
+    one = synthetic_grid(4, sections_per_feeder=6)
+    package = one.write(tmp_path / "one.gpkg")
+    data, _model, _problems = prepare(package)
+    assert data is not None and len(data.layer("units")) == 1
+    only = ResponsibleUnits(data).responsible(None, None, None)
+    assert (only.unit_id, only.reason) == (data.layer("units")["id"].iat[0], "the only unit")
 
 
 def test_an_incident_goes_by_its_device_else_by_its_callers(grid: GridData) -> None:
