@@ -553,23 +553,7 @@ def call_attachment(
 ) -> OrderEvent:
     """The event that merges a call into an order, checked as :meth:`WorkOrder.record`
     would check it (the caller has made sure the call is not attached yet)."""
-    if head.status is OrderStatus.CLOSED:
-        raise TransitionError(f"{head.order_id}: closed; only notes may be added")
-    if not call_id:
-        raise TransitionError(f"{head.order_id}: call_attached names no call")
-    if at < head.first_call_at:
-        raise TransitionError(
-            f"{head.order_id}: call_attached at {at.isoformat()} is before the first call "
-            f"({head.first_call_at.isoformat()})"
-        )
-    return OrderEvent(
-        EventType.CALL_ATTACHED,
-        at,
-        by,
-        data={"call_id": call_id},
-        key=key,
-        seq=head.last_seq + 1,
-    )
+    return _call_event(EventType.CALL_ATTACHED, head, call_id, at, by, {}, key)
 
 
 def call_detachment(
@@ -579,17 +563,31 @@ def call_detachment(
     another fault (``moved_to`` names that fault's order), so this order's crew and its
     callback no longer answer for it. Checked as far as the head allows (the caller has
     made sure the call is attached)."""
+    extra = {"moved_to": moved_to} if moved_to else {}
+    return _call_event(EventType.CALL_DETACHED, head, call_id, at, by, extra, None)
+
+
+def _call_event(
+    kind: EventType,
+    head: OrderHead,
+    call_id: str,
+    at: datetime,
+    by: str,
+    extra: dict[str, str],
+    key: str | None,
+) -> OrderEvent:
+    """A call's attachment or detachment, checked against the order's head alone."""
     if head.status is OrderStatus.CLOSED:
         raise TransitionError(f"{head.order_id}: closed; only notes may be added")
     if not call_id:
-        raise TransitionError(f"{head.order_id}: call_detached names no call")
+        raise TransitionError(f"{head.order_id}: {kind.value} names no call")
     if at < head.first_call_at:
         raise TransitionError(
-            f"{head.order_id}: call_detached at {at.isoformat()} is before the first call "
+            f"{head.order_id}: {kind.value} at {at.isoformat()} is before the first call "
             f"({head.first_call_at.isoformat()})"
         )
-    data = {"call_id": call_id} | ({"moved_to": moved_to} if moved_to else {})
-    return OrderEvent(EventType.CALL_DETACHED, at, by, data=data, seq=head.last_seq + 1)
+    data = {"call_id": call_id, **extra}
+    return OrderEvent(kind, at, by, data=data, key=key, seq=head.last_seq + 1)
 
 
 def _callback_attempt(event: OrderEvent) -> CallbackAttempt:

@@ -256,8 +256,11 @@ class Locator:
         # the caller knows no number and cannot say where they are.
         names: dict[str, list[int]] = {}
         if "name" in sps.columns:
-            for row, name in enumerate(sps["name"].tolist()):
-                key = _name_key(name) if name else ""
+            holders = sps["name"].tolist()
+            # a county's names repeat: each distinct one is normalised once
+            name_keys = {n: _name_key(n) for n in set(holders) if n}
+            for row, name in enumerate(holders):
+                key = name_keys.get(name, "")
                 if len(key) >= 2:
                     names.setdefault(key, []).append(row)
         self._names = names
@@ -690,15 +693,25 @@ class Locator:
             first.transformer_id,
         )
 
-    def by_name(self, text: str) -> _Found | str:
+    def by_name(self, text: str, within: set[str] | None = None, place: str = "") -> _Found | str:
         """The accounts whose holder bears the caller's name. Weaker than a caller id: the
         caller may be of the household but not its holder, or share a common name with
-        another customer (then too many accounts bear it to place the call)."""
+        another customer (then too many accounts bear it to place the call). ``within``:
+        only the accounts under these transformers, those of the ``place`` said (a homonym
+        elsewhere says nothing of this caller)."""
         rows = self._names.get(_name_key(text))
         if not rows:
             return "the caller's name is on no account"
         if len(rows) > NAME_MAX_ACCOUNTS:
             return f"the caller's name is on {len(rows)} accounts: too common to place the call"
+        if within is not None:
+            rows = [
+                r
+                for r in rows
+                if self._sp_tr_list[r] >= 0 and self.tr_ids[self._sp_tr_list[r]] in within
+            ]
+            if not rows:
+                return "the caller's name is on no account in the place said"
         share = NAME_CONFIDENCE / len(rows)
         cands = []
         shares: dict[str, float] = {}
@@ -714,7 +727,11 @@ class Locator:
                 shares[cand.transformer_id] = shares.get(cand.transformer_id, 0.0) + share
         first = cands[0]
         evidence = [first.evidence[0]]
-        if len(rows) > 1:
+        summary = "the caller's name"
+        if within is not None:
+            evidence.append(f"in the place said ({place})")
+            summary += ", in the place said"
+        elif len(rows) > 1:
             evidence.append(f"the caller's name is on {len(rows)} accounts")
         return _Found(
             Method.ACCOUNT,
@@ -724,52 +741,27 @@ class Locator:
             80.0,
             cands,
             evidence,
-            "the caller's name",
+            summary,
             first.service_point_id,
             first.transformer_id,
             transformer_shares=shares,
         )
 
     def _add_by_name(self, name: str, found: list[_Found], failures: list[str]) -> None:
-        """The caller's name places a call that nothing else placed, or narrows an address
-        or admin area of several transformers down to the holder's meter when it lies
-        there (a homonym elsewhere says nothing of this caller)."""
-        by_name = self.by_name(name)
-        if isinstance(by_name, str):
-            if not found:
-                failures.append(by_name)
-            return
+        """The caller's name places a call that nothing else placed, or narrows a place
+        said of several transformers (a village, an admin area) down to the holder's meter
+        when it lies there; a place of one transformer keeps its own answer."""
         if not found:
-            found.append(by_name)
+            _collect(self.by_name(name), found, failures)
             return
         near = {t for f in found for t in f.transformer_shares} or {
             c.transformer_id for f in found for c in f.candidates if c.transformer_id
         }
-        if len(near) < 2:  # the place said names one transformer: the name adds nothing
+        if len(near) < 2:
             return
-        inside = [c for c in by_name.candidates if c.transformer_id in near]
-        if not inside:
-            return
-        share = NAME_CONFIDENCE / len(inside)
-        cands = [_scaled(c, share / c.likelihood, None) for c in inside]
-        first = cands[0]
-        found.append(
-            _Found(
-                Method.ACCOUNT,
-                first.lon,
-                first.lat,
-                share,
-                80.0,
-                cands,
-                [*first.evidence, f"in the place said ({found[0].summary})"],
-                "the caller's name, in the place said",
-                first.service_point_id,
-                first.transformer_id,
-                transformer_shares={
-                    str(c.transformer_id): share for c in cands if c.transformer_id
-                },
-            )
-        )
+        by_name = self.by_name(name, within=near, place=found[0].summary)
+        if not isinstance(by_name, str):
+            found.append(by_name)
 
     # -- phone position ---------------------------------------------------------------------
 
@@ -1151,10 +1143,13 @@ class Locator:
         return [e for e in out if e[1] >= 0.05] or out[:1]
 
 
+_NAME_JUNK = re.compile(r"[\s·•.]")
+
+
 def _name_key(name: str) -> str:
     """A person's name as compared: width, spaces and the middle dot of minority and
     foreign names do not count."""
-    return re.sub(r"[\s·•.]", "", nfkc(str(name))).lower()
+    return _NAME_JUNK.sub("", nfkc(str(name))).lower()
 
 
 def _collect(result: _Found | str, found: list[_Found], failures: list[str]) -> None:
