@@ -120,8 +120,9 @@ class UnitFinder:
                 held = best_place.get(hit.unit_id)
                 if held is None or place.weight > held[0]:
                     best_place[hit.unit_id] = (place.weight, place, hit)
-        if not votes:
-            return UnitChoice(None, AreaClass.RURAL, "no call could be placed", "none")
+        if not votes:  # the layers' answer for a call placed nowhere
+            hit = self.rules.responsible(None, None, None)
+            return self._choice(hit, "none", _Place(None, None, None, 0.0))
         unit = max(votes, key=lambda u: (votes[u], -first_seen[u]))
         _weight, place, hit = best_place[unit]
         return self._choice(hit, "calls", place, votes[unit] / total if total else 1.0)

@@ -2,12 +2,15 @@
 
 The rule (issue 4): the unit whose territory contains the place; else the unit that owns the
 10 kV line (``mv_lines.unit_id``) feeding it; else the nearest unit. The area class
-(urban / rural / remote) comes from the territory, rural when there is none.
+(urban / rural / remote) comes from the territory, rural when there is none. A call that
+nothing places still needs a unit to answer it: the one serving the most customers, where
+an unplaced caller most likely lives.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import shapely
@@ -53,6 +56,34 @@ class ResponsibleUnits:
         self._unit_class: dict[str, str] = {}
         for unit, klass in zip(self._terr_unit, self._terr_class, strict=True):
             self._unit_class.setdefault(unit, klass)
+        self._data = data
+
+    @cached_property
+    def _busiest(self) -> Responsibility | None:
+        """The unit responsible for the most customers (counted by their transformers)."""
+        trs = self._data.layer("transformers")
+        sps = self._data.layer("service_points")
+        if not len(trs) or not len(sps):
+            return None
+        counts = sps["transformer_id"].astype(str).value_counts().to_dict()
+        served: dict[str, int] = {}
+        for tid, geom in zip(trs["id"].tolist(), trs["geometry"].tolist(), strict=True):
+            n = int(counts.get(str(tid), 0))
+            if geom is None or n == 0:
+                continue
+            point = geom.centroid
+            unit = self.responsible(point.x, point.y, str(tid), fallback=False).unit_id
+            if unit is not None:
+                served[unit] = served.get(unit, 0) + n
+        if not served:
+            return None
+        unit = max(sorted(served), key=served.__getitem__)
+        total = sum(served.values())
+        return Responsibility(
+            unit,
+            self._unit_class.get(unit, "rural"),
+            f"no place known: the unit serving the most customers ({served[unit]:,} of {total:,})",
+        )
 
     def territory_at(self, lon: float, lat: float) -> tuple[str, str] | None:
         if self._tree is None:
@@ -95,7 +126,12 @@ class ResponsibleUnits:
         return self._unit_ids[int(i)]
 
     def responsible(
-        self, lon: float | None, lat: float | None, element_id: str | None = None
+        self,
+        lon: float | None,
+        lat: float | None,
+        element_id: str | None = None,
+        *,
+        fallback: bool = True,
     ) -> Responsibility:
         if lon is not None and lat is not None:
             hit = self.territory_at(lon, lat)
@@ -114,4 +150,5 @@ class ResponsibleUnits:
         if len(self._unit_ids) == 1:  # a call placed nowhere still has a unit to go to
             only = self._unit_ids[0]
             return Responsibility(only, self._unit_class.get(only, "rural"), "the only unit")
-        return Responsibility(None, "rural", "no unit known")
+        busiest = self._busiest if fallback else None
+        return busiest or Responsibility(None, "rural", "no unit known")

@@ -653,13 +653,24 @@ def test_territory_then_line_owner_then_nearest(grid: GridData) -> None:
     assert finder.for_device("NO-SUCH-DEVICE") is None
 
 
-def test_a_call_placed_nowhere_goes_to_the_only_unit_if_there_is_one(
+def test_a_call_placed_nowhere_goes_to_the_only_unit_or_the_one_serving_most_customers(
     grid: GridData, tmp_path: Path
 ) -> None:
+    from collections import Counter
+
     from layers.units import ResponsibleUnits
 
-    several = ResponsibleUnits(grid).responsible(None, None, None)
-    assert (several.unit_id, several.reason) == (None, "no unit known")
+    rules = ResponsibleUnits(grid)
+    sps = grid.layer("service_points")
+    served = Counter(
+        rules.responsible(g.x, g.y, str(tr)).unit_id
+        for g, tr in zip(sps["geometry"], sps["transformer_id"], strict=True)
+    )
+    assert len(served) >= 2  # the customers are split between units
+    several = rules.responsible(None, None, None)
+    assert several.unit_id == served.most_common(1)[0][0]
+    assert "serving the most customers" in several.reason
+    assert rules.responsible(None, None, None, fallback=False).unit_id is None
     one = synthetic_grid(4, sections_per_feeder=6)
     package = one.write(tmp_path / "one.gpkg")
     data, _model, _problems = prepare(package)
@@ -705,7 +716,8 @@ def test_an_incident_goes_by_its_device_else_by_its_callers(grid: GridData) -> N
     )  # 0.7 : 0.8
     assert finder.for_calls([torn]).unit_id == "U1"
     nobody = finder.for_calls([Location(None, None, Method.NONE, 0.0)])
-    assert nobody.unit_id is None and nobody.basis == "none"
+    assert nobody.basis == "none" and "serving the most customers" in nobody.reason
+    assert nobody.unit_id == finder.rules.responsible(None, None, None).unit_id is not None
 
 
 def test_roster_from_the_crews_layer(grid: GridData) -> None:
