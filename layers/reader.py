@@ -121,7 +121,10 @@ def _read_csv(path: Path, name: str, crs_override: CRS | None) -> RawLayer:
                 geometry[i] = _Unreadable(str(exc))
         frame = frame.drop(columns=["wkt"])
     elif "lon" in frame.columns and "lat" in frame.columns:
-        crs = crs_override or WGS84
+        # lon/lat columns are degrees (CONTRACT section 1): ``--crs`` names the CRS of the
+        # layers that declare none, and only a geographic one (CGCS2000) can apply here
+        geographic = crs_override is not None and crs_override.is_geographic
+        crs = crs_override if geographic else WGS84
         lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
         lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
         ok = np.isfinite(lon) & np.isfinite(lat)

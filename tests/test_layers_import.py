@@ -116,6 +116,32 @@ def test_csv_with_wkt_and_no_crs_is_refused(tmp_path: Path) -> None:
     assert any("wkt" in m and "CRS" in m for m in messages)
 
 
+def test_crs_on_the_command_line_leaves_lon_lat_csv_in_degrees(tmp_path: Path) -> None:
+    """A package of wkt CSVs in a projected CRS (given by ``--crs``) beside a lon/lat CSV:
+    the lon/lat columns are degrees whatever ``--crs`` says (CONTRACT section 1)."""
+    import pandas as pd
+    import shapely
+    from pyproj import Transformer
+
+    from gis.crs import parse_crs
+
+    grid = synthetic_grid(3, sections_per_feeder=6, center=(114.3, 30.6))
+    path = grid.write(tmp_path / "grid", fmt="csv", crs="EPSG:4547")
+    units = pd.read_csv(path / "units.csv", dtype=str)
+    to_degrees = Transformer.from_crs("EPSG:4547", "EPSG:4326", always_xy=True)
+    points = [shapely.from_wkt(w) for w in units.pop("wkt")]
+    units["lon"], units["lat"] = zip(*(to_degrees.transform(p.x, p.y) for p in points), strict=True)
+    units.to_csv(path / "units.csv", index=False)
+    data, model, problems = prepare(path, crs=parse_crs("EPSG:4547"))
+    assert [str(p) for p in problems if p.severity == "error"] == []
+    assert data is not None and model is not None
+    got = data.layer("units")["geometry"].iat[0]
+    want = grid.frame.inverse_one(
+        grid.rows["units"][0]["geometry"].x, grid.rows["units"][0]["geometry"].y
+    )
+    assert abs(got.x - want[0]) < 1e-6 and abs(got.y - want[1]) < 1e-6
+
+
 def _import(path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:
     monkeypatch.setenv("GRIDCALL_DATABASE_URL", db_url)
     return main(["layers", "import", str(path), *extra])
