@@ -20,7 +20,7 @@ from dispatch.orders import EventType, WorkOrder
 from dispatch.service import DispatchContext, DispatchService, UnknownOrderError
 from dispatch.store import dispatch_on
 from gis.db import write_transaction
-from outages.store import restore_incident
+from outages.store import confirm_incident, restore_incident
 
 router = APIRouter(prefix="/api/orders", tags=["work orders"])
 
@@ -207,4 +207,7 @@ def record_event(
         if body.type in ("repaired", "closed") and order.incident_id is not None:
             # supply is back (or the dispatcher ended the order): the fault is over
             restore_incident(conn, order.incident_id, at, user.name)
+        elif body.type == "cause_found" and order.incident_id is not None:
+            # the crew found the fault: the incident is confirmed
+            confirm_incident(conn, order.incident_id, at, user.name, body.cause)
     return _detail(order)

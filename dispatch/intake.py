@@ -31,7 +31,15 @@ from layers.units import ResponsibleUnits
 from outages import store
 from outages.calls import POWER_PRESENT, Call, Category, Rejection, parse_call, sighting
 from outages.config import GroupingSettings
-from outages.grouping import MERGED, NEW, Decision, GroupingEngine, Incident, Observation
+from outages.grouping import (
+    CONFIRMED,
+    MERGED,
+    NEW,
+    Decision,
+    GroupingEngine,
+    Incident,
+    Observation,
+)
 from outages.locate.locator import Locator
 from outages.locate.model import Location, Method
 
@@ -444,12 +452,13 @@ class Intake:
             self.timings.setdefault("grouping", []).append((time.perf_counter() - started) * 1000)
         inc = self.grouping.incidents[decision.incident_id]
         status = decision.status
-        if status == MERGED and inc.state == "confirmed":
+        reason = decision.reason
+        if status == MERGED and (decision.known or inc.state == CONFIRMED):
             status = "known_outage"
+            reason = f"known outage ({inc.state}): {reason}"
         unit, area = self._unit_for(location, inc.device)
         self._set_unit(inc.id, (unit, area))
         order_id = self._orders_for(conn, pending, call, decision, inc, unit, area, location)
-        reason = decision.reason
         if decision.customer_side_suspect:
             reason += (
                 "; a lone call so far: if its neighbours stay quiet it may be the "

@@ -125,7 +125,7 @@ def incidents_from_replay(lines: Iterable[str]) -> list[IncidentView]:
                 id=str(inc["incident_id"]),
                 device_id=inc.get("predicted_device_id"),
                 unit_id=inc.get("unit_id"),
-                state="confirmed" if "known_outage" in statuses or len(cids) > 1 else "unconfirmed",
+                state="probable" if "known_outage" in statuses or len(cids) > 1 else "unconfirmed",
                 calls=[_mark(a) for a in members],
                 evidence=evidence,
                 work_order_id=orders[0] if orders else None,

@@ -60,6 +60,7 @@ DEVICE_ICONS: dict[str, tuple[str, str, str]] = {
 
 STATE_NAMES = {
     "unconfirmed": "待确认",
+    "probable": "多户报修",
     "confirmed": "已确认",
     "dispatched": "已派工",
     "restored": "已恢复",
@@ -69,6 +70,7 @@ STATE_NAMES = {
 #: Incident state -> the colour of its affected area and call markers.
 INCIDENT_COLOURS = {
     "unconfirmed": "#e6550d",
+    "probable": "#d7301f",
     "confirmed": "#b30000",
     "restored": "#33a02c",
     "merged": "#999999",

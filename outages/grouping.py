@@ -38,6 +38,9 @@ from outages.calls import SIGHT_LINE, SIGHT_TRANSFORMER
 from outages.config import GroupingSettings
 
 NEW = "new"
+# an incident's states: one caller's word; several customers' (or a crew's, see
+# outages.store.confirm_incident); then supply back
+UNCONFIRMED, PROBABLE, CONFIRMED, RESTORED = "unconfirmed", "probable", "confirmed", "restored"
 MERGED = "merged"
 
 
@@ -140,7 +143,7 @@ class Incident:
     feeder: str | None
     opened_at: datetime
     members: dict[str, Member] = field(default_factory=dict)
-    state: str = "unconfirmed"
+    state: str = UNCONFIRMED
     evidence: list[str] = field(default_factory=list)
     restored_at: datetime | None = None
     merged_into: str | None = None
@@ -203,6 +206,9 @@ class Decision:
     absorbed: list[str] = field(default_factory=list)  # incidents merged into this one now
     split_into: list[str] = field(default_factory=list)  # incidents split off this one now
     customer_side_suspect: bool = False
+    # the caller is below the device of an outage already probable or confirmed when the
+    # call came: answered from it (article 25)
+    known: bool = False
 
 
 LARGE_INCIDENT = 100  # calls: an incident whose re-examination is throttled (see _due)
@@ -708,6 +714,12 @@ class GroupingEngine:
         inc.members[member.observation.call_id] = member
         self._member_incident[member.observation.call_id] = inc.id
         self._stats_add(inc.stats, member)
+        if inc.state == UNCONFIRMED and inc.stats.callers >= 2:
+            # a second customer: no longer one caller's word (nor their own wiring)
+            inc.state = PROBABLE
+            inc.evidence.append(
+                f"{member.observation.at:%H:%M} probable: {inc.stats.callers} customers calling"
+            )
 
     def _rebuild_stats(self, inc: Incident) -> None:
         inc.stats = self._stats(inc.members.values())
@@ -783,8 +795,10 @@ class GroupingEngine:
                 join_id = again
                 reason = f"the same caller again, still below {held.id} ({held.device})"
         member = Member(obs, transformer, likelihood)
+        known = False
         if join_id is not None:
             inc = self.incidents[join_id]
+            known = inc.state in (PROBABLE, CONFIRMED) and reason.startswith("below open")
             self._add(inc, member)
             status = MERGED
             inc.evidence.append(f"{obs.at:%H:%M} call {obs.call_id}: {reason}")
@@ -808,6 +822,11 @@ class GroupingEngine:
             self._sweep_at = now
         # (a roll-up may have moved the call out of ``inc``: see _merge_without_stray)
         survivor = self.survivor(self.incidents[self._member_incident[obs.call_id]])
+        if status == NEW and (absorbed or survivor.id != inc.id):
+            # its fault was already reported: the roll-up joined it to earlier calls and their
+            # order (article 24), so it is answered as a repeat, not as a new fault
+            status = MERGED
+            reason = f"rolled up with earlier calls into {survivor.id}"
         decision = Decision(
             call_id=obs.call_id,
             incident_id=survivor.id,
@@ -817,6 +836,7 @@ class GroupingEngine:
             reason=self._reason(survivor, status, reason, transformer, likelihood),
             absorbed=absorbed,
             split_into=split,
+            known=known and status == MERGED,
         )
         decision.customer_side_suspect = self._lone(survivor)
         self._recent.append(obs.at, survivor.id)
@@ -1919,7 +1939,7 @@ class GroupingEngine:
         inc.restored_at = at
         if inc.device is not None:
             self._restored.add(inc.id)
-        inc.state = "restored"
+        inc.state = RESTORED
         inc.evidence.append(f"{at:%H:%M} restored")
 
     def open_incidents(self) -> list[Incident]:

@@ -41,7 +41,7 @@ from gis.db import (
     metadata,
     sqlite_insert_many,
 )
-from outages.grouping import Incident, Member, Observation
+from outages.grouping import CONFIRMED, Incident, Member, Observation
 
 calls = Table(
     "calls",
@@ -477,6 +477,42 @@ def restore_incident(conn: Connection, incident_id: str, at: datetime, actor: st
     insert_events(
         conn,
         [{"incident_id": incident_id, "at": at, "kind": "restored", "actor": actor, "details": {}}],
+    )
+    bump_intake(conn, version + 1, seq)
+    return True
+
+
+def confirm_incident(
+    conn: Connection, incident_id: str, at: datetime, actor: str, cause: str | None = None
+) -> bool:
+    """The crew on site found the fault (查明原因): the outage is confirmed, and later
+    callers below it are answered from it (article 25). Taken under the intake lock as
+    :func:`restore_incident` is. Returns whether an open incident changed state."""
+    version, seq = lock_intake(conn)
+    done = conn.execute(
+        update(incidents)
+        .where(
+            incidents.c.id == incident_id,
+            incidents.c.restored_at.is_(None),
+            incidents.c.merged_into.is_(None),
+            incidents.c.state != CONFIRMED,
+        )
+        .values(state=CONFIRMED, updated_at=at)
+    ).rowcount
+    if not done:
+        return False
+    details = {"cause": cause} if cause else {}
+    insert_events(
+        conn,
+        [
+            {
+                "incident_id": incident_id,
+                "at": at,
+                "kind": "confirmed",
+                "actor": actor,
+                "details": details,
+            }
+        ],
     )
     bump_intake(conn, version + 1, seq)
     return True

@@ -107,6 +107,49 @@ def test_a_new_order_goes_to_the_nearest_crew_at_once(
         assert order["crew_id"] in set(api.services.data.layer("crews")["id"])
 
 
+def test_a_crew_finding_the_cause_confirms_the_incident_and_later_callers_hear_of_it(
+    api: Api,
+) -> None:
+    """One caller's word is unconfirmed; the crew's 查明原因 confirms the incident (its
+    stored state), and the next customer below it is answered from the known outage
+    (article 25), where before the crew's report they would only have been merged."""
+    answer = open_incident(api)
+    plain = api.headers(Role.DISPATCHER)
+    detail = api.client.get(f"/api/map/incidents/{answer['incident_id']}", headers=plain)
+    assert detail.json()["state"] == "unconfirmed"
+    order_id = answer["work_order_id"]
+    crew = str(api.services.data.layer("crews")["id"].iat[0])
+    api.client.post(f"/api/orders/{order_id}/assign", json={"crew_id": crew}, headers=plain)
+    for step in ("accepted", "departed", "arrived"):
+        r = api.client.post(f"/api/orders/{order_id}/events", json={"type": step}, headers=plain)
+        assert r.status_code == 200, r.text
+    r = api.client.post(
+        f"/api/orders/{order_id}/events",
+        json={"type": "cause_found", "cause": "熔丝熔断"},
+        headers=plain,
+    )
+    assert r.status_code == 200, r.text
+    detail = api.client.get(f"/api/map/incidents/{answer['incident_id']}", headers=plain)
+    assert detail.json()["state"] == "confirmed"
+    sps = api.services.data.layer("service_points")
+    first = sps.iloc[0]
+    neighbour = sps[
+        (sps["transformer_id"] == first["transformer_id"]) & (sps["id"] != first["id"])
+    ].iloc[0]
+    later = api.client.post(
+        "/api/calls",
+        headers=api.headers(Role.AGENT),
+        json={
+            "call_id": "o2",
+            "received_at": NOW.isoformat(),
+            "account_no": str(neighbour["account_no"]),
+            "symptom": "no_power",
+        },
+    ).json()
+    assert (later["status"], later["incident_id"]) == ("known_outage", answer["incident_id"])
+    assert later["work_order_id"] == order_id
+
+
 def test_a_repair_ends_the_incident_and_a_later_call_is_a_new_fault(api: Api) -> None:
     """Once the crew reports supply back, the incident is restored (it leaves the public
     outage list) and the same customer calling again is about a new fault, not merged."""

@@ -148,6 +148,28 @@ def test_uncertain_call_goes_where_the_other_calls_are(model: NetworkModel) -> N
     assert decision.transformer_id == inside
 
 
+def test_a_second_customer_makes_an_incident_probable_and_a_third_hears_of_it(
+    model: NetworkModel,
+) -> None:
+    """One caller's word is unconfirmed; a second customer makes the outage probable;
+    from then on a caller below it is told of the known outage (article 25). A repeat
+    call of the first customer proves nothing new."""
+    t = _plain_transformers(model)[5]
+    sps = _customers(model, t)
+    engine = GroupingEngine(model)
+    first = engine.process(_obs("p1", 0, t, sps[0]))
+    inc = engine.incidents[first.incident_id]
+    assert inc.state == "unconfirmed" and not first.known
+    repeat = engine.process(_obs("p1b", 1, t, sps[0]))
+    assert inc.state == "unconfirmed" and not repeat.known
+    second = engine.process(_obs("p2", 2, t, sps[1]))
+    assert second.status == MERGED and not second.known
+    assert inc.state == "probable"
+    assert any("probable: 2 customers calling" in e for e in inc.evidence)
+    third = engine.process(_obs("p3", 3, t, sps[2]))
+    assert (third.status, third.incident_id, third.known) == (MERGED, inc.id, True)
+
+
 def test_after_restoration_calls_below_start_a_new_incident(model: NetworkModel) -> None:
     t = _plain_transformers(model)[5]
     sps = _customers(model, t)
