@@ -4,6 +4,12 @@ Built once from the layers (and rebuilt when a switch changes state), it answers
 questions every other part asks, in microseconds: the feeder and substation of an element,
 its upstream devices, its nearest protective device, and everything downstream of it.
 
+A line is one edge from its ``from_node`` to its ``to_node``; a line cut inside by a tee
+(``via_nodes``, see :mod:`layers.topology`) is several edges, its sections, that all carry its
+id: the first is the line's own edge, the others follow the edges of the four layers. As an
+element, such a line is answered at the section where supply enters it, so that everything
+fed through it is downstream of it, as when the sections were separate lines.
+
 Each node of the graph gets a position in a depth-first order of the supply tree, so that a
 subtree is a contiguous range of positions: downstream transformers and service points are a
 binary search and a slice, and counts are differences of prefix sums.
@@ -12,6 +18,7 @@ binary search and a slice, and counts are differences of prefix sums.
 from __future__ import annotations
 
 import bisect
+import json
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +30,7 @@ from scipy.sparse.csgraph import breadth_first_order, depth_first_order
 
 from layers.grid import GridData
 from layers.reader import Problem
-from layers.schema import PROTECTIVE_SWITCH_KINDS
+from layers.schema import PROTECTIVE_SWITCH_KINDS, VIA_COLUMN
 
 IntArray = npt.NDArray[np.int64]
 
@@ -124,20 +131,44 @@ class NetworkModel:
                 ev.append(nid(str(vs[row]) if vs[row] else f"~none:{ids[row]}:{b}"))
                 ekind.append(kind)
                 erow.append(row)
+        self.edge_ids: list[str] = []
+        for frame in (mv, lv, sw, tr):
+            self.edge_ids.extend(str(v) for v in frame["id"].tolist())
+        # Sections of lines cut by a tee: the line's own edge ends at its first inner node;
+        # the other sections are edges after the transformers'.
+        self.line_sections: dict[int, list[int]] = {}
+        offset = 0
+        for kind, frame in ((MV_LINE, mv), (LV_LINE, lv)):
+            if VIA_COLUMN in frame.columns:
+                for row, via in enumerate(frame[VIA_COLUMN].tolist()):
+                    if not via:
+                        continue
+                    inner = [str(n) for n in json.loads(via)]
+                    first = offset + row
+                    ev[first] = nid(inner[0])
+                    sections = [first]
+                    ends = [*inner[1:], str(frame["to_node"].iat[row])]
+                    for a, b in zip(ends[::2], ends[1::2], strict=True):
+                        sections.append(len(eu))
+                        eu.append(nid(a))
+                        ev.append(nid(b))
+                        ekind.append(kind)
+                        erow.append(row)
+                        self.edge_ids.append(self.edge_ids[first])
+                    self.line_sections[first] = sections
+            offset += len(frame)
         self.edge_u = np.asarray(eu, dtype=np.int64)
         self.edge_v = np.asarray(ev, dtype=np.int64)
         self.edge_kind = np.asarray(ekind, dtype=np.int64)
         self.edge_row = np.asarray(erow, dtype=np.int64)
         n_edges = len(eu)
-        self.edge_ids: list[str] = []
-        for frame in (mv, lv, sw, tr):
-            self.edge_ids.extend(str(v) for v in frame["id"].tolist())
         self._edge_offset = {
             MV_LINE: 0,
             LV_LINE: len(mv),
             SWITCH: len(mv) + len(lv),
             TRANSFORMER: len(mv) + len(lv) + len(sw),
         }
+        self._n_elements = len(mv) + len(lv) + len(sw) + len(tr)
 
         # switch states
         sw_kind = sw["kind"].tolist()
@@ -202,7 +233,7 @@ class NetworkModel:
 
         # element lookup: id -> (kind, index)
         elements: dict[str, tuple[int, int]] = {}
-        for i, eid in enumerate(self.edge_ids):
+        for i, eid in enumerate(self.edge_ids[: self._n_elements]):
             elements[eid] = (int(self.edge_kind[i]), i)
         for sid in self.substation_nodes:
             elements.setdefault(sid, (SUBSTATION, 0))
@@ -344,6 +375,9 @@ class NetworkModel:
                 prot_up[e] = near_prot[u]
         self.dev_up = dev_up
         self.prot_up = prot_up
+        self._line_anchor = {
+            first: self._section_anchor(sections) for first, sections in self.line_sections.items()
+        }
 
         # service points and transformers by tree position
         sp_pos = pos[self.sp_node]
@@ -355,6 +389,28 @@ class NetworkModel:
         order_t = np.argsort(tr_pos, kind="stable")
         self._tr_pos_sorted = tr_pos[order_t].tolist()
         self._tr_edges_sorted = tr_edges[order_t]
+
+    def _section_anchor(self, sections: list[int]) -> tuple[int, int, int]:
+        """(edge, supply-side node, load-side node) of a line cut into ``sections``: the
+        section where supply enters it. Fed inside (two sections leave the entry), the line's
+        load side is the entry node itself."""
+        upper = self.upper
+        lowers: set[int] = set()
+        for e in sections:
+            if self.tree_edge[e] and self.edge_closed[e] and upper[e] >= 0:
+                u, v = int(self.edge_u[e]), int(self.edge_v[e])
+                lowers.add(v if int(upper[e]) == u else u)
+        entries = [e for e in sections if int(upper[e]) >= 0 and int(upper[e]) not in lowers]
+        if not entries:
+            return sections[0], int(upper[sections[0]]), -1
+        e = entries[0]
+        up = int(upper[e])
+        if len({x for x in entries if int(upper[x]) == up}) > 1:
+            return e, up, up
+        if not (self.tree_edge[e] and self.edge_closed[e]):
+            return e, up, -1
+        u, v = int(self.edge_u[e]), int(self.edge_v[e])
+        return e, up, v if up == u else u
 
     def _hang_dead_sections(
         self,
@@ -520,6 +576,9 @@ class NetworkModel:
     def _anchor(self, element_id: str) -> tuple[int, int, int, int]:
         """(kind, edge or -1, supply-side node, load-side node or -1) of an element."""
         kind, idx = self._lookup(element_id)
+        if idx in self._line_anchor and kind in (MV_LINE, LV_LINE):
+            edge, upper, lower = self._line_anchor[idx]
+            return kind, edge, upper, lower
         if kind in EDGE_LAYERS:
             upper = int(self.upper[idx])
             lower = -1
@@ -723,7 +782,7 @@ class NetworkModel:
     @property
     def transformer_ids(self) -> list[str]:
         off = self._edge_offset[TRANSFORMER]
-        return self.edge_ids[off:]
+        return self.edge_ids[off : self._n_elements]
 
     @property
     def switch_ids(self) -> list[str]:

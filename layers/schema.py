@@ -34,6 +34,9 @@ class LayerSpec:
 
 SWITCH_KINDS = ("breaker", "recloser", "fuse", "sectionalizer", "load_break_switch", "disconnector")
 PROTECTIVE_SWITCH_KINDS = frozenset({"breaker", "recloser", "fuse"})
+# Derived by the import for lines cut inside by a tee (layers.topology): their inner nodes, a
+# JSON list, two per cut (the end of the part before, the start of the part after).
+VIA_COLUMN = "via_nodes"
 SERVICE_CATEGORIES = ("residential", "commercial", "industrial", "important")
 AREA_CLASSES = ("urban", "rural", "remote")
 ADMIN_LEVELS = ("county", "township", "village")

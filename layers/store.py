@@ -40,15 +40,20 @@ from gis.spatial_sql import (
     spatial_index_suspended,
 )
 from layers.grid import GridData
-from layers.schema import LAYERS, LayerSpec
+from layers.schema import LAYERS, VIA_COLUMN, LayerSpec
 
 GEOMETRY_TYPES: dict[tuple[str, ...], str] = {
     ("Point",): "POINT",
     ("LineString",): "LINESTRING",
     ("Polygon",): "POLYGON",
 }
-# Derived columns the import adds to a layer (the line a pole stands on when it has no node).
-DERIVED_COLUMNS = {"poles": ("line_id",)}
+# Derived columns the import adds to a layer (the line a pole stands on when it has no node; a
+# line's nodes inside it where a tee cuts it).
+DERIVED_COLUMNS = {
+    "poles": ("line_id",),
+    "mv_lines": (VIA_COLUMN,),
+    "lv_lines": (VIA_COLUMN,),
+}
 
 
 def _layer_table(spec: LayerSpec) -> Table:

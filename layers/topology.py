@@ -9,10 +9,30 @@ A switch is a two-node element. Where its nodes are not given it stands in a jun
 ends; it takes the line ends on its load side (found by a first trace from the substations,
 then by the feeder names on either side of a tie, then by the angle of the lines: a fuse takes
 the branching lateral, other switches the straight run) and leaves the rest at the junction.
+
+Tees. CAD drawings often draw a trunk as one line through a tee pole (T接杆), the branch
+starting at that pole, so the branch's end meets the trunk inside it, not at its end. Such a
+line (one without node columns) is cut there: it keeps its id and its features, and gets
+nodes inside it (``via_nodes``), so that the network model traces it as sections that all
+carry its id. A line is cut where one of these meets its interior within the tolerance, away
+from its own ends:
+
+* another line's end of the same feeder (400 V: the same ``transformer_id``, or both empty),
+* a switch or a transformer standing alone (no line end within the tolerance; of the same
+  feeder, or of none given),
+
+and only at evidence of a tee: an interior vertex of the line within the tolerance of it, or a
+pole without node within the tolerance of both it and the line (the cut is the pole's foot).
+A line end that merely passes near a line between its vertices (a crossing in a span), or a
+line end of another feeder (feeders meet only at switches, which stand at line ends), is never
+joined; a switch at the joint of a tie and a tee is not enough either. The cut joins only the
+elements that justified it, not whatever else lies within the tolerance of the point.
+Substations never cut a line.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -27,6 +47,7 @@ from scipy.spatial import cKDTree
 
 from layers.grid import GridData
 from layers.reader import Problem
+from layers.schema import VIA_COLUMN
 
 AUTO = "~"  # prefix of derived node names; utilities' own node codes never start with it
 
@@ -37,13 +58,16 @@ class _Plane:
 
     name: str
     xy: list[tuple[float, float]] = field(default_factory=list)
-    # member kinds: ("line", layer, row, end) / ("switch", row) / ("substation", row)
+    # member kinds: ("line", layer, row, end, part) / ("switch", row) / ("substation", row);
+    # a line's ends are ("from", 0) and ("to", its last part); its cuts are ("to", k) and
+    # ("from", k + 1)
     members: list[tuple[Any, ...]] = field(default_factory=list)
     explicit: list[str | None] = field(default_factory=list)
     node: list[str] = field(default_factory=list)
     cluster: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     tree: cKDTree | None = None
     load_nodes: set[str] = field(default_factory=set)  # switches' load sides
+    link_only: set[int] = field(default_factory=set)  # members joined by explicit links only
 
     def nearest_node(
         self,
@@ -111,6 +135,9 @@ def _cluster(plane: _Plane, tolerance: float, extra_links: list[tuple[int, int]]
     xy = np.asarray(plane.xy, dtype=np.float64)
     plane.tree = cKDTree(xy)
     pairs = plane.tree.query_pairs(tolerance, output_type="ndarray")
+    if plane.link_only:
+        lone = np.fromiter(plane.link_only, dtype=np.int64)
+        pairs = pairs[~(np.isin(pairs[:, 0], lone) | np.isin(pairs[:, 1], lone))]
     if extra_links:
         pairs = np.vstack([pairs.reshape(-1, 2), np.asarray(extra_links, dtype=np.int64)])
     graph = coo_matrix(
@@ -150,46 +177,230 @@ def _name_nodes(plane: _Plane, used: set[str]) -> None:
                     plane.node[i] = str(plane.explicit[anchors[int(np.argmin(d))]])
 
 
-def _direction(line: Any, end: str, frame_local: Any) -> tuple[float, float]:
-    """Unit vector of a line leaving its ``end`` (``from`` or ``to``)."""
+def _direction(
+    line: Any, end: str, frame_local: Any, at: float | None = None
+) -> tuple[float, float]:
+    """Unit vector of a line leaving its ``end`` (``from`` or ``to``); with ``at``, leaving the
+    cut ``at`` metres along it (forwards for ``from``, backwards for ``to``)."""
     coords = shapely.get_coordinates(line)
-    if end == "to":
-        coords = coords[::-1]
-    x, y = frame_local.forward(coords[:2, 0], coords[:2, 1])
-    dx, dy = float(x[1] - x[0]), float(y[1] - y[0])
+    if at is None:
+        if end == "to":
+            coords = coords[::-1]
+        x, y = frame_local.forward(coords[:2, 0], coords[:2, 1])
+        dx, dy = float(x[1] - x[0]), float(y[1] - y[0])
+    else:
+        x, y = frame_local.forward(coords[:, 0], coords[:, 1])
+        cum = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+        last = len(cum) - 2
+        if end == "from":
+            i = min(max(int(np.searchsorted(cum, at, side="right")) - 1, 0), last)
+            dx, dy = float(x[i + 1] - x[i]), float(y[i + 1] - y[i])
+        else:
+            i = min(max(int(np.searchsorted(cum, at, side="left")) - 1, 0), last)
+            dx, dy = float(x[i] - x[i + 1]), float(y[i] - y[i + 1])
     norm = math.hypot(dx, dy) or 1.0
     return dx / norm, dy / norm
 
 
-def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
-    """Fills the empty node columns in place; returns the problems found on the way."""
-    problems: list[Problem] = []
+@dataclass
+class _Cut:
+    """A point inside a line where it is cut: metres along the line, local x/y, and the
+    elements that meet it there (("end", layer, row, end) / ("switch", row) /
+    ("transformer", row))."""
+
+    at: float
+    x: float
+    y: float
+    triggers: list[tuple[Any, ...]]
+
+
+def _to_local(frame_local: Any, geoms: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    return np.asarray(
+        shapely.transform(
+            geoms, lambda xy: np.column_stack(frame_local.forward(xy[:, 0], xy[:, 1]))
+        ),
+        dtype=object,
+    )
+
+
+def _interior_cuts(
+    data: GridData,
+    tolerance: float,
+    parts: dict[tuple[str, int, str], tuple[int, bool]],
+    line_ends: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]],
+) -> dict[tuple[str, int], list[_Cut]]:
+    """Where lines without node columns are cut by a tee (see the module's docstring).
+
+    ``parts``: each line end's connected part without cuts, and whether it is fed."""
+    local = data.frame
+    out: dict[tuple[str, int], list[_Cut]] = {}
+    poles = data.layer("poles")
+    pole_xy = np.zeros((0, 2))
+    if len(poles):
+        px, py = _xy(local, np.asarray(poles["geometry"].to_numpy(), dtype=object))
+        keep = np.isfinite(px) & np.isfinite(py) & np.asarray([not n for n in poles["node"]])
+        pole_xy = np.column_stack([px[keep], py[keep]])
+    for layer in ("mv_lines", "lv_lines"):
+        frame = data.layer(layer)
+        if not len(frame):
+            continue
+        starts, ends = line_ends[layer]
+        finite = np.isfinite(starts).all(axis=1) & np.isfinite(ends).all(axis=1)
+        from_given = frame["from_node"].tolist()
+        to_given = frame["to_node"].tolist()
+        keys = frame["feeder" if layer == "mv_lines" else "transformer_id"].tolist()
+        line_key = [k or None for k in keys]
+        cand_rows = np.flatnonzero(
+            finite
+            & np.asarray([not a and not b for a, b in zip(from_given, to_given, strict=True)])
+        )
+        if not len(cand_rows):
+            continue
+        # What may cut a line: line ends, and (10 kV) switches and transformers standing alone.
+        t_xy: list[tuple[float, float]] = []
+        t_ref: list[tuple[Any, ...]] = []
+        t_key: list[str | None] = []
+        t_part: list[int] = []
+        # Only the ends of parts that nothing feeds otherwise: a fed end near a line is two
+        # circuits on the same poles, or a feeder's end under another line, not a tee.
+        for row in np.flatnonzero(finite).tolist():
+            for end, pts, given in (("from", starts, from_given), ("to", ends, to_given)):
+                part, fed = parts.get((layer, row, end), (-1, True))
+                if not given[row] and not fed:
+                    t_xy.append((float(pts[row, 0]), float(pts[row, 1])))
+                    t_ref.append(("end", layer, row, end))
+                    t_key.append(line_key[row])
+                    t_part.append(part)
+        n_ends = len(t_ref)
+        if layer == "mv_lines":
+            end_tree = cKDTree(np.vstack([starts[finite], ends[finite]]))
+            for name, cols in (
+                ("switches", ("from_node", "to_node")),
+                ("transformers", ("hv_node",)),
+            ):
+                pts_frame = data.layer(name)
+                if not len(pts_frame):
+                    continue
+                sx, sy = _xy(local, np.asarray(pts_frame["geometry"].to_numpy(), dtype=object))
+                feeders = pts_frame["feeder"].tolist()
+                given_nodes = [
+                    all(v) for v in zip(*(pts_frame[c].tolist() for c in cols), strict=True)
+                ]
+                for row in range(len(pts_frame)):
+                    if given_nodes[row]:
+                        continue
+                    if not (np.isfinite(sx[row]) and np.isfinite(sy[row])):
+                        continue
+                    if end_tree.query([sx[row], sy[row]])[0] <= tolerance:
+                        continue  # it stands at a junction: the line ends there decide
+                    t_xy.append((float(sx[row]), float(sy[row])))
+                    t_ref.append(("switch" if name == "switches" else "transformer", row))
+                    t_key.append(feeders[row] or None)
+                    t_part.append(-1)
+        if not t_xy:
+            continue
+        txy = np.asarray(t_xy, dtype=np.float64)
+        lines = _to_local(local, np.asarray(frame["geometry"].to_numpy(), dtype=object))
+        tree = shapely.STRtree(lines[cand_rows])
+        ti, lj = tree.query(shapely.points(txy), predicate="dwithin", distance=tolerance)
+        pairs_t = [ti]
+        pairs_l = [cand_rows[lj]]
+        pairs_p = [np.full(len(ti), -1, dtype=np.int64)]
+        if len(pole_xy):
+            # a tee at a pole: the element near the pole, the pole near the line
+            pi, pl = tree.query(shapely.points(pole_xy), predicate="dwithin", distance=tolerance)
+            lines_of_pole: dict[int, list[int]] = defaultdict(list)
+            for a, b in zip(pi.tolist(), cand_rows[pl].tolist(), strict=True):
+                lines_of_pole[a].append(b)
+            near = cKDTree(pole_xy).query_ball_point(txy, tolerance)
+            extra_t, extra_l, extra_p = [], [], []
+            for i, hits in enumerate(near):
+                for k in hits:
+                    for j in lines_of_pole.get(k, ()):
+                        extra_t.append(i)
+                        extra_l.append(j)
+                        extra_p.append(k)
+            pairs_t.append(np.asarray(extra_t, dtype=np.int64))
+            pairs_l.append(np.asarray(extra_l, dtype=np.int64))
+            pairs_p.append(np.asarray(extra_p, dtype=np.int64))
+        all_t = np.concatenate(pairs_t)
+        all_l = np.concatenate(pairs_l)
+        all_p = np.concatenate(pairs_p)
+        # Not where the element is at the line's own ends: ordinary junctions.
+        d_start = np.hypot(*(txy[all_t] - starts[all_l]).T)
+        d_end = np.hypot(*(txy[all_t] - ends[all_l]).T)
+        survive = np.flatnonzero((d_start > tolerance) & (d_end > tolerance))
+        found: dict[int, list[tuple[float, float, float, tuple[Any, ...]]]] = defaultdict(list)
+        for s in survive.tolist():
+            i, j, k = int(all_t[s]), int(all_l[s]), int(all_p[s])
+            ref = t_ref[i]
+            same = t_key[i] == line_key[j]
+            if not (same if i < n_ends else t_key[i] is None or same):
+                continue
+            if t_part[i] >= 0 and t_part[i] == parts.get((layer, j, "from"), (-2, True))[0]:
+                continue  # the same part: a cut would close a loop
+            line = lines[j]
+            coords = shapely.get_coordinates(line)
+            inner = coords[1:-1]
+            point: tuple[float, float] | None = None
+            if len(inner):
+                d = np.hypot(inner[:, 0] - txy[i, 0], inner[:, 1] - txy[i, 1])
+                v = int(np.argmin(d))
+                if d[v] <= tolerance:
+                    point = (float(inner[v, 0]), float(inner[v, 1]))
+            if point is None and k >= 0:
+                foot = shapely.line_interpolate_point(line, line.project(shapely.Point(pole_xy[k])))
+                point = (float(foot.x), float(foot.y))
+            if point is None:
+                continue
+            if (
+                min(
+                    math.hypot(point[0] - coords[0, 0], point[1] - coords[0, 1]),
+                    math.hypot(point[0] - coords[-1, 0], point[1] - coords[-1, 1]),
+                )
+                <= tolerance
+            ):
+                continue
+            found[j].append((float(line.project(shapely.Point(point))), *point, ref))
+        for j, hits in found.items():
+            hits.sort(key=lambda h: h[0])
+            cuts: list[_Cut] = []
+            for at, x, y, ref in hits:
+                if cuts and at - cuts[-1].at <= tolerance:
+                    if ref not in cuts[-1].triggers:
+                        cuts[-1].triggers.append(ref)
+                else:
+                    cuts.append(_Cut(at, x, y, [ref]))
+            out[(layer, j)] = cuts
+    return out
+
+
+@dataclass
+class _Junctions:
+    planes: dict[str, _Plane]
+    line_member: dict[tuple[str, int, str, int], tuple[str, int]]
+    sw_member: dict[int, tuple[str, int]]
+    tr_cut: dict[int, int]  # transformer row -> a 10 kV cut member it stands at
+
+
+def _junctions(
+    data: GridData,
+    tolerance: float,
+    cuts: dict[tuple[str, int], list[_Cut]],
+    used: set[str],
+    line_ends: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]],
+) -> _Junctions:
+    """Line ends (and cuts), substations and switches clustered and named, per plane."""
     local = data.frame
     sw = data.layer("switches")
-    tr = data.layer("transformers")
     subs = data.layer("substations")
-
-    used: set[str] = set()
-    for layer, cols in (
-        ("mv_lines", ("from_node", "to_node")),
-        ("lv_lines", ("from_node", "to_node")),
-        ("switches", ("from_node", "to_node")),
-        ("transformers", ("hv_node", "lv_node")),
-        ("substations", ("node",)),
-        ("poles", ("node",)),
-        ("service_points", ("node",)),
-    ):
-        frame = data.layer(layer)
-        for col in cols:
-            used.update(v for v in frame[col] if v)
-
     planes = {"m": _Plane("m"), "l": _Plane("l")}
-    line_member: dict[tuple[str, int, str], tuple[str, int]] = {}
+    line_member: dict[tuple[str, int, str, int], tuple[str, int]] = {}
     for layer, key in (("mv_lines", "m"), ("lv_lines", "l")):
         frame = data.layer(layer)
         if not len(frame):
             continue
-        starts, ends = _line_ends(data, layer)
+        starts, ends = line_ends[layer]
         plane = planes[key]
         given = {"from_node": frame["from_node"].tolist(), "to_node": frame["to_node"].tolist()}
         finite = np.isfinite(starts).all(axis=1).tolist()
@@ -197,9 +408,19 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
         for row in range(len(frame)):
             if not finite[row]:
                 continue  # a line without usable geometry (already reported)
-            for end, pts, col in (("from", start_xy, "from_node"), ("to", end_xy, "to_node")):
-                m = plane.add(pts[row][0], pts[row][1], ("line", layer, row, end), given[col][row])
-                line_member[(layer, row, end)] = (key, m)
+            line_cuts = cuts.get((layer, row), [])
+            x, y = start_xy[row]
+            m = plane.add(x, y, ("line", layer, row, "from", 0), given["from_node"][row])
+            line_member[(layer, row, "from", 0)] = (key, m)
+            for k, cut in enumerate(line_cuts):
+                for end, part in (("to", k), ("from", k + 1)):
+                    m = plane.add(cut.x, cut.y, ("line", layer, row, end, part), None)
+                    line_member[(layer, row, end, part)] = (key, m)
+                    plane.link_only.add(m)
+            x, y = end_xy[row]
+            last = len(line_cuts)
+            m = plane.add(x, y, ("line", layer, row, "to", last), given["to_node"][row])
+            line_member[(layer, row, "to", last)] = (key, m)
 
     # Substations: a point joins by distance; a polygon takes the line ends within it.
     sub_links: list[tuple[int, int]] = []
@@ -256,11 +477,129 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
                 planes[key].add(float(sx[row]), float(sy[row]), ("switch", row), None),
             )
 
-    _cluster(planes["m"], tolerance, sub_links)
-    _cluster(planes["l"], tolerance, [])
+    # A cut joins its two parts and the elements that cut the line there, nothing else.
+    links: dict[str, list[tuple[int, int]]] = {"m": list(sub_links), "l": []}
+    tr_cut: dict[int, int] = {}  # transformer row -> a 10 kV cut member it stands at
+    for (layer, row), line_cuts in cuts.items():
+        for k, cut in enumerate(line_cuts):
+            key, a = line_member[(layer, row, "to", k)]
+            _key, b = line_member[(layer, row, "from", k + 1)]
+            links[key].append((a, b))
+            for ref in cut.triggers:
+                if ref[0] == "end":
+                    _l, r, end = ref[1:]
+                    part = 0 if end == "from" else len(cuts.get((ref[1], r), []))
+                    hit = line_member.get((ref[1], r, end, part))
+                elif ref[0] == "switch":
+                    hit = sw_member.get(ref[1])
+                else:
+                    tr_cut.setdefault(ref[1], a)
+                    hit = None
+                if hit is not None and hit[0] == key:
+                    links[key].append((a, hit[1]))
+
+    _cluster(planes["m"], tolerance, links["m"])
+    _cluster(planes["l"], tolerance, links["l"])
     for plane in planes.values():
         _name_nodes(plane, used)
         used.update(plane.node)
+    return _Junctions(planes, line_member, sw_member, tr_cut)
+
+
+def _fed_parts(
+    data: GridData, junctions: _Junctions, tolerance: float
+) -> dict[tuple[str, int, str], tuple[int, bool]]:
+    """Each line end's connected part before any cut, and whether a substation feeds it (10 kV)
+    or a transformer stands in it (400 V). Switches count as closed when their nodes are
+    derived (a tie's two sides are one part here: a cut never joins them anyway)."""
+    out: dict[tuple[str, int, str], tuple[int, bool]] = {}
+    tr = data.layer("transformers")
+    sw = data.layer("switches")
+    ends: dict[str, list[tuple[tuple[str, int, str], int, int]]] = {"m": [], "l": []}
+    for (layer, row, end, _part), (key, m) in junctions.line_member.items():
+        if end == "from":
+            _k, m_to = junctions.line_member[(layer, row, "to", 0)]
+            ends[key].append(((layer, row, "from"), m, m_to))
+    for key, plane in junctions.planes.items():
+        if not plane.members:
+            continue
+        names: dict[str, int] = {}
+        ids = np.asarray([names.setdefault(n, len(names)) for n in plane.node], dtype=np.int64)
+        a = [ids[m] for _e, m, _t in ends[key]]
+        b = [ids[t] for _e, _m, t in ends[key]]
+        if key == "m":
+            for u, v, state in zip(
+                sw["from_node"].tolist(),
+                sw["to_node"].tolist(),
+                sw["normal_state"].tolist(),
+                strict=True,
+            ):
+                if u in names and v in names and state != "open":
+                    a.append(names[u])
+                    b.append(names[v])
+        n = len(names)
+        graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+        _, label = connected_components(graph, directed=False)
+        if key == "m":
+            roots = {str(v) for v in data.layer("substations")["node"] if v}
+            roots.update(
+                plane.node[i] for i, mem in enumerate(plane.members) if mem[0] == "substation"
+            )
+        else:
+            roots = {str(v) for v in tr["lv_node"] if v}
+            if len(tr) and plane.tree is not None:
+                tx, ty = _xy(data.frame, np.asarray(tr["geometry"].to_numpy(), dtype=object))
+                ok = np.isfinite(tx) & np.isfinite(ty)
+                for hits in plane.tree.query_ball_point(
+                    np.column_stack([tx[ok], ty[ok]]), tolerance
+                ):
+                    roots.update(plane.node[i] for i in hits)
+        fed = np.isin(label, [label[names[r]] for r in roots if r in names])
+        for (layer, row, _end), m, m_to in ends[key]:
+            part = int(label[ids[m]])
+            out[(layer, row, "from")] = (part, bool(fed[ids[m]]))
+            out[(layer, row, "to")] = (part, bool(fed[ids[m_to]]))
+    return out
+
+
+def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
+    """Fills the empty node columns in place; returns the problems found on the way."""
+    problems: list[Problem] = []
+    local = data.frame
+    tr = data.layer("transformers")
+
+    used: set[str] = set()
+    for layer, cols in (
+        ("mv_lines", ("from_node", "to_node")),
+        ("lv_lines", ("from_node", "to_node")),
+        ("switches", ("from_node", "to_node")),
+        ("transformers", ("hv_node", "lv_node")),
+        ("substations", ("node",)),
+        ("poles", ("node",)),
+        ("service_points", ("node",)),
+    ):
+        frame = data.layer(layer)
+        for col in cols:
+            used.update(v for v in frame[col] if v)
+
+    line_ends = {
+        layer: _line_ends(data, layer)
+        for layer in ("mv_lines", "lv_lines")
+        if len(data.layer(layer))
+    }
+    scratch = set(used)
+    found = _junctions(data, tolerance, {}, scratch, line_ends)
+    cuts = _interior_cuts(data, tolerance, _fed_parts(data, found, tolerance), line_ends)
+    if cuts:
+        found = _junctions(data, tolerance, cuts, used, line_ends)
+    else:
+        used = scratch
+    planes, line_member, sw_member, tr_cut = (
+        found.planes,
+        found.line_member,
+        found.sw_member,
+        found.tr_cut,
+    )
 
     # Point elements to attach to the planes' clusters.
     tr_geoms = np.asarray(tr["geometry"].to_numpy(), dtype=object)
@@ -277,9 +616,11 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
                 tr_in_cluster[int(mplane.cluster[nearest[row]])].append(row)
 
     claimed: dict[int, str] = {}
-    _split_switches(data, planes, sw_member, tr_in_cluster, line_member, claimed, (tx, ty))
+    cut_at = {line: [cut.at for cut in line_cuts] for line, line_cuts in cuts.items() if line_cuts}
+    _split_switches(data, planes, sw_member, tr_in_cluster, line_member, claimed, (tx, ty), cut_at)
 
-    # Write the line and switch nodes back.
+    # Write the line and switch nodes back; a cut line's inner nodes go to ``via_nodes``, two
+    # per cut: the end of the part before it and the start of the part after it.
     for layer in ("mv_lines", "lv_lines"):
         if layer not in data.frames:
             continue
@@ -287,11 +628,24 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
             "from_node": data.frames[layer]["from_node"].tolist(),
             "to_node": data.frames[layer]["to_node"].tolist(),
         }
-        for (lyr, row, end), (key, m) in line_member.items():
-            if lyr == layer:
-                columns["from_node" if end == "from" else "to_node"][row] = planes[key].node[m]
+        via: dict[int, list[str]] = {}
+        for (lyr, row, end, part), (key, m) in line_member.items():
+            if lyr != layer:
+                continue
+            n_cuts = len(cut_at.get((layer, row), ()))
+            node = planes[key].node[m]
+            if end == "from" and part == 0:
+                columns["from_node"][row] = node
+            elif end == "to" and part == n_cuts:
+                columns["to_node"][row] = node
+            else:
+                via.setdefault(row, [""] * (2 * n_cuts))[2 * part - (end == "from")] = node
         for col, values in columns.items():
             data.set_column(layer, col, values)
+        via_column: list[str | None] = [None] * len(data.frames[layer])
+        for row, nodes in via.items():
+            via_column[row] = json.dumps(nodes, ensure_ascii=False)
+        data.set_column(layer, VIA_COLUMN, via_column)
 
     # Transformers: high-voltage side on the 10 kV plane, low-voltage side on the 400 V plane.
     if len(tr):
@@ -306,6 +660,8 @@ def derive_nodes(data: GridData, tolerance: float) -> list[Problem]:
                     hv[row] = claimed[row]
                 elif hv_near[row] is not None:
                     hv[row] = hv_near[row]
+                elif row in tr_cut:  # at a pole inside a line, farther than the tolerance
+                    hv[row] = mplane.node[tr_cut[row]]
                 else:
                     hv[row] = f"{AUTO}hv:{tr['id'].iat[row]}"
                     if not np.isfinite(tx[row]):
@@ -338,9 +694,10 @@ def _split_switches(
     planes: dict[str, _Plane],
     sw_member: dict[int, tuple[str, int]],
     tr_in_cluster: dict[int, list[int]],
-    line_member: dict[tuple[str, int, str], tuple[str, int]],
+    line_member: dict[tuple[str, int, str, int], tuple[str, int]],
     claimed_transformers: dict[int, str],
     transformer_xy: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
+    cut_at: dict[tuple[str, int], list[float]],
 ) -> None:
     """Gives each switch without nodes its junction (from) and load-side (to) nodes.
 
@@ -373,16 +730,16 @@ def _split_switches(
         key, m = sw_member[r]
         open_clusters[key].add(int(planes[key].cluster[m]))
 
-    adjacency: dict[str, list[tuple[str, tuple[str, int]]]] = defaultdict(list)
-    for layer, _key in (("mv_lines", "m"), ("lv_lines", "l")):
-        for row in range(len(layers[layer])):
-            if (layer, row, "from") not in line_member:
-                continue
-            a = line_member[(layer, row, "from")]
-            b = line_member[(layer, row, "to")]
-            na, nb = phase_node(*a), phase_node(*b)
-            adjacency[na].append((nb, (layer, row)))
-            adjacency[nb].append((na, (layer, row)))
+    adjacency: dict[str, list[tuple[str, tuple[str, int, int] | tuple[str, int]]]] = defaultdict(
+        list
+    )
+    for (layer, row, end, part), a in line_member.items():
+        if end != "from":
+            continue
+        b = line_member[(layer, row, "to", part)]
+        na, nb = phase_node(*a), phase_node(*b)
+        adjacency[na].append((nb, (layer, row, part)))
+        adjacency[nb].append((na, (layer, row, part)))
     # Transformers join the planes in the first trace, so 400 V switches are oriented too.
     tr = data.layer("transformers")
     mplane, lplane = planes["m"], planes["l"]
@@ -399,7 +756,7 @@ def _split_switches(
             adjacency[na].append((nb, ("transformers", row)))
             adjacency[nb].append((na, ("transformers", row)))
     roots = [v for v in data.layer("substations")["node"] if v]
-    parent_line: dict[str, tuple[str, int] | None] = {}
+    parent_line: dict[str, tuple[str, int, int] | tuple[str, int] | None] = {}
     queue: deque[str] = deque()
     for root in roots:
         if root not in parent_line:
@@ -412,9 +769,9 @@ def _split_switches(
                 parent_line[v] = line
                 queue.append(v)
 
-    claimed_ends: set[tuple[str, int, str]] = set()
+    claimed_ends: set[tuple[str, int, str, int]] = set()
 
-    def feeder_of(e: tuple[str, int, str]) -> str | None:
+    def feeder_of(e: tuple[str, int, str, int]) -> str | None:
         return str(mv["feeder"].iat[e[1]]) if e[0] == "mv_lines" else None
 
     # Open switches first: a tie's far side must not be taken by a switch beside it.
@@ -425,20 +782,22 @@ def _split_switches(
         cluster = int(plane.cluster[m])
         junction = plane.node[m]
         ends_keyed = [
-            (mem[1], mem[2], mem[3])
+            (mem[1], mem[2], mem[3], mem[4])
             for mem in (plane.members[i] for i in np.flatnonzero(plane.cluster == cluster))
-            if mem[0] == "line" and (mem[1], mem[2], mem[3]) not in claimed_ends
+            if mem[0] == "line" and (mem[1], mem[2], mem[3], mem[4]) not in claimed_ends
         ]
         switch_feeder = sw["feeder"].iat[row]
         # The line ends by which the first trace reached this junction (one per side of a tie).
         upstream = [
-            e for e in ends_keyed if parent_line.get(phase_node(*line_member[e])) == (e[0], e[1])
+            e
+            for e in ends_keyed
+            if parent_line.get(phase_node(*line_member[e])) == (e[0], e[1], e[3])
         ]
         if len(upstream) > 1:
             same = [e for e in upstream if switch_feeder and feeder_of(e) == switch_feeder]
             upstream = same[:1] or upstream[:1]
         candidates = [e for e in ends_keyed if e not in upstream]
-        chosen: list[tuple[str, int, str]] = []
+        chosen: list[tuple[str, int, str, int]] = []
         if row in open_rows and candidates:
             up_feeders = {feeder_of(e) for e in upstream} - {None}
             if switch_feeder:
@@ -454,7 +813,9 @@ def _split_switches(
             if len(candidates) <= 1 or not upstream:
                 chosen = candidates
             else:
-                chosen = [_by_angle(layers, upstream[0], candidates, sw["kind"].iat[row], local)]
+                chosen = [
+                    _by_angle(layers, upstream[0], candidates, sw["kind"].iat[row], local, cut_at)
+                ]
         load_node = f"{junction}>{sw['id'].iat[row]}"
         plane.load_nodes.add(load_node)
         for e in chosen:
@@ -475,19 +836,30 @@ def _split_switches(
 
 def _by_angle(
     layers: dict[str, pd.DataFrame],
-    incoming: tuple[str, int, str],
-    candidates: list[tuple[str, int, str]],
+    incoming: tuple[str, int, str, int],
+    candidates: list[tuple[str, int, str, int]],
     kind: str | None,
     local: Any,
-) -> tuple[str, int, str]:
+    cut_at: dict[tuple[str, int], list[float]],
+) -> tuple[str, int, str, int]:
     """A fuse takes the lateral that turns away most; other switches the straightest run."""
-    layer, row, end = incoming
-    ix, iy = _direction(layers[layer]["geometry"].iat[row], end, local)
+
+    def leaving(e: tuple[str, int, str, int]) -> tuple[float, float]:
+        layer, row, end, part = e
+        cuts = cut_at.get((layer, row), [])
+        at = None
+        if end == "from" and part > 0:
+            at = cuts[part - 1]
+        elif end == "to" and part < len(cuts):
+            at = cuts[part]
+        return _direction(layers[layer]["geometry"].iat[row], end, local, at)
+
     # The incoming line arrives: reverse its leaving direction.
+    ix, iy = leaving(incoming)
     ix, iy = -ix, -iy
 
-    def turn(e: tuple[str, int, str]) -> float:
-        dx, dy = _direction(layers[e[0]]["geometry"].iat[e[1]], e[2], local)
+    def turn(e: tuple[str, int, str, int]) -> float:
+        dx, dy = leaving(e)
         return math.acos(max(-1.0, min(1.0, ix * dx + iy * dy)))
 
     ranked = sorted(candidates, key=turn)
