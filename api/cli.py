@@ -81,10 +81,12 @@ def cmd_layers_import(args: argparse.Namespace) -> int:
 
 
 def cmd_network_trace(args: argparse.Namespace) -> int:
+    from api.dbadmin import upgrade
     from layers.network import UnknownElementError
     from layers.state import load_network
 
     with _engine() as engine:
+        upgrade(engine)  # a database of an earlier release lacks columns the model reads
         model = load_network(engine, geometry=False)
     if model is None:
         print("error: no network imported yet (gridcall layers import PATH)", file=sys.stderr)

@@ -179,6 +179,32 @@ def test_cli_import_and_trace_on_both_databases(
     assert code == 2
 
 
+def test_trace_on_a_database_of_the_release_before_tee_cuts(
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A database imported by the release before lines' inner nodes (schema 0004) is
+    traced after an upgrade of its schema, not read as if it had them."""
+    from alembic import command
+
+    from api.dbadmin import alembic_config
+    from gis.db import make_engine
+
+    grid = synthetic_grid(3, sections_per_feeder=6)
+    assert _import(grid.write(tmp_path / "grid.gpkg"), db_url, monkeypatch) == 0
+    engine = make_engine(db_url)
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    engine.dispose()
+    element = grid.rows["transformers"][0]["id"]
+    code, got = _trace(element, db_url, monkeypatch, capsys)
+    assert code == 0 and got is not None and got["element_id"] == element
+
+
 def test_reimport_replaces_the_network(
     tmp_path: Path,
     db_url: str,

@@ -16,13 +16,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# plain ALTER TABLE (SQLite 3.35 and newer drop a column in place): a batch operation
+# would copy and rename the table, which SpatiaLite's geometry triggers refuse
+
+
 def upgrade() -> None:
     for table in ("layer_mv_lines", "layer_lv_lines"):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column("via_nodes", sa.Text(), nullable=True))
+        op.add_column(table, sa.Column("via_nodes", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     for table in ("layer_lv_lines", "layer_mv_lines"):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("via_nodes")
+        op.drop_column(table, "via_nodes")
