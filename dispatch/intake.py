@@ -584,6 +584,7 @@ class Intake:
         if swept is None:
             return
         self._write_parts(pending, swept.split, swept.at, self.taken_by or "intake")
+        self._merge_late(pending, swept.at, self.taken_by or "intake")
         pending.incidents.update(swept.flagged)
         if self.timings is not None:
             self.timings.setdefault("sweep", []).append((time.perf_counter() - started) * 1000)
@@ -604,6 +605,26 @@ class Intake:
             pending.incidents.add(self.grouping.survivor(part).id)
             if part.split_from is not None:
                 pending.incidents.add(part.split_from)
+
+    def _merge_late(self, pending: _Pending, at: datetime, by: str) -> None:
+        """Incidents a re-examination merged into others (not a call): their orders go
+        into the survivors', and both incidents are written."""
+        merges = self.grouping.take_merges()
+        if not merges:
+            return
+        service = DispatchService(pending.repo, self.services.dispatch)
+        for merged_id, into_id in merges:
+            into = self.grouping.survivor(self.grouping.incidents[into_id])
+            pending.incidents.update((merged_id, into.id))
+            old, survivor_order = self._orders.get(merged_id), self._orders.get(into.id)
+            if old is None or survivor_order is None or old == survivor_order:
+                continue
+            try:
+                with pending.repo.savepoint():
+                    service.merge_orders(old, survivor_order, at, by=by)
+            except TransitionError:
+                # closed meanwhile by a dispatcher: the incidents are merged all the same
+                logger.exception("merging order %s into %s", old, survivor_order)
 
     def _open_parts(
         self,
@@ -757,6 +778,7 @@ class Intake:
             split = self.grouping.settle(now, force=True)
             pending = _Pending(BufferedDispatchRepository(conn))
             self._write_parts(pending, split, now, "settle")
+            self._merge_late(pending, now, "settle")
             pending.incidents.update(self.grouping.flag_customer_side(now))
             pending.incidents.update(
                 i.id

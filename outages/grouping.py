@@ -211,6 +211,7 @@ class Decision:
     known: bool = False
 
 
+UNLOCATED_MIN_CALLS = 3  # located calls around an unplaced one before they decide it
 LARGE_INCIDENT = 100  # calls: an incident whose re-examination is throttled (see _due)
 BURST_LULL_MINUTES = 10.0  # without a call from a branch before its late burst
 
@@ -461,7 +462,14 @@ class GroupingEngine:
         self._kinds: dict[str, str] = {}
         self._best_cache: dict[tuple[str, tuple[int, int]], str] = {}
         self._unlocated: set[str] = set()
+        self._unlocated_weighed: set[str] = set()  # see _place_unlocated
+        # incidents merged into another by a re-examination, not by a call: (merged, into),
+        # for the intake to merge their orders (see take_merges)
+        self._late_merges: list[tuple[str, str]] = []
         self._restored: set[str] = set()  # restored incidents with a device (see _renewed)
+        # a repaired nested fault's area whose customers are calling again: the outage that
+        # took their calls, and the time of the latest (see _wave_holder)
+        self._waves: dict[str, tuple[str, datetime]] = {}
         self._counter = 0
         self._new_id = new_id or self._next_id
         s = self.s
@@ -787,6 +795,8 @@ class GroupingEngine:
                 best = (log_p, transformer, None, likelihood, "")
         assert best is not None
         _score, transformer, join_id, likelihood, reason = best
+        if (going_on := self._wave_holder(transformer, likelihood, now)) is not None:
+            join_id, reason = going_on
         if join_id is None and (again := self._phone_incident(obs)) is not None:
             # A caller heard before about an open outage above them calls again (article
             # 24's repeat call), however late: they are still out, not hit by a new fault.
@@ -808,6 +818,16 @@ class GroupingEngine:
             status = NEW
         self._remember_phone(obs)
         absorbed, split = self._roll_up(inc, now, obs.call_id)
+        holder = self.survivor(self.incidents[self._member_incident[obs.call_id]])
+        if (wave := self._calling_again(holder)) is not None:
+            nested, above = wave
+            why = (
+                f"{nested.id}'s customers calling again: its fault at {nested.device} was "
+                f"likely repaired, and they are still out under {above.id} ({above.device})"
+            )
+            self._give(holder, above, why, now, area=str(nested.device))
+            status, reason = MERGED, why
+            absorbed = [*absorbed, holder.id]  # its order, if it had one, goes with it
         if not absorbed and not split and self._due(inc, now, 2.0):
             if sweep:
                 split = self._repartition(inc, now)
@@ -1203,7 +1223,59 @@ class GroupingEngine:
         for inc in list(self.incidents.values()):
             if inc.is_open and (self._due(inc, now, 0.0 if force else self.s.settle_minutes * 3)):
                 out.extend(self._repartition(inc, now))
+        self._place_unlocated(now, force=force)
         return out
+
+    def take_merges(self) -> list[tuple[str, str]]:
+        """The incidents that re-examinations merged into others since the last call, as
+        (merged, into): their orders are to be merged too."""
+        out, self._late_merges = self._late_merges, []
+        return out
+
+    def _place_unlocated(self, now: datetime, *, force: bool = False) -> None:
+        """An incident of a call that nothing placed, once the calls of the minutes after it
+        are in too (all of them, ``force``): the outage that took most of the located calls
+        around it takes it. When it came, the storm's calls may not yet have said which
+        outage was under way (its first minute), and a call of a small storm rarely has
+        enough calls before it (see _dominant_incident)."""
+        window = timedelta(minutes=self.s.dominant_minutes)
+        for inc_id in sorted(self._unlocated - self._unlocated_weighed):
+            inc = self.incidents[inc_id]
+            if not inc.is_open or inc.device is not None or not inc.members:
+                continue
+            at = inc.onset
+            if not force and now - inc.last_call < window:
+                continue
+            self._unlocated_weighed.add(inc_id)
+            counts: Counter[str] = Counter()
+            for other in self.incidents.values():
+                if (
+                    other is inc
+                    or not other.is_open
+                    or other.device is None
+                    or other.last_call < at - window
+                    or other.onset > at + window
+                ):
+                    continue
+                n = sum(
+                    1
+                    for m in other.members.values()
+                    if m.transformer and abs(m.observation.at - at) <= window
+                )
+                if n:
+                    counts[other.id] = n
+            total = sum(counts.values())
+            if total < UNLOCATED_MIN_CALLS:
+                continue
+            top, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+            if n < self.s.dominant_share * total:
+                continue
+            why = (
+                f"not located; the outage taking {n} of the {total} located calls within "
+                f"{self.s.dominant_minutes:.0f} min of it: confirm the place"
+            )
+            self._give(inc, self.incidents[top], why, now)
+            self._late_merges.append((inc.id, top))
 
     def _settle_due(self, now: datetime) -> bool:
         return self._settled is None or now - self._settled >= timedelta(
@@ -1423,12 +1495,18 @@ class GroupingEngine:
         )
 
     def _give(
-        self, part: Incident, holder: Incident, why: str, now: datetime, *, renewed: bool = False
+        self, part: Incident, holder: Incident, why: str, now: datetime, *, area: str | None = None
     ) -> None:
         """Gives the calls of a part just split off to the incident that holds its fault,
-        saying why in both; ``renewed``: they are customers of a repaired nested fault,
-        calling again under the outage above it (see :meth:`_repartition`)."""
-        self._absorb(holder, part, renewed=renewed)
+        saying why in both; ``area``: the device of a repaired nested fault whose customers
+        these are, calling again under the outage above it (see :meth:`_repartition`)."""
+        if area is not None:
+            latest = max(m.observation.at for m in part.members.values())
+            held = self._waves.get(area)
+            if held is not None and held[0] == holder.id:
+                latest = max(latest, held[1])
+            self._waves[area] = (holder.id, latest)
+        self._absorb(holder, part, renewed=area is not None)
         holder.evidence.append(f"{now:%H:%M} took the calls of {part.id}: {why}")
         part.evidence.append(f"{now:%H:%M} merged into {holder.id}: {why}")
 
@@ -1451,6 +1529,73 @@ class GroupingEngine:
                 ):
                     found = other
         return found
+
+    def _wave_holder(
+        self, transformer: str, likelihood: float, now: datetime
+    ) -> tuple[str, str] | None:
+        """The outage taking the calls of a repaired nested fault's customers, calling again,
+        when the caller is one of them and the wave's last call is less than a lull ago:
+        the wave goes on, and each of its calls need not open an incident first."""
+        if not self._waves or likelihood < 0.5:
+            return None
+        lull = timedelta(minutes=BURST_LULL_MINUTES)
+        for device in self.tree.chain(transformer):
+            held = self._waves.get(device)
+            if held is None or not timedelta(0) <= now - held[1] <= lull:
+                continue
+            holder = self.survivor(self.incidents[held[0]])
+            if holder.is_open and holder.device in self.tree.chain(transformer):
+                self._waves[device] = (holder.id, now)
+                return holder.id, (
+                    f"calling again with the customers of {device}, still out under "
+                    f"{holder.id} ({holder.device})"
+                )
+        return None
+
+    def _calling_again(self, inc: Incident) -> tuple[Incident, Incident] | None:
+        """An incident of calls that began long after an older incident at or below its
+        device, while an outage above both began in between: the older incident and that
+        outage. The older fault was repaired, and its customers, still dark, call again
+        about the outage above (a new fault there could not have darkened them again while
+        it lasts). As for a late part split off (see _split), for calls that opened an
+        incident of their own instead of joining the old one: one that has come to cover
+        the old one's device, so not a small fault below it, and not a second fault at
+        one device while the first is open; its calls keep to the old one's area."""
+        if inc.device is None or not inc.is_open or len(inc.transformers()) < 2:
+            # calls again from one transformer say too little: its own fault (or its fuse's)
+            # found dark when an outage above was repaired reads the same; a wave of an
+            # area's customers calls from all over it (see _confined)
+            return None
+        device = str(inc.device)
+        late = inc.onset - timedelta(minutes=self.s.new_burst_minutes - BURST_LULL_MINUTES)
+        older = [self.incidents[i] for i in sorted(self._below.get(device, ())) if i != inc.id]
+        older += [
+            self.incidents[i]
+            for i in sorted(self._restored)
+            if self.incidents[i].merged_into is None
+            and device in self.tree.device_chain(str(self.incidents[i].device))
+        ]
+        above_inc = self.tree.device_chain(device)[1:]
+        chains = [self.tree.chain(m.transformer) for m in inc.members.values() if m.transformer]
+        calling = inc.transformers()
+        for nested in older:
+            if nested.onset > late or len(nested.transformers()) < 2:
+                continue
+            # from all over the old fault's area: most of the transformers it was called
+            # from are calling again (faults of their own there, found dark when an outage
+            # above was repaired, keep to a few)
+            before = nested.transformers()
+            if len(calling & before) < self.s.renewed_share * len(before):
+                continue
+            # the old fault's customers, not a wider area's (a fault of its own there,
+            # found dark when the outage above was repaired)
+            area = str(nested.device)
+            if sum(area in c for c in chains) < self.s.renewed_share * len(chains):
+                continue
+            above = self._outage_above(nested, inc.onset)
+            if above is not None and above is not inc and above.device in above_inc:
+                return nested, above
+        return None
 
     def _renewed(
         self, inc: Incident, device: str, since: datetime, chains: Sequence[tuple[str, ...]]
@@ -1744,7 +1889,7 @@ class GroupingEngine:
                     f"{inc.id}'s fault was repaired and its customers, calling again, are "
                     f"still out under {above.device}"
                 )
-                self._give(part, above, why, now, renewed=True)
+                self._give(part, above, why, now, area=area)
         return new_ids
 
     def _split_sibling(self, inc: Incident, part: Incident, now: datetime) -> Incident | None:

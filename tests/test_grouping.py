@@ -319,6 +319,39 @@ def test_a_repaired_nested_faults_customers_calling_again_join_the_outage_above(
     assert any("still out under" in e for e in outage.evidence)
 
 
+def test_customers_calling_again_long_after_do_not_open_a_second_incident_at_the_fuse(
+    model: NetworkModel,
+) -> None:
+    """As above, with the lateral's customers calling again over two hours after its fault:
+    too late for each call to join the lateral's incident, each first opens an incident of
+    its own. That is not a second fault at the fuse while the first is still open (two
+    incidents, one device): the breaker's outage, which began in between, holds them."""
+    fuse, transformers, breaker, rng, calls = _lateral_and_breaker_calls(model, 2)
+    again = [
+        (140 + rng.expovariate(1 / 6), t, sp)
+        for t in transformers
+        for sp in _customers(model, t)[3::6]
+    ]
+    engine = GroupingEngine(model)
+    for n, (minute, t, sp) in enumerate(sorted(calls)):
+        engine.process(_obs(f"f{n}", minute, t, sp))
+    by_device = {i.device: i for i in engine.open_incidents()}
+    assert set(by_device) == {fuse, breaker}
+    answered = []
+    for n, (minute, t, sp) in enumerate(sorted(again)):
+        answered.append(engine.process(_obs(f"again{n}", minute, t, sp)).incident_id)
+        at_fuse = [i.id for i in engine.open_incidents() if i.device == fuse]
+        assert at_fuse == [by_device[fuse].id]
+    # the first calls of the wave open an incident at their transformer, until it covers
+    # the fuse; from then on the wave goes to the breaker's outage as it calls
+    assert answered[3:] == [by_device[breaker].id] * (len(again) - 3)
+    engine.settle(T0 + timedelta(minutes=200), force=True)
+    assert {i.id for i in engine.open_incidents()} == {by_device[fuse].id, by_device[breaker].id}
+    holders = _holder_ids(engine, (f"again{n}" for n in range(len(again))))
+    assert holders == {by_device[breaker].id}
+    assert any("calling again" in e for e in by_device[breaker].evidence)
+
+
 def test_a_nested_areas_customers_call_again_once(model: NetworkModel) -> None:
     """After the lateral's customers called again (above), their calls stop: the breaker
     was repaired too, which nobody told us. A burst there soon after is more of the same

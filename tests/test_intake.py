@@ -542,6 +542,48 @@ def test_a_call_just_before_a_large_outage_keeps_its_incident_and_the_outage_tak
     engine.dispose()
 
 
+def test_a_call_nothing_placed_joins_the_outage_that_took_the_calls_around_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The storm's first call says nothing of where it is (no account, pole, position or
+    address): it opens an incident of its own, to place by hand. When the located calls of
+    the minutes after it have all gone to one outage, that outage takes it: the incident
+    and its order are merged into that outage's, and the call is on that order."""
+    from test_grouping import _fuse_with_transformers
+
+    from dispatch.intake import Intake, IntakeServices
+    from dispatch.store import order_calls, work_orders
+
+    account, data, model, engine = _grouping_grid(db_url, tmp_path)
+    fuse, lateral = _fuse_with_transformers(model, 2)
+    intake = Intake(engine, IntakeServices.build(data, model), taken_by="agent")
+    first = intake.take(_row("nowhere", 0, None))
+    assert first["status"] == "new" and first["predicted_device_id"] is None
+    customers = [sp for t in lateral for sp in model.downstream_service_points(t)[::5]]
+    answers = [intake.take(_row(f"c{k}", 1 + k, account[sp])) for k, sp in enumerate(customers)]
+    outage = answers[-1]
+    assert outage["predicted_device_id"] == fuse
+    intake.settle(T0 + timedelta(minutes=60))
+    grouping = intake.grouping
+    holder = grouping.survivor(grouping.incidents[first["incident_id"]])
+    assert holder.id == outage["incident_id"] and "nowhere" in holder.members
+    with engine.connect() as conn:
+        on_order = set(
+            conn.execute(
+                select(order_calls.c.call_id).where(
+                    order_calls.c.order_id == outage["work_order_id"]
+                )
+            ).scalars()
+        )
+        closed = conn.execute(
+            select(work_orders.c.status).where(work_orders.c.order_id == first["work_order_id"])
+        ).scalar_one()
+        stored = _stored_call_ids(conn, outage["incident_id"])
+    assert "nowhere" in on_order and "nowhere" in stored
+    assert closed == "closed"
+    engine.dispose()
+
+
 def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     db_url: str, tmp_path: Path
 ) -> None:

@@ -184,5 +184,6 @@ def test_a_cut_line_is_stored_and_traced_the_same_from_the_database(
     _data, before, _problems = prepare(path)
     assert before is not None
     after = NetworkModel(load_grid(engine, geometry=False))
+    engine.dispose()
     assert len(after.line_sections) == len(removed)
     assert _traces(after, grid, removed) == _traces(before, grid, removed)
