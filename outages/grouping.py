@@ -1249,12 +1249,14 @@ class GroupingEngine:
             self._unlocated_weighed.add(inc_id)
             counts: Counter[str] = Counter()
             for other in self.incidents.values():
+                # (an outage whose calls began after it: its onset, measured from its first
+                # call, is not to be moved by a call that says nothing of where it is)
                 if (
                     other is inc
                     or not other.is_open
                     or other.device is None
                     or other.last_call < at - window
-                    or other.onset > at + window
+                    or other.onset > at
                 ):
                     continue
                 n = sum(

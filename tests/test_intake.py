@@ -545,10 +545,11 @@ def test_a_call_just_before_a_large_outage_keeps_its_incident_and_the_outage_tak
 def test_a_call_nothing_placed_joins_the_outage_that_took_the_calls_around_it(
     db_url: str, tmp_path: Path
 ) -> None:
-    """The storm's first call says nothing of where it is (no account, pole, position or
-    address): it opens an incident of its own, to place by hand. When the located calls of
-    the minutes after it have all gone to one outage, that outage takes it: the incident
-    and its order are merged into that outage's, and the call is on that order."""
+    """A call in an outage's first minutes says nothing of where it is (no account, pole,
+    position or address): too few calls have come yet to tell which outage is under way,
+    and it opens an incident of its own, to place by hand. When the located calls of the
+    minutes around it have all gone to one outage, that outage takes it: the incident and
+    its order are merged into that outage's, and the call is on that order."""
     from test_grouping import _fuse_with_transformers
 
     from dispatch.intake import Intake, IntakeServices
@@ -557,10 +558,13 @@ def test_a_call_nothing_placed_joins_the_outage_that_took_the_calls_around_it(
     account, data, model, engine = _grouping_grid(db_url, tmp_path)
     fuse, lateral = _fuse_with_transformers(model, 2)
     intake = Intake(engine, IntakeServices.build(data, model), taken_by="agent")
-    first = intake.take(_row("nowhere", 0, None))
-    assert first["status"] == "new" and first["predicted_device_id"] is None
     customers = [sp for t in lateral for sp in model.downstream_service_points(t)[::5]]
-    answers = [intake.take(_row(f"c{k}", 1 + k, account[sp])) for k, sp in enumerate(customers)]
+    answers = [intake.take(_row(f"c{k}", k, account[sp])) for k, sp in enumerate(customers[:2])]
+    first = intake.take(_row("nowhere", 1.5, None))
+    assert first["status"] == "new" and first["predicted_device_id"] is None
+    answers += [
+        intake.take(_row(f"c{k}", k, account[sp])) for k, sp in enumerate(customers) if k >= 2
+    ]
     outage = answers[-1]
     assert outage["predicted_device_id"] == fuse
     intake.settle(T0 + timedelta(minutes=60))
