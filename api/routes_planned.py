@@ -54,8 +54,9 @@ def notice_out(
         **_ERRORS,
         422: {
             "model": ErrorOut,
-            "description": "unknown switch ids (named), a window that ends before it starts "
-            "or is over, or a planned outage less than 7 days ahead without late_reason",
+            "description": "unknown switch ids (named), a window that ends before it starts, "
+            "or, without late_reason, a window that is over (an outage entered after the "
+            "fact, 补录, gives one) or a planned outage less than 7 days ahead",
         },
     },
 )
@@ -65,7 +66,9 @@ def publish(
     """The affected transformers, service points (a count), township and village names and
     the outline of the area are computed from the network with the switches open: what is
     energised now and would not be. A planned notice must be published 7 days ahead, or
-    give ``late_reason``; a temporary one need not."""
+    give ``late_reason``; a temporary one need not. A window already over is taken with a
+    ``late_reason`` too: an outage entered after the fact, which calls of its time typed in
+    or replayed later are answered from."""
     planner = context.require_planner()
     now = context.now()
     switch_ids = planner.check_switches(body.switch_ids)

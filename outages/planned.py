@@ -95,7 +95,9 @@ def check_notice(
 ) -> None:
     """Article 31: a planned outage is published at least 7 days before it starts, unless a
     reason for the short notice is recorded; a temporary outage needs no notice period. A
-    window must end after it starts, and after now (a notice of the past informs nobody)."""
+    window must end after it starts, and after now unless a reason is recorded: a notice of
+    the past informs nobody, but an outage entered after the fact (补录) belongs in the
+    records, and calls about it replayed later are answered from it."""
     start = _aware(start, "start")
     end = _aware(end, "end")
     published_at = _aware(published_at, "published_at")
@@ -103,8 +105,11 @@ def check_notice(
         raise NoticeWindowError(
             f"the window ends ({end.isoformat()}) before it starts ({start.isoformat()})"
         )
-    if end <= published_at:
-        raise NoticeWindowError(f"the window ended at {end.isoformat()}, before publication")
+    if end <= published_at and not (late_reason and late_reason.strip()):
+        raise NoticeWindowError(
+            f"the window ended at {end.isoformat()}, before publication: give late_reason "
+            "to enter a past outage after the fact"
+        )
     short = start - published_at < timedelta(days=NOTICE_DAYS)
     if kind is NoticeKind.PLANNED and short and not (late_reason and late_reason.strip()):
         days = (start - published_at).total_seconds() / 86400

@@ -232,6 +232,37 @@ def test_a_call_inside_a_published_outage_is_known(api: Api) -> None:
     assert r.json()["work_order_id"] is None
 
 
+def test_an_outage_entered_after_the_fact_answers_calls_typed_in_late(api: Api) -> None:
+    """A storm's outage entered after it ended (补录, with the reason): refused without a
+    reason, accepted with one, and calls of that time, typed in now, are answered from it."""
+    model = api.services.model
+    fuse = next(
+        s for s, k in model.switch_kind.items() if k == "fuse" and model.downstream_transformers(s)
+    )
+    transformer = model.downstream_transformers(fuse)[0]
+    past = {
+        "switch_ids": [fuse],
+        "kind": "planned",
+        "reason": "线路检修",
+        "start": (NOW - timedelta(days=30, hours=4)).isoformat(),
+        "end": (NOW - timedelta(days=30)).isoformat(),
+    }
+    headers = api.headers(Role.DISPATCHER)
+    refused = api.client.post("/api/planned-outages", json=past, headers=headers)
+    assert refused.status_code == 422 and "late_reason" in refused.text
+    notice = api.client.post(
+        "/api/planned-outages", json={**past, "late_reason": "补录"}, headers=headers
+    )
+    assert notice.status_code == 201, notice.text
+    r = api.client.post(
+        "/api/calls",
+        json=call("old1", -30 * 24 * 60 - 60, account_no=accounts_of(api, transformer)[0]),
+        headers=api.headers(Role.AGENT),
+    )
+    assert r.json()["status"] == "known_outage"
+    assert notice.json()["id"] in r.json()["reason"]
+
+
 def test_without_a_network_calls_are_503(engine: Engine) -> None:
     from test_api_support import TestClient, add_users, login, make_app
 

@@ -74,6 +74,9 @@ def test_windows_must_make_sense() -> None:
         check_notice(
             NoticeKind.TEMPORARY, NOW - timedelta(hours=5), NOW - timedelta(hours=1), NOW, None
         )
+    # entered after the fact (补录), with the reason recorded
+    for kind in NoticeKind:
+        check_notice(kind, NOW - timedelta(days=140), NOW - timedelta(days=139), NOW, "补录")
     with pytest.raises(NoticeWindowError, match="UTC offset"):
         check_notice(NoticeKind.PLANNED, start.replace(tzinfo=None), start, NOW, None)
 
