@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -414,6 +415,19 @@ class Intake:
         r = self.services.units.responsible(lon, lat, device)
         return r.unit_id, r.area_class
 
+    def _unit_of_the_storm(self, at: datetime) -> tuple[str | None, str]:
+        """The unit for a call placed nowhere: the one most of the last minutes' located
+        calls went to (a storm calls from where it struck), else the layers' answer (the
+        unit serving the most customers)."""
+        votes: Counter[tuple[str | None, str]] = Counter()
+        for inc_id, n in self.grouping.recent_outages(at).items():
+            held = self._units.get(inc_id)
+            if held is not None and held[0] is not None:
+                votes[held] += n
+        if votes:
+            return max(votes.items(), key=lambda kv: (kv[1], kv[0][0] or ""))[0]
+        return self._unit_for(None, None)
+
     def _ticket(self, pending: _Pending, call: Call, location: Location) -> dict[str, Any]:
         unit, _area = self._unit_for(location, None)
         service = DispatchService(pending.repo, self.services.dispatch)
@@ -456,7 +470,10 @@ class Intake:
         if status == MERGED and (decision.known or inc.state == CONFIRMED):
             status = "known_outage"
             reason = f"known outage ({inc.state}): {reason}"
-        unit, area = self._unit_for(location, inc.device)
+        if inc.device is None and (location.lon is None or location.lat is None):
+            unit, area = self._unit_of_the_storm(call.received_at)
+        else:
+            unit, area = self._unit_for(location, inc.device)
         self._set_unit(inc.id, (unit, area))
         order_id = self._orders_for(conn, pending, call, decision, inc, unit, area, location)
         if decision.customer_side_suspect:

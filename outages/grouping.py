@@ -1959,6 +1959,17 @@ class GroupingEngine:
         inc.evidence.append(f"{obs.at:%H:%M} call {obs.call_id}: {why}")
         return Decision(obs.call_id, inc.id, NEW, None, None, why)
 
+    def recent_outages(self, at: datetime) -> Counter[str]:
+        """The located calls of the last ``dominant_minutes`` before ``at``, counted by the
+        open incident that holds them now: where the storm is calling from."""
+        self._recent.forget_before(at - timedelta(minutes=self.s.dominant_minutes))
+        out: Counter[str] = Counter()
+        for inc_id, n in self._recent.counts.items():
+            holder = self.survivor(self.incidents[inc_id])
+            if holder.is_open:
+                out[holder.id] += n
+        return out
+
     def _dominant_incident(self, obs: Observation) -> tuple[str | None, str]:
         """In a storm most calls are about its largest outage: a call that nothing places
         joins the outage taking most of the calls right now, when it takes most of them."""

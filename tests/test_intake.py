@@ -588,6 +588,36 @@ def test_a_call_nothing_placed_joins_the_outage_that_took_the_calls_around_it(
     engine.dispose()
 
 
+def test_a_call_placed_nowhere_goes_to_the_unit_the_storm_is_calling_from(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A call that nothing places still needs a unit: the one the last minutes' located
+    calls went to, not the unit serving the most customers when the storm is elsewhere."""
+    from test_grouping import GROUPING_GRID
+
+    from dispatch.intake import Intake, IntakeServices
+
+    account, data, model, engine = _grouping_grid(db_url, tmp_path, {**GROUPING_GRID, "units": 4})
+    services = IntakeServices.build(data, model)
+    busiest = services.units.responsible(None, None, None).unit_id
+    assert busiest is not None
+
+    def unit_of(transformer: str) -> str | None:
+        lon, lat = data.element_location(transformer) or (None, None)
+        return services.units.responsible(lon, lat, transformer).unit_id
+
+    elsewhere = next(t for t in model.transformer_ids if unit_of(t) not in (None, busiest))
+    intake = Intake(engine, services, taken_by="agent")
+    customers = model.downstream_service_points(elsewhere)[:4]
+    answers = [intake.take(_row(f"s{k}", k * 0.5, account[sp])) for k, sp in enumerate(customers)]
+    storm_unit = answers[-1]["unit_id"]
+    assert storm_unit not in (None, busiest)
+    nowhere = intake.take(_row("nowhere", 3, None))
+    assert nowhere["predicted_device_id"] is None
+    assert nowhere["unit_id"] == storm_unit
+    engine.dispose()
+
+
 def test_incidents_split_at_a_sweep_are_stored_as_the_engine_holds_them(
     db_url: str, tmp_path: Path
 ) -> None:
