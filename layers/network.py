@@ -471,6 +471,11 @@ class NetworkModel:
         """Islands and closed loops in this switching state, as import problems."""
         problems: list[Problem] = []
         reached_primary = self.energised
+        sps = self.data.layer("service_points")
+        # a transformer's customers hang on its 400 V lines' ends as often as on itself
+        customers = (
+            sps["transformer_id"].astype(str).value_counts().to_dict() if len(sps) else {}
+        )
         # islands
         for e in range(len(self.edge_u)):
             u, v = int(self.edge_u[e]), int(self.edge_v[e])
@@ -487,7 +492,7 @@ class NetworkModel:
                 layer = EDGE_LAYERS[kind]
                 extra = ""
                 if kind == TRANSFORMER:
-                    count = int(np.count_nonzero(self.sp_node == v))
+                    count = int(customers.get(self.edge_ids[e], 0))
                     extra = f", with {count} service points"
                 problems.append(
                     Problem(layer, self.edge_ids[e], f"island: no substation feeds it{extra}")
@@ -497,7 +502,6 @@ class NetworkModel:
             for e in np.flatnonzero(self.edge_kind == TRANSFORMER).tolist()
             if not reached_primary[int(self.edge_v[e])]
         }
-        sps = self.data.layer("service_points")
         for row, node in enumerate(self.sp_node.tolist()):
             if not reached_primary[node] and sps["transformer_id"].iat[row] not in unfed_tr:
                 problems.append(

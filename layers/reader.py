@@ -242,18 +242,18 @@ def read_package(
             suffix = file.suffix.lower()
             if suffix not in FILE_SUFFIXES:
                 continue
-            name = file.stem.lower()
+            name = file.stem.strip().lower()  # an export's stray blank is no new layer
             if suffix == ".gpkg" and name not in LAYERS:
                 # A GeoPackage in the folder may hold several layers of its own.
                 for table, _geom in pyogrio.list_layers(file):
-                    sources.append((str(table).lower(), file, str(table)))
+                    sources.append((str(table).strip().lower(), file, str(table)))
                 continue
             sources.append((name, file, None))
     elif root.suffix.lower() == ".gpkg":
         for table, _geom in pyogrio.list_layers(root):
-            sources.append((str(table).lower(), root, str(table)))
+            sources.append((str(table).strip().lower(), root, str(table)))
     elif root.suffix.lower() in FILE_SUFFIXES:
-        sources.append((root.stem.lower(), root, None))
+        sources.append((root.stem.strip().lower(), root, None))
     else:
         raise PackageError(f"{root}: not a GeoPackage or a folder of layer files")
 

@@ -87,7 +87,32 @@ def island(rows: Rows) -> list[str]:
             "geometry": shapely.Point(x + 100, y),
         }
     )
-    return ["ISLAND-L", "ISLAND-T", "island"]
+    # its customers hang on a 400 V line's end, not on the transformer itself
+    rows["lv_lines"].append(
+        {
+            "id": "ISLAND-LV",
+            "from_node": "NOWHERE-LV",
+            "to_node": "NOWHERE-SP",
+            "transformer_id": "ISLAND-T",
+            "voltage_kv": 0.4,
+            "geometry": shapely.LineString([(x + 100, y), (x + 150, y)]),
+        }
+    )
+    for k in range(3):
+        rows["service_points"].append(
+            {
+                "id": f"ISLAND-SP{k}",
+                "account_no": f"99000{k}",
+                "transformer_id": "ISLAND-T",
+                "node": "NOWHERE-SP",
+                "address": "",
+                "name": "",
+                "phone": "",
+                "category": "residential",
+                "geometry": shapely.Point(x + 150, y),
+            }
+        )
+    return ["ISLAND-L", "ISLAND-T", "island", "with 3 service points"]
 
 
 def closed_loop(rows: Rows) -> list[str]:

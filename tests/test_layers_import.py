@@ -89,6 +89,22 @@ def test_formats_and_crss(tmp_path: Path, fmt: str, crs: str, override: str | No
     assert abs(sub.x - want_lon) < 1e-6 and abs(sub.y - want_lat) < 1e-6
 
 
+def test_layer_names_with_stray_blanks_or_capitals_are_the_layers_they_name(
+    tmp_path: Path,
+) -> None:
+    """An export names a file ``poles .geojson`` or ``Transformers.geojson``: still the
+    poles and the transformers, not an unknown layer ignored (poles lost, exit 0)."""
+    grid = synthetic_grid(3, sections_per_feeder=6)
+    folder = grid.write(tmp_path / "grid", fmt="geojson", crs="EPSG:4326")
+    (folder / "poles.geojson").rename(folder / "poles .geojson")
+    (folder / "transformers.geojson").rename(folder / "Transformers.geojson")
+    data, model, problems = prepare(folder)
+    assert [str(p) for p in problems if "unknown layer" in str(p)] == []
+    assert data is not None and model is not None
+    assert len(data.layer("poles")) == len(grid.rows["poles"]) > 0
+    assert _compare(model, grid) == []
+
+
 def test_a_shapefile_of_gbk_text_without_a_code_page_keeps_its_chinese_names(
     tmp_path: Path,
 ) -> None:
