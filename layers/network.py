@@ -473,9 +473,7 @@ class NetworkModel:
         reached_primary = self.energised
         sps = self.data.layer("service_points")
         # a transformer's customers hang on its 400 V lines' ends as often as on itself
-        customers = (
-            sps["transformer_id"].astype(str).value_counts().to_dict() if len(sps) else {}
-        )
+        customers = sps["transformer_id"].astype(str).value_counts().to_dict() if len(sps) else {}
         # islands
         for e in range(len(self.edge_u)):
             u, v = int(self.edge_u[e]), int(self.edge_v[e])
