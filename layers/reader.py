@@ -8,6 +8,7 @@ keep their zeros), geometries as shapely objects in the file's own CRS.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,10 +172,20 @@ def _guess_dbf_encoding(shp: Path) -> str:
     return "utf-8"
 
 
+def _list_layers(path: Path) -> Any:
+    """The tables of a GeoPackage; what the reader would warn of here it says again, once
+    per layer, when the layer is read (see _read_ogr)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="pyogrio")
+        return pyogrio.list_layers(path)
+
+
 def _read_ogr(path: Path, name: str, layer: str | None, crs_override: CRS | None) -> RawLayer:
     spec = LAYERS.get(name)
     problems: list[Problem] = []
-    info = pyogrio.read_info(path, layer=layer)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="pyogrio")
+        info = pyogrio.read_info(path, layer=layer)  # (what the read below says, once)
     crs: CRS | None = None
     declared = info.get("crs")
     if declared:
@@ -210,9 +221,14 @@ def _read_ogr(path: Path, name: str, layer: str | None, crs_override: CRS | None
                 severity="warning",
             )
         )
-    meta, _fids, geometry_wkb, field_data = pyogrio.raw.read(
-        path, layer=layer, encoding=encoding, **options
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        meta, _fids, geometry_wkb, field_data = pyogrio.raw.read(
+            path, layer=layer, encoding=encoding, **options
+        )
+    # the reader's own warnings (measured M values dropped, ...) as the import's, once
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        problems.append(Problem(name, None, message, severity="warning"))
     columns = list(meta["fields"])
     frame = pd.DataFrame({col: field_data[i] for i, col in enumerate(columns)})
     frame = _normalise_columns(frame, spec)
@@ -245,12 +261,12 @@ def read_package(
             name = file.stem.strip().lower()  # an export's stray blank is no new layer
             if suffix == ".gpkg" and name not in LAYERS:
                 # A GeoPackage in the folder may hold several layers of its own.
-                for table, _geom in pyogrio.list_layers(file):
+                for table, _geom in _list_layers(file):
                     sources.append((str(table).strip().lower(), file, str(table)))
                 continue
             sources.append((name, file, None))
     elif root.suffix.lower() == ".gpkg":
-        for table, _geom in pyogrio.list_layers(root):
+        for table, _geom in _list_layers(root):
             sources.append((str(table).strip().lower(), root, str(table)))
     elif root.suffix.lower() in FILE_SUFFIXES:
         sources.append((root.stem.strip().lower(), root, None))

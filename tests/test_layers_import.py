@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shapely
 from reference_trace import ReferenceTracer
 
 from api.cli import main
@@ -103,6 +104,40 @@ def test_layer_names_with_stray_blanks_or_capitals_are_the_layers_they_name(
     assert data is not None and model is not None
     assert len(data.layer("poles")) == len(grid.rows["poles"]) > 0
     assert _compare(model, grid) == []
+
+
+def test_measured_geometries_are_read_with_one_warning_per_layer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A survey export carries M values (chainage) on its points: they are dropped with one
+    warning naming the layer, not the reader library's own warnings and source lines."""
+    import sqlite3
+    import struct
+
+    grid = synthetic_grid(3, sections_per_feeder=6)
+    path = grid.write(tmp_path / "grid.gpkg")
+    con = sqlite3.connect(path)
+    for (trigger,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+        con.execute(f'DROP TRIGGER "{trigger}"')
+    srs, column = con.execute(
+        "SELECT srs_id, column_name FROM gpkg_geometry_columns WHERE table_name = 'poles'"
+    ).fetchone()
+    for fid, blob in con.execute(f'SELECT fid, "{column}" FROM poles').fetchall():
+        envelope = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(blob[3] >> 1) & 7]
+        point = shapely.from_wkb(blob[8 + envelope :])
+        measured = shapely.from_wkt(f"POINT ZM ({point.x!r} {point.y!r} 55 12.5)")
+        wkb = shapely.to_wkb(measured, flavor="iso", output_dimension=4, byte_order=1)
+        header = b"GP" + bytes([0, 0x01]) + struct.pack("<i", srs)
+        con.execute(f'UPDATE poles SET "{column}" = ? WHERE fid = ?', (header + wkb, fid))
+    con.execute("UPDATE gpkg_geometry_columns SET z = 1, m = 1 WHERE table_name = 'poles'")
+    con.commit()
+    con.close()
+    data, model, problems = prepare(path)
+    assert data is not None and model is not None
+    assert len(data.layer("poles")) == len(grid.rows["poles"])
+    notes = [str(p) for p in problems if p.severity == "warning" and "Measured" in str(p)]
+    assert len(notes) == 1 and notes[0].startswith("warning: poles:")
+    assert "UserWarning" not in capsys.readouterr().err
 
 
 def test_a_shapefile_of_gbk_text_without_a_code_page_keeps_its_chinese_names(
