@@ -544,15 +544,9 @@ class Intake:
                 survivor_order = old
                 self._orders[inc.id] = old
                 continue
-            try:
-                with pending.repo.savepoint():
-                    service.merge_orders(
-                        old, survivor_order, max(when(old), when(survivor_order)), by=by
-                    )
-            except TransitionError:
-                # an order's log refuses the step (closed meanwhile by a dispatcher): the
-                # incidents are merged all the same, the orders are left for the dispatcher
-                logger.exception("merging order %s into %s", old, survivor_order)
+            _merge_orders(
+                pending, service, old, survivor_order, max(when(old), when(survivor_order)), by
+            )
         if survivor_order is None:
             order = service.open_repair_order(
                 inc.id,
@@ -636,12 +630,7 @@ class Intake:
             old, survivor_order = self._orders.get(merged_id), self._orders.get(into.id)
             if old is None or survivor_order is None or old == survivor_order:
                 continue
-            try:
-                with pending.repo.savepoint():
-                    service.merge_orders(old, survivor_order, at, by=by)
-            except TransitionError:
-                # closed meanwhile by a dispatcher: the incidents are merged all the same
-                logger.exception("merging order %s into %s", old, survivor_order)
+            _merge_orders(pending, service, old, survivor_order, at, by)
 
     def _open_parts(
         self,
@@ -824,6 +813,19 @@ class Intake:
                 }
             )
         return {"final": {"incidents": incidents}}
+
+
+def _merge_orders(
+    pending: _Pending, service: DispatchService, old: str, into: str, at: datetime, by: str
+) -> None:
+    """The order of an incident merged into another goes into that one's order."""
+    try:
+        with pending.repo.savepoint():
+            service.merge_orders(old, into, at, by=by)
+    except TransitionError:
+        # an order's log refuses the step (closed meanwhile by a dispatcher): the
+        # incidents are merged all the same, the orders are left for the dispatcher
+        logger.exception("merging order %s into %s", old, into)
 
 
 @dataclass

@@ -1570,25 +1570,34 @@ class GroupingEngine:
             return None
         device = str(inc.device)
         late = inc.onset - timedelta(minutes=self.s.new_burst_minutes - BURST_LULL_MINUTES)
-        older = [self.incidents[i] for i in sorted(self._below.get(device, ())) if i != inc.id]
-        older += [
-            self.incidents[i]
-            for i in sorted(self._restored)
-            if self.incidents[i].merged_into is None
-            and device in self.tree.device_chain(str(self.incidents[i].device))
-        ]
-        above_inc = self.tree.device_chain(device)[1:]
-        chains = [self.tree.chain(m.transformer) for m in inc.members.values() if m.transformer]
         calling = inc.transformers()
-        for nested in older:
-            if nested.onset > late or len(nested.transformers()) < 2:
-                continue
+
+        def may_be_nested(other: Incident) -> bool:
+            # (cheap tests first: this runs at every call, below every open incident)
+            if other is inc or other.merged_into is not None or other.onset > late:
+                return False
+            before = other.transformers()
             # from all over the old fault's area: most of the transformers it was called
             # from are calling again (faults of their own there, found dark when an outage
             # above was repaired, keep to a few)
-            before = nested.transformers()
-            if len(calling & before) < self.s.renewed_share * len(before):
-                continue
+            return len(before) >= 2 and len(calling & before) >= self.s.renewed_share * len(before)
+
+        open_below = (self.incidents[i] for i in self._below.get(device, ()))
+        restored = (
+            self.incidents[i]
+            for i in self._restored
+            if device in self.tree.device_chain(str(self.incidents[i].device))
+        )
+        candidates = [
+            o
+            for group in (open_below, restored)  # the open ones first, each by id
+            for o in sorted((o for o in group if may_be_nested(o)), key=lambda o: o.id)
+        ]
+        if not candidates:
+            return None
+        above_inc = self.tree.device_chain(device)[1:]
+        chains = [self.tree.chain(m.transformer) for m in inc.members.values() if m.transformer]
+        for nested in candidates:
             # the old fault's customers, not a wider area's (a fault of its own there,
             # found dark when the outage above was repaired)
             area = str(nested.device)

@@ -455,13 +455,17 @@ def pg_arrays(
     return out
 
 
-def restore_incident(conn: Connection, incident_id: str, at: datetime, actor: str) -> bool:
-    """The crew reports supply back: the incident ends, so the public outage query drops it,
-    the reliability figures stop its clock, and a later call there is a new fault.
-
-    Taken under the intake lock and bumping its version, so that every intake process
-    reloads its open incidents before its next call instead of writing this one back.
-    Returns whether the incident was open."""
+def _mark_open_incident(
+    conn: Connection,
+    incident_id: str,
+    event: dict[str, Any],
+    values: dict[str, Any],
+    *also: Any,
+) -> bool:
+    """Sets ``values`` on an open incident (and ``also`` holds) and logs ``event`` about it,
+    under the intake lock and bumping its version, so that every intake process reloads its
+    open incidents before its next call instead of writing this one back. Returns whether
+    the incident changed."""
     version, seq = lock_intake(conn)
     done = conn.execute(
         update(incidents)
@@ -469,53 +473,36 @@ def restore_incident(conn: Connection, incident_id: str, at: datetime, actor: st
             incidents.c.id == incident_id,
             incidents.c.restored_at.is_(None),
             incidents.c.merged_into.is_(None),
+            *also,
         )
-        .values(restored_at=at, state="restored", updated_at=at)
+        .values(**values, updated_at=event["at"])
     ).rowcount
     if not done:
         return False
-    insert_events(
-        conn,
-        [{"incident_id": incident_id, "at": at, "kind": "restored", "actor": actor, "details": {}}],
-    )
+    insert_events(conn, [{"incident_id": incident_id, **event}])
     bump_intake(conn, version + 1, seq)
     return True
+
+
+def restore_incident(conn: Connection, incident_id: str, at: datetime, actor: str) -> bool:
+    """The crew reports supply back: the incident ends, so the public outage query drops it,
+    the reliability figures stop its clock, and a later call there is a new fault. Returns
+    whether the incident was open."""
+    event = {"at": at, "kind": "restored", "actor": actor, "details": {}}
+    return _mark_open_incident(conn, incident_id, event, {"restored_at": at, "state": "restored"})
 
 
 def confirm_incident(
     conn: Connection, incident_id: str, at: datetime, actor: str, cause: str | None = None
 ) -> bool:
     """The crew on site found the fault (查明原因): the outage is confirmed, and later
-    callers below it are answered from it (article 25). Taken under the intake lock as
-    :func:`restore_incident` is. Returns whether an open incident changed state."""
-    version, seq = lock_intake(conn)
-    done = conn.execute(
-        update(incidents)
-        .where(
-            incidents.c.id == incident_id,
-            incidents.c.restored_at.is_(None),
-            incidents.c.merged_into.is_(None),
-            incidents.c.state != CONFIRMED,
-        )
-        .values(state=CONFIRMED, updated_at=at)
-    ).rowcount
-    if not done:
-        return False
+    callers below it are answered from it (article 25). Returns whether an open incident
+    changed state."""
     details = {"cause": cause} if cause else {}
-    insert_events(
-        conn,
-        [
-            {
-                "incident_id": incident_id,
-                "at": at,
-                "kind": "confirmed",
-                "actor": actor,
-                "details": details,
-            }
-        ],
+    event = {"at": at, "kind": "confirmed", "actor": actor, "details": details}
+    return _mark_open_incident(
+        conn, incident_id, event, {"state": CONFIRMED}, incidents.c.state != CONFIRMED
     )
-    bump_intake(conn, version + 1, seq)
-    return True
 
 
 def incident_orders(conn: Connection) -> dict[str, str]:

@@ -277,16 +277,18 @@ def _holder_ids(engine: GroupingEngine, call_ids: Iterable[str]) -> set[str]:
     return {engine.survivor(engine.incidents[engine._member_incident[c]]).id for c in call_ids}
 
 
-def _lateral_then_breaker(
-    model: NetworkModel,
-) -> tuple[str, list[str], str, GroupingEngine, dict[str | None, Incident], list[str]]:
-    """A lateral's fuse blows; ten minutes later the feeder's breaker trips; a hundred
-    minutes on, the lateral is repaired and its customers, still dark, call again. Returns
-    the fuse, its transformers, the breaker, the engine that took all of it, the open
-    incidents by device before the calls again, and the ids of those calls."""
+def _before_calling_again(
+    model: NetworkModel, again_at: float
+) -> tuple[
+    str, list[str], str, GroupingEngine, dict[str | None, Incident], list[tuple[float, str, str]]
+]:
+    """A lateral's fuse blows; ten minutes later the feeder's breaker trips. Returns the
+    fuse, its transformers, the breaker, the engine that took their calls, the open
+    incidents by device, and the calls (minute, transformer, customer) of the lateral's
+    customers calling again from minute ``again_at``, once it is repaired, not yet taken."""
     fuse, transformers, breaker, rng, calls = _lateral_and_breaker_calls(model, 2)
     again = [
-        (100 + rng.expovariate(1 / 6), t, sp)
+        (again_at + rng.expovariate(1 / 6), t, sp)
         for t in transformers
         for sp in _customers(model, t)[3::6]
     ]
@@ -295,7 +297,16 @@ def _lateral_then_breaker(
         engine.process(_obs(f"f{n}", minute, t, sp))
     by_device = {i.device: i for i in engine.open_incidents()}
     assert set(by_device) == {fuse, breaker}
-    for n, (minute, t, sp) in enumerate(sorted(again)):
+    return fuse, transformers, breaker, engine, by_device, sorted(again)
+
+
+def _lateral_then_breaker(
+    model: NetworkModel,
+) -> tuple[str, list[str], str, GroupingEngine, dict[str | None, Incident], list[str]]:
+    """As :func:`_before_calling_again`, with the lateral's customers calling again a
+    hundred minutes on; returns the ids of those calls, taken and settled."""
+    fuse, transformers, breaker, engine, by_device, again = _before_calling_again(model, 100)
+    for n, (minute, t, sp) in enumerate(again):
         engine.process(_obs(f"again{n}", minute, t, sp))
     engine.settle(T0 + timedelta(minutes=160), force=True)
     return fuse, transformers, breaker, engine, by_device, [f"again{n}" for n in range(len(again))]
@@ -326,19 +337,9 @@ def test_customers_calling_again_long_after_do_not_open_a_second_incident_at_the
     too late for each call to join the lateral's incident, each first opens an incident of
     its own. That is not a second fault at the fuse while the first is still open (two
     incidents, one device): the breaker's outage, which began in between, holds them."""
-    fuse, transformers, breaker, rng, calls = _lateral_and_breaker_calls(model, 2)
-    again = [
-        (140 + rng.expovariate(1 / 6), t, sp)
-        for t in transformers
-        for sp in _customers(model, t)[3::6]
-    ]
-    engine = GroupingEngine(model)
-    for n, (minute, t, sp) in enumerate(sorted(calls)):
-        engine.process(_obs(f"f{n}", minute, t, sp))
-    by_device = {i.device: i for i in engine.open_incidents()}
-    assert set(by_device) == {fuse, breaker}
+    fuse, _transformers, breaker, engine, by_device, again = _before_calling_again(model, 140)
     answered = []
-    for n, (minute, t, sp) in enumerate(sorted(again)):
+    for n, (minute, t, sp) in enumerate(again):
         answered.append(engine.process(_obs(f"again{n}", minute, t, sp)).incident_id)
         at_fuse = [i.id for i in engine.open_incidents() if i.device == fuse]
         assert at_fuse == [by_device[fuse].id]
