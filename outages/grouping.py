@@ -1011,7 +1011,12 @@ class GroupingEngine:
     # -- roll-up and split ---------------------------------------------------------------
 
     def _roll_up(
-        self, inc: Incident, now: datetime, call_id: str | None = None
+        self,
+        inc: Incident,
+        now: datetime,
+        call_id: str | None = None,
+        margin: float | None = None,
+        avoid: frozenset[str] = frozenset(),
     ) -> tuple[list[str], list[str]]:
         """Merges incidents below an ancestor of ``inc`` into one when one fault there
         explains their calls better; returns the ids absorbed, and those of the incidents
@@ -1022,6 +1027,7 @@ class GroupingEngine:
         far apart in time are not one fault, however close on the network)."""
         if inc.device is None:
             return [], []
+        margin = self.s.roll_up_margin if margin is None else margin
         onset = inc.onset
         window = timedelta(minutes=self.s.merge_window_minutes)
         best: tuple[float, str, list[Incident], Member | None] | None = None
@@ -1031,7 +1037,7 @@ class GroupingEngine:
             others = [
                 self.incidents[i]
                 for i in self._below.get(ancestor, ())
-                if i != inc.id and abs(self.incidents[i].onset - onset) <= window
+                if i != inc.id and i not in avoid and abs(self.incidents[i].onset - onset) <= window
             ]
             if not others:
                 continue
@@ -1078,16 +1084,16 @@ class GroupingEngine:
                     later = min(later, g.stats.first)
                 gain = self._stats_loglik(ancestor, together, now, ids) - separate
                 stray = None
-                if gain <= self.s.roll_up_margin:
+                if gain <= margin:
                     # one early call of another fault may hold the whole group's onset
-                    stray = self._stray_first(holder, later, together, gain, call_id)
+                    stray = self._stray_first(holder, later, together, gain, call_id, margin)
                     if stray is None:
                         continue
                     gain = (
                         self._without_stray_loglik(ancestor, group_all[:size], stray, now)
                         - separate
                     )
-                if gain > self.s.roll_up_margin and (best is None or gain > best[0]):
+                if gain > margin and (best is None or gain > best[0]):
                     best = (gain, ancestor, group_all[:size], stray)
         if best is None:
             return [], []
@@ -1103,6 +1109,7 @@ class GroupingEngine:
         together: Stats,
         gain: float,
         call_id: str | None,
+        margin: float,
     ) -> Member | None:
         """The group's first call, when it alone sets the onset of one fault for all of the
         group's calls, early enough that without it the roll-up might be worth it: a call
@@ -1117,7 +1124,7 @@ class GroupingEngine:
         # from a later first call, each other call gains at most that much per minute.
         fall = (together.n - 1) / self.s.delay_fast_minutes
         own = -self._delay_pdf_log(self.s.onset_lead_minutes)  # the call's own delay term
-        reach = self.s.roll_up_margin - gain - own
+        reach = margin - gain - own
         if (later - together.first) * fall <= reach:
             return None
         stray = min(holder.members.values(), key=lambda m: m.minute)
@@ -1223,8 +1230,38 @@ class GroupingEngine:
         for inc in list(self.incidents.values()):
             if inc.is_open and (self._due(inc, now, 0.0 if force else self.s.settle_minutes * 3)):
                 out.extend(self._repartition(inc, now))
+        out.extend(self._settle_roll_ups(now))
         self._place_unlocated(now, force=force)
         return out
+
+    def _settle_roll_ups(self, now: datetime) -> list[str]:
+        """Incidents that one fault above them explains better, now that their calls are
+        in: a roll-up asks for ``roll_up_margin`` when a call comes (its first minutes
+        cannot yet tell one fault from several), which a few calls of a large fault spread
+        over its branches may never give. Their orders are merged (see take_merges)."""
+        margin = self.s.settle_roll_up_margin
+        if margin >= self.s.roll_up_margin:
+            return []
+        stale = timedelta(minutes=self.s.rejoin_minutes)
+        # what a re-examination cut apart, it found likelier several faults: not undone here
+        avoid = frozenset(
+            x for i in self.incidents.values() if i.split_from for x in (i.id, i.split_from)
+        )
+        split: list[str] = []
+        for inc in sorted(self.incidents.values(), key=lambda i: (i.onset, i.id)):
+            if (
+                not inc.is_open
+                or inc.device is None
+                or inc.id in avoid
+                or now - inc.last_call > stale
+            ):
+                continue
+            absorbed, parts = self._roll_up(inc, now, margin=margin, avoid=avoid)
+            split.extend(parts)
+            for gone in absorbed:
+                into = self.survivor(self.incidents[gone])
+                self._late_merges.append((gone, into.id))
+        return split
 
     def take_merges(self) -> list[tuple[str, str]]:
         """The incidents that re-examinations merged into others since the last call, as

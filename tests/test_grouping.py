@@ -114,6 +114,32 @@ def test_calls_across_a_fuse_roll_up_to_it(model: NetworkModel) -> None:
     assert any("roll-up" in e and "transformers below it calling" in e for e in incident.evidence)
 
 
+def test_the_re_examination_rolls_up_what_no_call_could(model: NetworkModel) -> None:
+    """A fault's calls spread over its branches may each leave the roll-up short of
+    ``roll_up_margin`` (here out of reach): once they are in, the re-examination asks
+    less, merges the incidents at the fuse and hands over the merges for their orders."""
+    fuse, transformers = _fuse_with_transformers(model, 3)
+    settings = GroupingSettings(roll_up_margin=1000.0)
+    engine = GroupingEngine(model, settings)
+    n = 0
+    for t in transformers:
+        for sp in _customers(model, t)[::8]:
+            engine.process(_obs(f"c{n}", 1 + n * 0.7, t, sp), sweep=False)
+            n += 1
+    apart = engine.open_incidents()
+    assert len(apart) == len(transformers)
+    assert engine.take_merges() == []
+    engine.settle(T0 + timedelta(minutes=60), force=True)
+    together = engine.open_incidents()
+    assert [i.device for i in together] == [fuse]
+    merges = engine.take_merges()
+    assert sorted(gone for gone, _into in merges) == sorted(
+        i.id for i in apart if i.id != together[0].id
+    )
+    assert {into for _gone, into in merges} == {together[0].id}
+    assert any("roll-up" in e for e in together[0].evidence)
+
+
 def test_two_faults_at_once_on_one_feeder_stay_two(model: NetworkModel) -> None:
     """Calls under two transformers of a large feeder, at the same time, with the rest of the
     feeder silent for an hour: two faults, not the feeder breaker."""

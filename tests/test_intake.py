@@ -588,6 +588,51 @@ def test_a_call_nothing_placed_joins_the_outage_that_took_the_calls_around_it(
     engine.dispose()
 
 
+def test_incidents_the_re_examination_rolls_up_have_their_orders_merged(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A fault's calls under several transformers of a fuse, each left an incident and an
+    order of its own when it came (the call-time roll-up set out of reach): the
+    re-examination at the end rolls them up to the fuse, and one order holds every call;
+    the others are closed."""
+    from test_grouping import _fuse_with_transformers
+
+    from dispatch.intake import Intake, IntakeServices
+    from dispatch.store import order_calls, work_orders
+    from outages.config import GroupingSettings
+
+    account, data, model, engine = _grouping_grid(db_url, tmp_path)
+    fuse, lateral = _fuse_with_transformers(model, 3)
+    services = IntakeServices.build(data, model, grouping=GroupingSettings(roll_up_margin=1000))
+    intake = Intake(engine, services, taken_by="agent")
+    customers = [sp for t in lateral for sp in model.downstream_service_points(t)[::8]]
+    answers = [intake.take(_row(f"c{k}", k * 0.7, account[sp])) for k, sp in enumerate(customers)]
+    orders = {a["work_order_id"] for a in answers}
+    assert len(orders) == len(lateral)
+    intake.settle(T0 + timedelta(minutes=60))
+    grouping = intake.grouping
+    [outage] = grouping.open_incidents()
+    assert outage.device == fuse and len(outage.members) == len(customers)
+    kept = intake._orders[outage.id]
+    with engine.connect() as conn:
+        on_order = set(
+            conn.execute(
+                select(order_calls.c.call_id).where(order_calls.c.order_id == kept)
+            ).scalars()
+        )
+        statuses = dict(
+            conn.execute(
+                select(work_orders.c.order_id, work_orders.c.status).where(
+                    work_orders.c.order_id.in_(orders)
+                )
+            ).all()
+        )
+        stored = _stored_call_ids(conn, outage.id)
+    assert on_order == stored == {a["call_id"] for a in answers}
+    assert sorted(s for o, s in statuses.items() if o != kept) == ["closed"] * (len(orders) - 1)
+    engine.dispose()
+
+
 def test_a_call_placed_nowhere_goes_to_the_unit_the_storm_is_calling_from(
     db_url: str, tmp_path: Path
 ) -> None:
