@@ -467,6 +467,7 @@ class GroupingEngine:
         # for the intake to merge their orders (see take_merges)
         self._late_merges: list[tuple[str, str]] = []
         self._restored: set[str] = set()  # restored incidents with a device (see _renewed)
+        self._rolled: dict[str, int] = {}  # calls of an incident at its last settle roll-up
         # a repaired nested fault's area whose customers are calling again: the outage that
         # took their calls, and the time of the latest (see _wave_holder)
         self._waves: dict[str, tuple[str, datetime]] = {}
@@ -1230,15 +1231,16 @@ class GroupingEngine:
         for inc in list(self.incidents.values()):
             if inc.is_open and (self._due(inc, now, 0.0 if force else self.s.settle_minutes * 3)):
                 out.extend(self._repartition(inc, now))
-        out.extend(self._settle_roll_ups(now))
+        out.extend(self._settle_roll_ups(now, force=force))
         self._place_unlocated(now, force=force)
         return out
 
-    def _settle_roll_ups(self, now: datetime) -> list[str]:
+    def _settle_roll_ups(self, now: datetime, *, force: bool = False) -> list[str]:
         """Incidents that one fault above them explains better, now that their calls are
         in: a roll-up asks for ``roll_up_margin`` when a call comes (its first minutes
         cannot yet tell one fault from several), which a few calls of a large fault spread
-        over its branches may never give. Their orders are merged (see take_merges)."""
+        over its branches may never give. Their orders are merged (see take_merges). An
+        incident without a new call since it was last looked at is left (``force``: all)."""
         margin = self.s.settle_roll_up_margin
         if margin >= self.s.roll_up_margin:
             return []
@@ -1254,8 +1256,10 @@ class GroupingEngine:
                 or inc.device is None
                 or inc.id in avoid
                 or now - inc.last_call > stale
+                or (not force and self._rolled.get(inc.id) == len(inc.members))
             ):
                 continue
+            self._rolled[inc.id] = len(inc.members)
             absorbed, parts = self._roll_up(inc, now, margin=margin, avoid=avoid)
             split.extend(parts)
             for gone in absorbed:
