@@ -1250,10 +1250,11 @@ class GroupingEngine:
             x for i in self.incidents.values() if i.split_from for x in (i.id, i.split_from)
         )
         split: list[str] = []
-        for inc in sorted(self.incidents.values(), key=lambda i: (i.onset, i.id)):
+        # (the merged and restored incidents of the storm so far are most of them)
+        candidates = [i for i in self.incidents.values() if i.is_open and i.device is not None]
+        for inc in sorted(candidates, key=lambda i: (i.onset, i.id)):
             if (
-                not inc.is_open
-                or inc.device is None
+                not inc.is_open  # merged by a roll-up earlier in this loop
                 or inc.id in avoid
                 or now - inc.last_call > stale
                 or (not force and self._rolled.get(inc.id) == len(inc.members))
