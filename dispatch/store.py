@@ -816,18 +816,37 @@ class BufferedDispatchRepository(SqlDispatchRepository):
             }
             for oid, e, at in held
         ]
-        attached = [
-            {"order_id": oid, "call_id": str(e.data["call_id"]), "attached_at": e.at}
+        # each call's last word on each order decides its attachment row
+        moves = {
+            (oid, str(e.data["call_id"])): e
             for oid, e, _at in held
+            if e.type in (EventType.CALL_ATTACHED, EventType.CALL_DETACHED)
+        }
+        attached = [
+            {"order_id": oid, "call_id": cid, "attached_at": e.at}
+            for (oid, cid), e in moves.items()
             if e.type is EventType.CALL_ATTACHED
+        ]
+        detached = [
+            {"oid": oid, "cid": cid}
+            for (oid, cid), e in moves.items()
+            if e.type is EventType.CALL_DETACHED
         ]
         last = {oid: {"oid": oid, "seq": int(e.seq or 0), "at": at} for oid, e, at in held}
         if self.conn.dialect.name == "postgresql":
-            _write_held_pg(self.conn, events, attached, list(last.values()))
+            _write_held_pg(self.conn, events, attached, detached, list(last.values()))
             return
         insert_rows(self.conn, order_events, events)
         if attached:
             insert_rows(self.conn, order_calls, attached, ignore_conflicts=True)
+        if detached:
+            self.conn.execute(
+                delete(order_calls).where(
+                    order_calls.c.order_id == bindparam("oid"),
+                    order_calls.c.call_id == bindparam("cid"),
+                ),
+                detached,
+            )
         self.conn.execute(
             update(work_orders)
             .where(work_orders.c.order_id == bindparam("oid"))
@@ -840,6 +859,9 @@ class BufferedDispatchRepository(SqlDispatchRepository):
         self._held_orders.add(order_id)
         if event.type is EventType.CALL_ATTACHED:
             self._held_calls.setdefault(str(event.data["call_id"]), set()).add(order_id)
+        elif event.type is EventType.CALL_DETACHED:
+            # kept as a key: a read of the call's order writes the held events first
+            self._held_calls.setdefault(str(event.data["call_id"]), set()).discard(order_id)
         return replace(event, recorded_at=at)
 
     def _flush_for(self, order_id: str) -> None:
@@ -872,21 +894,18 @@ class BufferedDispatchRepository(SqlDispatchRepository):
             self._probed.add(order_id)
             return super().has_call(order_id, call_id)
         # asked again (a replay's batch): all its calls, known here from now on
-        calls = {str(r[0]) for r in self.conn.execute(_order_calls(order_id))}
-        calls |= {c for c, orders in self._held_calls.items() if order_id in orders}
-        self._calls[order_id] = calls
-        return call_id in calls
+        return call_id in self._known_calls(order_id)
 
     def append_call(self, order_id: str, event: OrderEvent, at: datetime) -> OrderEvent:
         if event.key is not None:  # a client key must be checked now: write through
             self.flush()
             self._forget(order_id)
             return super().append_call(order_id, event, at)
-        if event.type is EventType.CALL_DETACHED:
-            # rare (a split): written through, after the held attachment it undoes
-            self._flush_for(order_id)
-            self._forget(order_id)
-            return super().append_call(order_id, event, at)
+        detached = event.type is EventType.CALL_DETACHED
+        if detached:
+            # a split moves hundreds of calls at once: held like attachments, against the
+            # order's calls read once (written through, each one re-read them all)
+            self._known_calls(order_id)
         stored = self._hold(order_id, event, at)
         head = self._heads.get(order_id)
         if head is not None:
@@ -896,9 +915,20 @@ class BufferedDispatchRepository(SqlDispatchRepository):
                 last_at=max(event.at, head.last_at) if head.last_at else event.at,
             )
         known = self._calls.get(order_id)
-        if known is not None:  # else not read yet: the next has_call reads it, this call too
+        if detached and known is not None:
+            known.discard(str(event.data["call_id"]))
+        elif known is not None:  # else not read yet: the next has_call reads it, this call too
             known.add(str(event.data["call_id"]))
         return stored
+
+    def _known_calls(self, order_id: str) -> set[str]:
+        """The order's calls, stored and held, cached from now on."""
+        calls = self._calls.get(order_id)
+        if calls is None:
+            calls = {str(r[0]) for r in self.conn.execute(_order_calls(order_id))}
+            calls |= {c for c, orders in self._held_calls.items() if order_id in orders}
+            self._calls[order_id] = calls
+        return calls
 
     def add_order(self, order: WorkOrder, at: datetime) -> WorkOrder:
         keys = _order_keys(order)
@@ -1025,6 +1055,11 @@ def _write_new_orders_pg(conn: Connection, rows: list[dict[str, Any]]) -> None:
 # On PostgreSQL an executemany is still one statement per row on the wire (psycopg's
 # pipeline): the held rows go as one array per column instead, three statements a flush,
 # the arrays in binary (see outages.store.insert_rows).
+_PG_DETACH = (
+    "DELETE FROM order_calls USING unnest(CAST(%(oid)b AS text[]), CAST(%(cid)b AS text[])) "
+    "AS d(order_id, call_id) "
+    "WHERE order_calls.order_id = d.order_id AND order_calls.call_id = d.call_id"
+)
 _PG_HEADS = (
     "UPDATE work_orders SET last_seq = u.seq, updated_at = u.at "
     "FROM unnest(CAST(%(oid)b AS text[]), CAST(%(seq)b AS integer[]), "
@@ -1037,11 +1072,17 @@ def _write_held_pg(
     conn: Connection,
     events: list[dict[str, Any]],
     attached: list[dict[str, Any]],
+    detached: list[dict[str, Any]],
     heads: list[dict[str, Any]],
 ) -> None:
     insert_rows(conn, order_events, events)
     if attached:
         insert_rows(conn, order_calls, attached, ignore_conflicts=True)
+    if detached:
+        conn.exec_driver_sql(
+            _PG_DETACH,
+            {"oid": [d["oid"] for d in detached], "cid": [d["cid"] for d in detached]},
+        )
     instant = UTCDateTime()
     conn.exec_driver_sql(
         _PG_HEADS,

@@ -369,3 +369,45 @@ def test_a_call_attached_twice_in_a_new_transaction_is_attached_once(engine: Any
             .where(order_events.c.type == "call_attached")
         ).scalar()
     assert attached == 4  # c1 (opening), c2, c3, c4
+
+
+def test_held_detachments_move_calls_between_orders(engine: Any) -> None:
+    """A split moves calls off an order in the replay's batch: the detachments are held
+    like attachments, the order's calls answer at once without them, and the flush leaves
+    each call on the order it last went to, whether its attachment was stored before or
+    held in the same batch."""
+    from dispatch.service import DispatchService
+    from dispatch.store import BufferedDispatchRepository, order_calls
+
+    t0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
+    with write_transaction(engine) as conn:
+        repo = BufferedDispatchRepository(conn)
+        svc = DispatchService(repo)
+        a = svc.open_repair_order("I1", "U1", "rural", t0, None, t0, call_id="c1")
+        b = svc.open_repair_order("I2", "U1", "rural", t0, None, t0, call_id="c9")
+        svc.attach_call(a.order_id, "c2", t0 + timedelta(minutes=1))
+        repo.flush()
+    with write_transaction(engine) as conn:
+        repo = BufferedDispatchRepository(conn)
+        svc = DispatchService(repo)
+        at = t0 + timedelta(minutes=5)
+        svc.attach_call(a.order_id, "c3", at)  # held, then moved in the same batch
+        for cid in ("c2", "c3"):
+            assert svc.detach_call(a.order_id, cid, at, moved_to=b.order_id) is not None
+            svc.attach_call(b.order_id, cid, at)
+        assert not repo.has_call(a.order_id, "c2") and not repo.has_call(a.order_id, "c3")
+        assert repo.has_call(b.order_id, "c2") and repo.has_call(a.order_id, "c1")
+        assert svc.detach_call(a.order_id, "c2", at) is None  # gone already
+        moved = repo.order_for_call("c2")  # a read of the call writes what is held
+        assert moved is not None and moved.order_id == b.order_id
+        svc.attach_call(a.order_id, "c4", at)
+        repo.flush()
+        rows = conn.execute(select(order_calls.c.order_id, order_calls.c.call_id)).all()
+        seqs = _event_seqs(conn, a.order_id)
+    on = {(str(o), str(c)) for o, c in rows}
+    assert {c for o, c in on if o == a.order_id} == {"c1", "c4"}
+    assert {c for o, c in on if o == b.order_id} == {"c9", "c2", "c3"}
+    assert seqs == list(range(1, len(seqs) + 1))
+    with engine.connect() as conn:
+        stored = SqlDispatchRepository(conn).get_order(a.order_id)
+    assert stored is not None and set(stored.state.call_ids) == {"c1", "c4"}
