@@ -267,14 +267,17 @@ def _device_miss_rows(
 ) -> list[Row]:
     """The device misses that no reading of the calls could avoid, and the device accuracy
     over the faults that the calls could settle: how far the goal is reachable at all."""
-    from outages.evaluate import MISS_AFTER_REPAIR, MISS_NESTED, MISS_TIE
+    from outages.evaluate import MISS_AFTER_REPAIR, MISS_NESTED, MISS_SHADOWED, MISS_TIE
 
     judged = [d for r in reports for d in r["device_by_fault"].values()]
     if not judged:
         return []
     total = len(judged)
     hits = sum(d["predicted_device_id"] == d["device_id"] for d in judged)
-    unsettled = {k: sum(m[k] for m in misses) for k in (MISS_TIE, MISS_NESTED, MISS_AFTER_REPAIR)}
+    unsettled = {
+        k: sum(m[k] for m in misses)
+        for k in (MISS_TIE, MISS_SHADOWED, MISS_NESTED, MISS_AFTER_REPAIR)
+    }
     rows = [
         Row("grouping", f"device misses no call can settle, {k} ({label})", n / total, "of faults")
         for k, n in unsettled.items()

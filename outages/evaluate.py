@@ -481,6 +481,7 @@ def score(
 MISS_TIE = "tie: another device feeds exactly the same customers"
 MISS_NESTED = "nested: began within minutes of the outage above it"
 MISS_AFTER_REPAIR = "nested: called about after the outage above it was repaired"
+MISS_SHADOWED = "tie: the rest of its customers were out under an earlier fault"
 MISS_OTHER = "other"
 
 
@@ -498,6 +499,10 @@ def classify_device_misses(
     - A **tie**: the predicted device lies on the true one's chain and feeds exactly the
       same customers, so that every call fits both equally; only the prior and what
       callers saw decide.
+    - **Shadowed**, a tie in effect: the predicted device lies below the true one, and
+      every customer of the true one outside it was out already, under an earlier fault
+      not yet repaired when this one began. Only the predicted device's customers could
+      call about it, just as if that device had operated.
     - **Nested**, its incident holding an outage above it: when the fault began less than
       ``resolution_minutes`` (how precisely calls date an onset) before that outage, its
       customers' calls look like the outage's own; when most of its calls came after that
@@ -521,6 +526,10 @@ def classify_device_misses(
             str(predicted)
         ) == model.downstream_service_point_count(true):
             reason = MISS_TIE
+        elif true in above_predicted[1:] and _shadowed(
+            model, by_id.get(fault_id), str(predicted), faults
+        ):
+            reason = MISS_SHADOWED
         else:
             fault = by_id.get(fault_id)
             above = [
@@ -538,6 +547,28 @@ def classify_device_misses(
                     reason = MISS_NESTED
         out[fault_id] = reason
     return out
+
+
+def _shadowed(
+    model: NetworkModel, fault: Fault | None, predicted: str, faults: Sequence[Fault]
+) -> bool:
+    """Whether every customer below the fault's device but outside ``predicted`` was out
+    when the fault began, under the devices of older faults not yet repaired then."""
+    if fault is None:
+        return False
+    inside = set(model.downstream_transformers(predicted))
+    rest = {
+        t
+        for t in model.downstream_transformers(fault.device_id)
+        if t not in inside and model.downstream_service_point_count(t) > 0
+    }
+    above = set(model.protective_chain(fault.device_id))  # (an outage of them all is nesting)
+    for other in faults:
+        if not rest:
+            break
+        if other.device_id not in above and other.start <= fault.start < other.restore:
+            rest -= set(model.downstream_transformers(other.device_id))
+    return not rest
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from outages.evaluate import (
     MISS_AFTER_REPAIR,
     MISS_NESTED,
     MISS_OTHER,
+    MISS_SHADOWED,
     MISS_TIE,
     classify_device_misses,
     evaluate,
@@ -421,7 +422,9 @@ def test_bcubed_weighs_calls_not_pairs() -> None:
 def test_device_misses_no_call_can_settle_are_told_from_the_rest(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """A transformer fault read as its own fuse (both feed the same customers) is a tie;
+    """A transformer fault read as its own fuse (both feed the same customers) is a tie, and
+    so is a switch fault read as a device below it when the switch's other customers were
+    out already under older faults;
     one merged into the outage of a switch above it is nested, when it began minutes
     before that outage or was called about after its repair, and a miss of the grouping
     when it began long before; a fault whose device was found is no miss."""
@@ -488,12 +491,22 @@ def test_device_misses_no_call_can_settle_are_told_from_the_rest(
         "LATE": [t0 + timedelta(minutes=m) for m in (70, 75, 30)],
         "EARLY": [t0 + timedelta(minutes=m) for m in (10, 50)],
     }
+    # the switch's customers outside the transformer, out under older faults until 90 min
+    inside = set(model.downstream_transformers(nested))
+    around = [t for t in model.downstream_transformers(switch) if t not in inside]
+    assert around
+    faults += [fault(f"OUT-{t}", t, -30, hours=2.0) for t in around]
+    faults += [fault("SHADOWED", switch, 0), fault("AFTER", switch, 100)]
+    device_by_fault["SHADOWED"] = judged(switch, nested, [])
+    device_by_fault["AFTER"] = judged(switch, nested, [])  # they were back on by then
     reasons = classify_device_misses(device_by_fault, faults, model, times)
     assert reasons == {
         "TIE": MISS_TIE,
         "SOON": MISS_NESTED,
         "LATE": MISS_AFTER_REPAIR,
         "EARLY": MISS_OTHER,
+        "SHADOWED": MISS_SHADOWED,
+        "AFTER": MISS_OTHER,
     }
 
 
