@@ -472,8 +472,7 @@ class NetworkModel:
         problems: list[Problem] = []
         reached_primary = self.energised
         sps = self.data.layer("service_points")
-        # a transformer's customers hang on its 400 V lines' ends as often as on itself
-        customers = sps["transformer_id"].astype(str).value_counts().to_dict() if len(sps) else {}
+        customers: dict[str, int] | None = None  # counted when an island transformer needs it
         # islands
         for e in range(len(self.edge_u)):
             u, v = int(self.edge_u[e]), int(self.edge_v[e])
@@ -490,7 +489,9 @@ class NetworkModel:
                 layer = EDGE_LAYERS[kind]
                 extra = ""
                 if kind == TRANSFORMER:
-                    count = int(customers.get(self.edge_ids[e], 0))
+                    if customers is None:
+                        customers = self.data.customers_by_transformer()
+                    count = customers.get(self.edge_ids[e], 0)
                     extra = f", with {count} service points"
                 problems.append(
                     Problem(layer, self.edge_ids[e], f"island: no substation feeds it{extra}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,20 +174,27 @@ def _guess_dbf_encoding(shp: Path) -> str:
     return "utf-8"
 
 
-def _list_layers(path: Path) -> Any:
-    """The tables of a GeoPackage; what the reader would warn of here it says again, once
-    per layer, when the layer is read (see _read_ogr)."""
+@contextmanager
+def _reader_quiet() -> Iterator[None]:
+    """Silences the reader's warnings: what it would warn of when a package is listed or a
+    layer's header read, it says again, once per layer, when the layer is read (see
+    _read_ogr)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module="pyogrio")
+        yield
+
+
+def _list_layers(path: Path) -> Any:
+    """The tables of a GeoPackage."""
+    with _reader_quiet():
         return pyogrio.list_layers(path)
 
 
 def _read_ogr(path: Path, name: str, layer: str | None, crs_override: CRS | None) -> RawLayer:
     spec = LAYERS.get(name)
     problems: list[Problem] = []
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module="pyogrio")
-        info = pyogrio.read_info(path, layer=layer)  # (what the read below says, once)
+    with _reader_quiet():
+        info = pyogrio.read_info(path, layer=layer)
     crs: CRS | None = None
     declared = info.get("crs")
     if declared:

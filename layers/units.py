@@ -65,7 +65,7 @@ class ResponsibleUnits:
         sps = self._data.layer("service_points")
         if not len(trs) or not len(sps):
             return None
-        counts = sps["transformer_id"].astype(str).value_counts().to_dict()
+        counts = self._data.customers_by_transformer()
         served: dict[str, int] = {}
         for tid, geom in zip(trs["id"].tolist(), trs["geometry"].tolist(), strict=True):
             n = int(counts.get(str(tid), 0))
