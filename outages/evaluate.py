@@ -18,6 +18,10 @@ What is counted, and how (the choices a reader of the figures needs):
   them into a network incident (or with each other) costs precision.
 - ``grouping`` gives the pair counts and the B-cubed figures (per call rather than per pair,
   so that one big outage does not outweigh many small ones).
+- ``pairwise_told_apart`` (when the caller names faults that calls cannot tell apart, see
+  :func:`faults_begun_together`) repeats the pairwise figures without the pairs of calls
+  of two such faults: merging them is no false pair, keeping them apart no loss. It
+  shows how much of a shortfall no reading of the calls can make up.
 - **Device accuracy**: over faults with at least two scored calls, the share whose
   incident's final predicted device equals the truth's ``device_id``. A fault split over
   several incidents is judged by the incident holding most of its calls (ties: the one
@@ -165,13 +169,41 @@ def pairwise(truth_label: dict[str, str], predicted_label: dict[str, str]) -> di
     }
 
 
+def _told_apart(
+    fault_label: dict[str, str],
+    predicted: dict[str, str],
+    as_one: Mapping[str, str],
+    grouping: dict[str, Any],
+) -> dict[str, Any]:
+    """The pairwise figures with the pairs of calls of two faults that ``as_one`` puts
+    together not counted either way: merged, they are no false pair; apart, no loss."""
+    together = Counter((as_one.get(f, f), predicted[c]) for c, f in fault_label.items())
+    apart = Counter((f, predicted[c]) for c, f in fault_label.items())
+    ignored = sum(_pairs(n) for n in together.values()) - sum(_pairs(n) for n in apart.values())
+    pred_pairs = grouping["predicted_pairs"] - ignored
+    tp = grouping["correct_pairs"]
+    precision = tp / pred_pairs if pred_pairs else 1.0
+    recall = float(grouping["recall"])
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": recall,
+        "f1": round(f1, 4),
+        "pairs_not_counted": ignored,
+        "faults_as_one": len({f for f in fault_label.values() if f in as_one}),
+    }
+
+
 def score(
     results: list[dict[str, Any]],
     final: dict[str, Any] | None,
     truth: list[dict[str, str]],
     calls: list[dict[str, str]] | None = None,
+    as_one: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Scores replay lines against truth rows (and the calls file's rows when given)."""
+    """Scores replay lines against truth rows (and the calls file's rows when given).
+    ``as_one`` (see :func:`faults_begun_together`): faults to count as the one they map to
+    in ``pairwise_told_apart``, the grouping figures of what calls can tell apart."""
     by_call: dict[str, list[dict[str, Any]]] = defaultdict(list)
     idless: list[dict[str, Any]] = []
     for line in results:
@@ -265,6 +297,8 @@ def score(
         "pairwise_recall": grouping["recall"],
         "pairwise_f1": grouping["f1"],
     }
+    if as_one is not None:
+        report["pairwise_told_apart"] = _told_apart(fault_label, predicted, as_one, grouping)
 
     # devices and units of each fault's majority incident
     calls_of: dict[str, list[str]] = defaultdict(list)
@@ -547,6 +581,44 @@ def classify_device_misses(
                     reason = MISS_NESTED
         out[fault_id] = reason
     return out
+
+
+def faults_begun_together(
+    faults: Sequence[Fault], model: NetworkModel, resolution_minutes: float = 10.0
+) -> dict[str, str]:
+    """Faults nested below another that began within ``resolution_minutes`` of it (both
+    ways), each mapped to the outermost such fault: until the outer one is repaired, the
+    inner one's customers are out under both, from the same minutes, so nothing in their
+    calls tells the two faults apart (the window ``MISS_NESTED`` allows a device miss). A
+    storm may hide such a pair under a third outage above both: their calls then all
+    begin at that outage's repair."""
+    window = timedelta(minutes=resolution_minutes)
+    outer: dict[str, str] = {}
+    for fault in faults:
+        try:
+            above = model.protective_chain(fault.device_id)[1:]
+        except UnknownElementError:
+            continue
+        rank = {device: i for i, device in enumerate(above)}
+        together = [
+            other
+            for other in faults
+            if other.device_id in rank
+            and abs(other.start - fault.start) < window
+            and other.start < fault.restore
+            and fault.start < other.restore
+        ]
+        if together:
+            outer[fault.fault_id] = max(together, key=lambda o: rank[o.device_id]).fault_id
+    # an outer fault may itself be nested in one further up
+    outermost = {}
+    for fault_id, above_it in outer.items():
+        top, seen = above_it, {fault_id}
+        while top in outer and top not in seen:
+            seen.add(top)
+            top = outer[top]
+        outermost[fault_id] = top
+    return outermost
 
 
 def _shadowed(

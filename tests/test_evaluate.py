@@ -25,6 +25,7 @@ from outages.evaluate import (
     classify_device_misses,
     evaluate,
     evaluate_files,
+    faults_begun_together,
     format_table,
     pairwise,
     score,
@@ -508,6 +509,84 @@ def test_device_misses_no_call_can_settle_are_told_from_the_rest(
         "SHADOWED": MISS_SHADOWED,
         "AFTER": MISS_OTHER,
     }
+
+
+def test_nested_faults_begun_together_are_named_and_not_counted_in_told_apart_pairs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A fault below a switch whose fault began two minutes later, the two under a third
+    switch further up that failed at the same time: all one outage to their callers. Below
+    the same switch, one that began long before the switch's fault, and one after its
+    repair, are told apart. The figures told apart then do not count the pairs of calls
+    of the faults begun together, merged or not; the other pairs still count."""
+    _data, model = _grid(
+        tmp_path_factory,
+        7,
+        feeders_per_bus=2,
+        sections_per_feeder=30,
+        branch_probability=0.5,
+        transformers_per_feeder=12,
+        service_points_per_transformer=20,
+    )
+    inner = next(t for t in model.transformer_ids if len(model.protective_chain(t)) >= 3)
+    middle, top = model.protective_chain(inner)[1:3]
+    t0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
+
+    def fault(fault_id: str, device: str, start: float, hours: float = 1.0) -> Fault:
+        return Fault(
+            fault_id=fault_id,
+            kind="transformer",
+            element_id=device,
+            device_id=device,
+            device_kind="transformer",
+            feeder=None,
+            start=t0 + timedelta(minutes=start),
+            restore=t0 + timedelta(minutes=start, hours=hours),
+            lon=0.0,
+            lat=0.0,
+            customers=model.downstream_service_point_count(device),
+        )
+
+    faults = [
+        fault("INNER", inner, 0),
+        fault("MIDDLE", middle, 2),
+        fault("TOP", top, -3),
+        fault("BEFORE", inner, -200),
+        fault("MIDDLE-LATER", middle, -150),
+        fault("AFTER", inner, 100),
+    ]
+    assert faults_begun_together(faults, model) == {"INNER": "TOP", "MIDDLE": "TOP"}
+
+    truth = [
+        {"call_id": f"{f}{i}", "fault_id": f, "device_id": d}
+        for f, d, n in (("INNER", inner, 4), ("MIDDLE", middle, 2), ("AFTER", inner, 3))
+        for i in range(n)
+    ]
+
+    def scored(incidents: list[list[str]]) -> dict[str, Any]:
+        final = {
+            "incidents": [
+                {"incident_id": f"I{k}", "predicted_device_id": top, "call_ids": ids}
+                for k, ids in enumerate(incidents)
+            ]
+        }
+        return score([], final, truth, as_one={"INNER": "TOP", "MIDDLE": "TOP"})
+
+    inner_calls = [f"INNER{i}" for i in range(4)]
+    middle_calls = ["MIDDLE0", "MIDDLE1"]
+    after_calls = [f"AFTER{i}" for i in range(3)]
+    merged = scored([inner_calls + middle_calls, after_calls])
+    # raw: 10 true pairs, 15 + 3 predicted; told apart: the 8 INNER-MIDDLE pairs not counted
+    assert merged["pairwise_precision"] == round(10 / 18, 4)
+    assert merged["pairwise_told_apart"]["precision"] == 1.0
+    assert merged["pairwise_told_apart"]["pairs_not_counted"] == 8
+    assert merged["pairwise_told_apart"]["f1"] == 1.0
+    apart = scored([inner_calls, middle_calls, after_calls])
+    assert apart["pairwise_f1"] == apart["pairwise_told_apart"]["f1"] == 1.0
+    # the fault after the repair is told apart: merging it costs its 12 false pairs
+    wrong = scored([inner_calls + after_calls, middle_calls])
+    assert wrong["pairwise_told_apart"]["precision"] == round(10 / 22, 4)
+    assert wrong["pairwise_told_apart"]["pairs_not_counted"] == 0
 
 
 def test_each_fault_judged_for_its_device_is_listed_with_the_faults_beside_it(
