@@ -323,6 +323,7 @@ class DeviceTree:
         self._chain_sets: dict[str, frozenset[str]] = {}
         self._customers: dict[str, int] = {}
         self._transformer_count: dict[str, int] = {}
+        self._alike: dict[str, tuple[str, ...]] = {}
         self.exposure_km = self._exposure()
         mean = sum(self.exposure_km.values()) / max(len(self.exposure_km), 1)
         self._mean_exposure = mean
@@ -384,6 +385,32 @@ class DeviceTree:
             n = len(self.model.downstream_transformers(device))
             self._transformer_count[device] = n
         return n
+
+    def alike(self, device: str) -> tuple[str, ...]:
+        """The devices on ``device``'s chain, itself included, from the lowest up, that feed
+        exactly its customers: no call can tell which of them operated, so the crew is
+        told to check them all."""
+        hit = self._alike.get(device)
+        if hit is None:
+            n = self.customers(device)
+            # below it: on the chain of any transformer with customers, as all are below
+            below: list[str] = []
+            if n:
+                for t in self.model.downstream_transformers(device):
+                    if self.customers(t) > 0:
+                        chain = self.chain(t)
+                        if device in chain:
+                            below = [
+                                d for d in chain[: chain.index(device)] if self.customers(d) == n
+                            ]
+                        break
+            above = []
+            for d in self.device_chain(device)[1:]:
+                if self.customers(d) != n:
+                    break
+                above.append(d)
+            hit = self._alike[device] = (*below, device, *above)
+        return hit
 
     def lca(self, devices: Iterable[str]) -> str | None:
         """The deepest protective device above (or at) all the given devices."""
@@ -758,6 +785,13 @@ class GroupingEngine:
         inc.feeder = self.tree.feeder(device) if device else inc.feeder
         if inc.is_open:
             self._register(inc)
+        if device is not None and inc.members and len(alike := self.tree.alike(device)) > 1:
+            others = ", ".join(d for d in alike if d != device)
+            inc.evidence.append(
+                f"{inc.last_call:%H:%M} {device} or {others}: they feed the same "
+                f"{self.tree.customers(device)} customers, so no call can tell which operated "
+                f"({device} is the likelier: more line exposed, or what callers saw)"
+            )
 
     # -- the call-by-call decision -----------------------------------------------------
 
@@ -953,12 +987,12 @@ class GroupingEngine:
         )
         self._add(inc, member)
         self.incidents[inc.id] = inc
-        self._set_device(inc, self._device_alone(member))
-        if inc.device is None:
-            self._register(inc)
         inc.evidence.append(
             f"{obs.at:%H:%M} call {obs.call_id}: new incident at transformer {transformer}"
         )
+        self._set_device(inc, self._device_alone(member))
+        if inc.device is None:
+            self._register(inc)
         return inc
 
     def _best_device(

@@ -140,6 +140,36 @@ def test_the_re_examination_rolls_up_what_no_call_could(model: NetworkModel) -> 
     assert any("roll-up" in e for e in together[0].evidence)
 
 
+def test_devices_feeding_the_same_customers_are_named_together(model: NetworkModel) -> None:
+    """A transformer behind a fuse of its own: every call fits a fault at either, so the
+    incident names both for the crew to check; a transformer whose fuse feeds others too
+    is named alone."""
+    count = model.downstream_service_point_count
+    tied = next(
+        t
+        for t in model.transformer_ids
+        if len(c := model.protective_chain(t)) > 1 and count(c[1]) == count(t) > 0
+    )
+    fuse = model.protective_chain(tied)[1]
+    engine = GroupingEngine(model)
+    alike = engine.tree.alike(tied)
+    assert alike[:2] == (tied, fuse) and engine.tree.alike(fuse) == alike
+    assert all(count(d) == count(tied) for d in alike)
+    sps = _customers(model, tied)
+    first = engine.process(_obs("a", 0, tied, sps[0]))
+    engine.process(_obs("b", 3, tied, sps[1]))
+    incident = engine.incidents[first.incident_id]
+    assert incident.device in alike
+    named = [e for e in incident.evidence if "feed the same" in e]
+    assert named and tied in named[-1] and fuse in named[-1]
+    assert f"{count(tied)} customers" in named[-1]
+
+    plain = _plain_transformers(model)[3]
+    assert engine.tree.alike(plain) == (plain,)
+    alone = engine.process(_obs("c", 5, plain, _customers(model, plain)[0]))
+    assert not any("feed the same" in e for e in engine.incidents[alone.incident_id].evidence)
+
+
 def test_two_faults_at_once_on_one_feeder_stay_two(model: NetworkModel) -> None:
     """Calls under two transformers of a large feeder, at the same time, with the rest of the
     feeder silent for an hour: two faults, not the feeder breaker."""
