@@ -113,6 +113,10 @@ class _Found:
     # a pole said without its line, picked among the poles of that number by another
     # method's place: it says no more of the caller's transformer than that place does
     picked_by_place: bool = False
+    # the method the answer names when not its own: a caller's name found among the
+    # account holders leads like an account, but is named as the place it narrowed, or as
+    # an admin fallback (the agent reads "account" as the customer's own number)
+    reported_as: Method | None = None
 
 
 def _trust_rank(found: _Found, address_confidence: float) -> float:
@@ -367,7 +371,7 @@ class Locator:
             return Location(
                 primary.lon,
                 primary.lat,
-                primary.method,
+                primary.reported_as or primary.method,
                 max(0.0, min(1.0, primary.confidence)),
                 primary.service_point_id,
                 primary.transformer_id,
@@ -437,7 +441,7 @@ class Locator:
         return Location(
             lon=primary.lon,
             lat=primary.lat,
-            method=primary.method,
+            method=primary.reported_as or primary.method,
             confidence=max(0.0, min(1.0, conf)),
             service_point_id=primary.service_point_id,
             transformer_id=top_tr,
@@ -693,12 +697,19 @@ class Locator:
             first.transformer_id,
         )
 
-    def by_name(self, text: str, within: set[str] | None = None, place: str = "") -> _Found | str:
+    def by_name(
+        self,
+        text: str,
+        within: set[str] | None = None,
+        place: str = "",
+        method_of_place: Method = Method.ADMIN,
+    ) -> _Found | str:
         """The accounts whose holder bears the caller's name. Weaker than a caller id: the
         caller may be of the household but not its holder, or share a common name with
         another customer (then too many accounts bear it to place the call). ``within``:
         only the accounts under these transformers, those of the ``place`` said (a homonym
-        elsewhere says nothing of this caller)."""
+        elsewhere says nothing of this caller), found by ``method_of_place``: the method
+        the answer names (a name alone is named an admin fallback, as weak)."""
         rows = self._names.get(_name_key(text))
         if not rows:
             return "the caller's name is on no account"
@@ -728,9 +739,11 @@ class Locator:
         first = cands[0]
         evidence = [first.evidence[0]]
         summary = "the caller's name"
+        reported = Method.ADMIN
         if within is not None:
             evidence.append(f"in the place said ({place})")
             summary += ", in the place said"
+            reported = method_of_place
         elif len(rows) > 1:
             evidence.append(f"the caller's name is on {len(rows)} accounts")
         return _Found(
@@ -745,6 +758,7 @@ class Locator:
             first.service_point_id,
             first.transformer_id,
             transformer_shares=shares,
+            reported_as=reported,
         )
 
     def _add_by_name(self, name: str, found: list[_Found], failures: list[str]) -> None:
@@ -759,7 +773,12 @@ class Locator:
         }
         if len(near) < 2:
             return
-        by_name = self.by_name(name, within=near, place=found[0].summary)
+        by_name = self.by_name(
+            name,
+            within=near,
+            place=found[0].summary,
+            method_of_place=min((f.method for f in found), key=TRUST.index),
+        )
         if not isinstance(by_name, str):
             found.append(by_name)
 
