@@ -190,7 +190,7 @@ def _told_apart(
         "recall": recall,
         "f1": round(f1, 4),
         "pairs_not_counted": ignored,
-        "faults_as_one": len({f for f in fault_label.values() if f in as_one}),
+        "faults_not_told_apart": len({f for f in fault_label.values() if f in as_one}),
     }
 
 
@@ -202,8 +202,8 @@ def score(
     as_one: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Scores replay lines against truth rows (and the calls file's rows when given).
-    ``as_one`` (see :func:`faults_begun_together`): faults to count as the one they map to
-    in ``pairwise_told_apart``, the grouping figures of what calls can tell apart."""
+    ``as_one`` (see :func:`faults_begun_together`): faults that no call can tell from the
+    one each maps to; ``pairwise_told_apart`` leaves the pairs between them out."""
     by_call: dict[str, list[dict[str, Any]]] = defaultdict(list)
     idless: list[dict[str, Any]] = []
     for line in results:
