@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,43 @@ def _grid(
     data, model, _problems = prepare(path)
     assert data is not None and model is not None
     return data, model
+
+
+T0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def branchy(tmp_path_factory: pytest.TempPathFactory) -> NetworkModel:
+    """Branching feeders, switches nested a few deep: for faults set by hand."""
+    _data, model = _grid(
+        tmp_path_factory,
+        7,
+        feeders_per_bus=2,
+        sections_per_feeder=30,
+        branch_probability=0.5,
+        transformers_per_feeder=12,
+        service_points_per_transformer=20,
+    )
+    return model
+
+
+def _fault(
+    model: NetworkModel, fault_id: str, device: str, start: float, hours: float = 2.0
+) -> Fault:
+    """A fault at ``device``, ``start`` minutes after T0, repaired ``hours`` later."""
+    return Fault(
+        fault_id=fault_id,
+        kind="transformer",
+        element_id=device,
+        device_id=device,
+        device_kind="transformer",
+        feeder=None,
+        start=T0 + timedelta(minutes=start),
+        restore=T0 + timedelta(minutes=start, hours=hours),
+        lon=0.0,
+        lat=0.0,
+        customers=model.downstream_service_point_count(device),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -420,24 +458,14 @@ def test_bcubed_weighs_calls_not_pairs() -> None:
     assert figures["bcubed_precision"] == 1.0
 
 
-def test_device_misses_no_call_can_settle_are_told_from_the_rest(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
+def test_device_misses_no_call_can_settle_are_told_from_the_rest(branchy: NetworkModel) -> None:
     """A transformer fault read as its own fuse (both feed the same customers) is a tie, and
     so is a switch fault read as a device below it when the switch's other customers were
     out already under older faults;
     one merged into the outage of a switch above it is nested, when it began minutes
     before that outage or was called about after its repair, and a miss of the grouping
     when it began long before; a fault whose device was found is no miss."""
-    _data, model = _grid(
-        tmp_path_factory,
-        7,
-        feeders_per_bus=2,
-        sections_per_feeder=30,
-        branch_probability=0.5,
-        transformers_per_feeder=12,
-        service_points_per_transformer=20,
-    )
+    model = branchy
     count = model.downstream_service_point_count
     tied = next(
         t
@@ -450,22 +478,7 @@ def test_device_misses_no_call_can_settle_are_told_from_the_rest(
         if len(c := model.protective_chain(t)) > 1 and count(c[1]) > count(t)
     )
     switch = model.protective_chain(nested)[1]
-    t0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
-
-    def fault(fault_id: str, device: str, start: float, hours: float = 2.0) -> Fault:
-        return Fault(
-            fault_id=fault_id,
-            kind="transformer",
-            element_id=device,
-            device_id=device,
-            device_kind="transformer",
-            feeder=None,
-            start=t0 + timedelta(minutes=start),
-            restore=t0 + timedelta(minutes=start, hours=hours),
-            lon=0.0,
-            lat=0.0,
-            customers=count(device),
-        )
+    fault = partial(_fault, model)
 
     def judged(true: str, predicted: str, with_faults: list[str]) -> dict[str, Any]:
         return {"device_id": true, "predicted_device_id": predicted, "with_faults": with_faults}
@@ -488,9 +501,9 @@ def test_device_misses_no_call_can_settle_are_told_from_the_rest(
         "RIGHT": judged(nested, nested, []),
     }
     times = {
-        "SOON": [t0 + timedelta(minutes=m) for m in (10, 20)],
-        "LATE": [t0 + timedelta(minutes=m) for m in (70, 75, 30)],
-        "EARLY": [t0 + timedelta(minutes=m) for m in (10, 50)],
+        "SOON": [T0 + timedelta(minutes=m) for m in (10, 20)],
+        "LATE": [T0 + timedelta(minutes=m) for m in (70, 75, 30)],
+        "EARLY": [T0 + timedelta(minutes=m) for m in (10, 50)],
     }
     # the switch's customers outside the transformer, out under older faults until 90 min
     inside = set(model.downstream_transformers(nested))
@@ -512,40 +525,17 @@ def test_device_misses_no_call_can_settle_are_told_from_the_rest(
 
 
 def test_nested_faults_begun_together_are_named_and_not_counted_in_told_apart_pairs(
-    tmp_path_factory: pytest.TempPathFactory,
+    branchy: NetworkModel,
 ) -> None:
     """A fault below a switch whose fault began two minutes later, the two under a third
     switch further up that failed at the same time: all one outage to their callers. Below
     the same switch, one that began long before the switch's fault, and one after its
     repair, are told apart. The figures told apart then do not count the pairs of calls
     of the faults begun together, merged or not; the other pairs still count."""
-    _data, model = _grid(
-        tmp_path_factory,
-        7,
-        feeders_per_bus=2,
-        sections_per_feeder=30,
-        branch_probability=0.5,
-        transformers_per_feeder=12,
-        service_points_per_transformer=20,
-    )
+    model = branchy
     inner = next(t for t in model.transformer_ids if len(model.protective_chain(t)) >= 3)
     middle, top = model.protective_chain(inner)[1:3]
-    t0 = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)
-
-    def fault(fault_id: str, device: str, start: float, hours: float = 1.0) -> Fault:
-        return Fault(
-            fault_id=fault_id,
-            kind="transformer",
-            element_id=device,
-            device_id=device,
-            device_kind="transformer",
-            feeder=None,
-            start=t0 + timedelta(minutes=start),
-            restore=t0 + timedelta(minutes=start, hours=hours),
-            lon=0.0,
-            lat=0.0,
-            customers=model.downstream_service_point_count(device),
-        )
+    fault = partial(_fault, model, hours=1.0)
 
     faults = [
         fault("INNER", inner, 0),

@@ -739,11 +739,9 @@ class Locator:
         first = cands[0]
         evidence = [first.evidence[0]]
         summary = "the caller's name"
-        reported = Method.ADMIN
         if within is not None:
             evidence.append(f"in the place said ({place})")
             summary += ", in the place said"
-            reported = method_of_place
         elif len(rows) > 1:
             evidence.append(f"the caller's name is on {len(rows)} accounts")
         return _Found(
@@ -758,7 +756,7 @@ class Locator:
             first.service_point_id,
             first.transformer_id,
             transformer_shares=shares,
-            reported_as=reported,
+            reported_as=method_of_place,
         )
 
     def _add_by_name(self, name: str, found: list[_Found], failures: list[str]) -> None:
